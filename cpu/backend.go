@@ -1,0 +1,204 @@
+package cpu
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"strata/engine"
+	"strata/gguf"
+)
+
+// Options configure a Backend. The zero value is valid.
+type Options struct {
+	// Threads is the number of workers; 0 means one per logical CPU.
+	Threads int
+}
+
+// Backend is the CPU implementation of engine.Backend.
+type Backend struct {
+	pool    *Pool
+	scratch [][]float32 // per worker
+
+	matmul    matmulTask
+	attention attentionTask
+	rope      ropeTask
+	norm      normTask
+	swiglu    swigluTask
+}
+
+var _ engine.Backend = (*Backend)(nil)
+
+// New starts a CPU backend and its worker pool.
+func New(o Options) *Backend {
+	threads := o.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	b := &Backend{pool: NewPool(threads), scratch: make([][]float32, threads)}
+	b.matmul.b = b
+	b.attention.b = b
+	return b
+}
+
+// Name is "cpu".
+func (b *Backend) Name() string { return "cpu" }
+
+// Device names the processor and the number of threads.
+func (b *Backend) Device() string {
+	return fmt.Sprintf("%s (%d threads)", processorName(), b.pool.Workers())
+}
+
+// Close stops the worker pool.
+func (b *Backend) Close() error {
+	b.pool.Close()
+	return nil
+}
+
+// processorName reads the CPU model from /proc/cpuinfo where there is one.
+func processorName() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err == nil {
+		defer f.Close()
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			k, v, ok := strings.Cut(s.Text(), ":")
+			if ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+// ensureScratch makes every worker's scratch hold at least n floats.
+func (b *Backend) ensureScratch(n int) {
+	for i := range b.scratch {
+		if len(b.scratch[i]) < n {
+			b.scratch[i] = make([]float32, n)
+		}
+	}
+}
+
+type weight struct {
+	typ        gguf.TensorType
+	rows, cols int
+	rowBytes   int
+	data       []byte
+	format     format
+	vector     []float32 // the values of a one-row weight (norms), decoded at load
+}
+
+func (w *weight) Type() gguf.TensorType { return w.typ }
+func (w *weight) Rows() int             { return w.rows }
+func (w *weight) Cols() int             { return w.cols }
+
+// row returns the bytes of row r.
+func (w *weight) row(r int) []byte { return w.data[r*w.rowBytes : (r+1)*w.rowBytes] }
+
+// LoadWeight wraps the memory-mapped tensor; nothing is copied except
+// one-row tensors, which are decoded to f32.
+func (b *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, error) {
+	f, ok := formats[t.Type]
+	if !ok {
+		return nil, fmt.Errorf("cpu: tensor %q is %v: %w", t.Name, t.Type, errUnsupported)
+	}
+	cols := int(t.Dims[0])
+	rows := int(t.Elements()) / max(cols, 1)
+	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), data: data, format: f}
+	if len(data) != rows*w.rowBytes {
+		return nil, fmt.Errorf("cpu: tensor %q: %d bytes, want %d", t.Name, len(data), rows*w.rowBytes)
+	}
+	if rows == 1 {
+		w.vector = make([]float32, cols)
+		f.dequantize(w.vector, data)
+	}
+	b.ensureScratch(tileRows * cols)
+	return w, nil
+}
+
+type tensor struct {
+	rows, cols int
+	data       []float32
+}
+
+func (t *tensor) Rows() int { return t.rows }
+func (t *tensor) Cols() int { return t.cols }
+
+// row returns rows [r, r+n) of t.
+func (t *tensor) row(r, n int) []float32 { return t.data[r*t.cols : (r+n)*t.cols] }
+
+// NewTensor allocates a zeroed rows × cols tensor.
+func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
+	if rows <= 0 || cols <= 0 {
+		return nil, fmt.Errorf("cpu: tensor of %d × %d", rows, cols)
+	}
+	return &tensor{rows: rows, cols: cols, data: make([]float32, rows*cols)}, nil
+}
+
+type cache struct {
+	layers, positions, width int
+	k, v                     []float32 // [layers][positions][width]
+}
+
+func (c *cache) Positions() int { return c.positions }
+
+// at returns the keys and values of layer from position 0 on.
+func (c *cache) at(layer int) (k, v []float32) {
+	n := c.positions * c.width
+	return c.k[layer*n : (layer+1)*n], c.v[layer*n : (layer+1)*n]
+}
+
+// NewCache allocates a KV cache.
+func (b *Backend) NewCache(layers, positions, width int) (engine.Cache, error) {
+	if layers < 0 || positions <= 0 || width <= 0 {
+		return nil, fmt.Errorf("cpu: cache of %d layers × %d positions × %d", layers, positions, width)
+	}
+	n := layers * positions * width
+	b.ensureScratch(positions)
+	return &cache{layers: layers, positions: positions, width: width,
+		k: make([]float32, n), v: make([]float32, n)}, nil
+}
+
+// Write copies src into dst.
+func (b *Backend) Write(dst engine.Tensor, src []float32) error {
+	t := dst.(*tensor)
+	if len(src) > len(t.data) {
+		return fmt.Errorf("cpu: write of %d values into a tensor of %d", len(src), len(t.data))
+	}
+	copy(t.data, src)
+	return nil
+}
+
+// Read copies rows [row, row+n) of src into dst.
+func (b *Backend) Read(dst []float32, src engine.Tensor, row, n int) error {
+	t := src.(*tensor)
+	if row < 0 || n < 0 || row+n > t.rows || len(dst) < n*t.cols {
+		return fmt.Errorf("cpu: read of rows [%d, %d) of %d into %d values", row, row+n, t.rows, len(dst))
+	}
+	copy(dst, t.row(row, n))
+	return nil
+}
+
+// Copy copies n rows between tensors of the same width.
+func (b *Backend) Copy(dst engine.Tensor, dstRow int, src engine.Tensor, srcRow, n int) {
+	copy(dst.(*tensor).row(dstRow, n), src.(*tensor).row(srcRow, n))
+}
+
+// Embed dequantizes the rows of table named by tokens.
+func (b *Backend) Embed(out engine.Tensor, table engine.Weight, tokens []int32) {
+	o, w := out.(*tensor), table.(*weight)
+	for i, tok := range tokens {
+		w.format.dequantize(o.row(i, 1), w.row(int(tok)))
+	}
+}
+
+// Add adds y to x.
+func (b *Backend) Add(x, y engine.Tensor, n int) {
+	xs, ys := x.(*tensor).row(0, n), y.(*tensor).row(0, n)
+	for i := range xs {
+		xs[i] += ys[i]
+	}
+}

@@ -1,0 +1,189 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"strata/engine"
+	"strata/gguf"
+)
+
+func newRNG(t testing.TB) *rand.Rand {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+func TestHalf(t *testing.T) {
+	for h := range 1 << 16 {
+		got := halfToFloat(uint16(h))
+		e := h >> 10 & 0x1f
+		if e == 0x1f {
+			if (h&0x3ff != 0) != math.IsNaN(float64(got)) {
+				t.Fatalf("%#04x: NaN-ness wrong: %v", h, got)
+			}
+			continue
+		}
+		if want := refHalf(uint16(h)); float64(got) != want || math.Signbit(float64(got)) != (h&0x8000 != 0) {
+			t.Fatalf("%#04x: got %v want %v", h, got, want)
+		}
+	}
+}
+
+func TestDequantize(t *testing.T) {
+	rng := newRNG(t)
+	for _, typ := range Supported() {
+		t.Run(typ.String(), func(t *testing.T) {
+			const cols = 1024
+			for range 20 {
+				row := randomRow(rng, typ, cols)
+				got := make([]float32, cols)
+				if err := Dequantize(got, row, typ); err != nil {
+					t.Fatal(err)
+				}
+				for i, g := range got {
+					want := refElement(typ, row, i)
+					if math.Abs(float64(g)-want) > 1e-6*math.Abs(want)+1e-9 {
+						t.Fatalf("element %d: got %v want %v", i, g, want)
+					}
+				}
+			}
+		})
+	}
+	if err := Dequantize(make([]float32, 100), make([]byte, 100), gguf.Q4_K); err == nil {
+		t.Error("partial block accepted")
+	}
+	if err := Dequantize(make([]float32, 32), make([]byte, 100), gguf.Q2_K); err == nil {
+		t.Error("unsupported type accepted")
+	}
+}
+
+func TestDot(t *testing.T) {
+	rng := newRNG(t)
+	for _, n := range []int{0, 1, 7, 8, 9, 255, 4096} {
+		a, b := make([]float32, n), make([]float32, n)
+		var want, mag float64
+		for i := range a {
+			a[i], b[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			want += float64(a[i]) * float64(b[i])
+			mag += math.Abs(float64(a[i]) * float64(b[i]))
+		}
+		if got := Dot(a, b); math.Abs(float64(got)-want) > 1e-6*mag+1e-30 {
+			t.Errorf("n=%d: got %v want %v", n, got, want)
+		}
+	}
+}
+
+// weightOf wraps a random matrix as a backend weight.
+func weightOf(t testing.TB, b *Backend, typ gguf.TensorType, rows, cols int, rng *rand.Rand) (engine.Weight, []byte) {
+	data := make([]byte, 0, rows*typ.RowSize(cols))
+	for range rows {
+		data = append(data, randomRow(rng, typ, cols)...)
+	}
+	w, err := b.LoadWeight(&gguf.TensorInfo{Name: "w", Type: typ, Dims: []uint64{uint64(cols), uint64(rows)}}, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, data
+}
+
+func randomTensor(t testing.TB, b *Backend, rows, cols int, rng *rand.Rand) (engine.Tensor, []float32) {
+	v := make([]float32, rows*cols)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	x, err := b.NewTensor(rows, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Write(x, v)
+	return x, v
+}
+
+func TestMatMul(t *testing.T) {
+	rng := newRNG(t)
+	b := New(Options{Threads: 3})
+	defer b.Close()
+	for _, typ := range Supported() {
+		for _, shape := range [][2]int{{1, 256}, {37, 512}, {130, 768}} {
+			rows, cols := shape[0], shape[1]
+			t.Run(fmt.Sprintf("%v/%dx%d", typ, rows, cols), func(t *testing.T) {
+				const n = 5
+				w, data := weightOf(t, b, typ, rows, cols, rng)
+				x, xv := randomTensor(t, b, n, cols, rng)
+				out, _ := b.NewTensor(n, rows)
+				b.MatMul(out, w, x, n)
+				got := make([]float32, n*rows)
+				b.Read(got, out, 0, n)
+				rowBytes := typ.RowSize(cols)
+				for j := range n {
+					for r := range rows {
+						var want, mag float64
+						for i := range cols {
+							p := refElement(typ, data[r*rowBytes:(r+1)*rowBytes], i) * float64(xv[j*cols+i])
+							want += p
+							mag += math.Abs(p)
+						}
+						if g := float64(got[j*rows+r]); math.Abs(g-want) > 2e-6*mag+1e-30 {
+							t.Fatalf("row %d of input %d: got %v want %v", r, j, g, want)
+						}
+					}
+				}
+				// Batch invariance: each input alone gives the same bits.
+				one, _ := b.NewTensor(1, cols)
+				single, _ := b.NewTensor(1, rows)
+				res := make([]float32, rows)
+				for j := range n {
+					b.Write(one, xv[j*cols:(j+1)*cols])
+					b.MatMul(single, w, one, 1)
+					b.Read(res, single, 0, 1)
+					for r := range rows {
+						if res[r] != got[j*rows+r] {
+							t.Fatalf("input %d row %d: alone %v, in a batch %v", j, r, res[r], got[j*rows+r])
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestLoadWeightRejects(t *testing.T) {
+	b := New(Options{Threads: 1})
+	defer b.Close()
+	_, err := b.LoadWeight(&gguf.TensorInfo{Name: "w", Type: gguf.IQ2_XS, Dims: []uint64{256}}, make([]byte, 74))
+	if err == nil {
+		t.Fatal("IQ2_XS accepted")
+	}
+	if want := `cpu: tensor "w" is IQ2_XS: unsupported tensor type (the cpu backend computes`; len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
+		t.Fatalf("error %q", err)
+	}
+}
+
+type countTask struct{ hits []int32 }
+
+func (c *countTask) Do(_, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		c.hits[i]++
+	}
+}
+
+func TestPool(t *testing.T) {
+	for _, workers := range []int{1, 2, 5} {
+		p := NewPool(workers)
+		for _, n := range []int{0, 1, 3, 100, 1001} {
+			for _, grain := range []int{0, 1, 7, 2000} {
+				c := &countTask{hits: make([]int32, n)}
+				p.Run(c, n, grain)
+				for i, h := range c.hits {
+					if h != 1 {
+						t.Fatalf("workers %d n %d grain %d: index %d done %d times", workers, n, grain, i, h)
+					}
+				}
+			}
+		}
+		p.Close()
+	}
+}

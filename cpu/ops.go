@@ -1,0 +1,83 @@
+package cpu
+
+import (
+	"math"
+
+	"strata/engine"
+)
+
+// RMSNorm normalizes each row of x by its root mean square (accumulated
+// in float64) and multiplies by the weight vector.
+func (b *Backend) RMSNorm(out, x engine.Tensor, w engine.Weight, n int, eps float32) {
+	t := &b.norm
+	t.out, t.x, t.w, t.eps = out.(*tensor), x.(*tensor), w.(*weight).vector, eps
+	b.pool.Run(t, n, grainFor(n, b.pool.Workers()))
+}
+
+type normTask struct {
+	out, x *tensor
+	w      []float32
+	eps    float32
+}
+
+func (t *normTask) Do(_, lo, hi int) {
+	for r := lo; r < hi; r++ {
+		x, o := t.x.row(r, 1), t.out.row(r, 1)
+		var ss float64
+		for _, v := range x {
+			ss += float64(v) * float64(v)
+		}
+		scale := float32(1 / math.Sqrt(ss/float64(len(x))+float64(t.eps)))
+		for i, v := range x {
+			o[i] = v * scale * t.w[i]
+		}
+	}
+}
+
+// RoPE rotates adjacent pairs of each head by angles computed in float64.
+func (b *Backend) RoPE(x engine.Tensor, n, pos int, r *engine.Rope) {
+	t := &b.rope
+	t.x, t.pos, t.r = x.(*tensor), pos, r
+	b.pool.Run(t, n, grainFor(n, b.pool.Workers()))
+}
+
+type ropeTask struct {
+	x   *tensor
+	pos int
+	r   *engine.Rope
+}
+
+func (t *ropeTask) Do(_, lo, hi int) {
+	r := t.r
+	for j := lo; j < hi; j++ {
+		row := t.x.row(j, 1)
+		p := float64(t.pos + j)
+		for i := 0; i < r.Dims/2; i++ {
+			s64, c64 := math.Sincos(p * r.Freqs[i])
+			s, c := float32(s64), float32(c64)
+			for h := range r.Heads {
+				v := row[h*r.HeadDim+2*i : h*r.HeadDim+2*i+2]
+				x0, x1 := v[0], v[1]
+				v[0] = x0*c - x1*s
+				v[1] = x0*s + x1*c
+			}
+		}
+	}
+}
+
+// SwiGLU computes silu(gate) × up, the exponential in float64.
+func (b *Backend) SwiGLU(out, gate, up engine.Tensor, n int) {
+	t := &b.swiglu
+	t.out, t.gate, t.up = out.(*tensor), gate.(*tensor), up.(*tensor)
+	b.pool.Run(t, n, grainFor(n, b.pool.Workers()))
+}
+
+type swigluTask struct{ out, gate, up *tensor }
+
+func (t *swigluTask) Do(_, lo, hi int) {
+	o, g, u := t.out.row(lo, hi-lo), t.gate.row(lo, hi-lo), t.up.row(lo, hi-lo)
+	for i := range o {
+		x := float64(g[i])
+		o[i] = float32(x/(1+math.Exp(-x))) * u[i]
+	}
+}

@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"strata/gguf"
+)
+
+// ErrUnsupportedArchitecture reports a model whose architecture the engine
+// does not compute.
+var ErrUnsupportedArchitecture = errors.New("unsupported architecture")
+
+// Architectures lists the general.architecture values the engine computes.
+var Architectures = []string{"llama"}
+
+// Config is the shape of a llama-family model, read from GGUF metadata.
+type Config struct {
+	Architecture string
+	Name         string
+	Layers       int     // transformer blocks
+	Embedding    int     // width of the hidden state (n_embd)
+	FeedForward  int     // width of the SwiGLU hidden layer (n_ff)
+	Heads        int     // query heads
+	KVHeads      int     // key/value heads (GQA when fewer than Heads)
+	HeadDim      int     // width of a head; Heads×HeadDim may differ from Embedding
+	Vocab        int     // rows of token_embd
+	Context      int     // context length the model was trained for
+	NormEps      float32 // RMSNorm epsilon
+	RopeBase     float64
+	RopeDims     int     // rotated dimensions per head
+	RopeScale    float64 // linear position scaling factor (1: none)
+}
+
+// QueryWidth is the width of all query heads together.
+func (c *Config) QueryWidth() int { return c.Heads * c.HeadDim }
+
+// KVWidth is the width of all key (or value) heads together.
+func (c *Config) KVWidth() int { return c.KVHeads * c.HeadDim }
+
+// ConfigFrom reads a model's configuration from its metadata.
+func ConfigFrom(f *gguf.File) (Config, error) {
+	arch, err := f.String("general.architecture")
+	if err != nil {
+		return Config{}, fmt.Errorf("engine: %w", err)
+	}
+	if !slices.Contains(Architectures, arch) {
+		return Config{}, fmt.Errorf("engine: %w %q (supported: %s)", ErrUnsupportedArchitecture, arch, strings.Join(Architectures, ", "))
+	}
+	c := Config{Architecture: arch, RopeBase: 10000, RopeScale: 1}
+	c.Name, _ = f.String("general.name")
+	r := metaReader{f: f, prefix: arch + "."}
+	c.Layers = r.int("block_count", 0)
+	c.Embedding = r.int("embedding_length", 0)
+	c.FeedForward = r.int("feed_forward_length", 0)
+	c.Heads = r.int("attention.head_count", 0)
+	c.KVHeads = r.int("attention.head_count_kv", c.Heads)
+	c.Context = r.int("context_length", 0)
+	if r.err == nil && c.Heads > 0 {
+		c.HeadDim = r.int("attention.key_length", c.Embedding/c.Heads)
+		if v := r.int("attention.value_length", c.HeadDim); v != c.HeadDim && r.err == nil {
+			r.err = fmt.Errorf("engine: value_length %d differs from key_length %d", v, c.HeadDim)
+		}
+	}
+	c.NormEps = float32(r.float("attention.layer_norm_rms_epsilon", 1e-5))
+	c.RopeBase = r.float("rope.freq_base", 10000)
+	c.RopeDims = r.int("rope.dimension_count", c.HeadDim)
+	if typ := r.string("rope.scaling.type", "none"); r.err == nil {
+		switch typ {
+		case "none":
+		case "linear":
+			c.RopeScale = r.float("rope.scaling.factor", 1)
+		default:
+			r.err = fmt.Errorf("engine: rope scaling %q is not supported (supported: none, linear)", typ)
+		}
+	}
+	if r.err != nil {
+		return Config{}, r.err
+	}
+	if t, ok := f.Tensor("token_embd.weight"); ok && len(t.Dims) == 2 {
+		c.Vocab = int(t.Dims[1])
+	} else {
+		c.Vocab = r.int("vocab_size", 0)
+		if r.err != nil {
+			return Config{}, r.err
+		}
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	positive := []struct {
+		name string
+		v    int
+	}{
+		{"block_count", c.Layers}, {"embedding_length", c.Embedding}, {"feed_forward_length", c.FeedForward},
+		{"attention.head_count", c.Heads}, {"attention.head_count_kv", c.KVHeads},
+		{"attention.key_length", c.HeadDim}, {"vocab_size", c.Vocab},
+	}
+	for _, p := range positive {
+		if p.v <= 0 || p.v > 1<<24 {
+			return fmt.Errorf("engine: %s.%s is %d", c.Architecture, p.name, p.v)
+		}
+	}
+	switch {
+	case c.Heads%c.KVHeads != 0:
+		return fmt.Errorf("engine: %d query heads are not a multiple of %d KV heads", c.Heads, c.KVHeads)
+	case c.RopeDims <= 0 || c.RopeDims > c.HeadDim || c.RopeDims%2 != 0:
+		return fmt.Errorf("engine: rope.dimension_count %d does not fit head size %d", c.RopeDims, c.HeadDim)
+	case !(c.NormEps > 0) || math.IsInf(float64(c.NormEps), 0):
+		return fmt.Errorf("engine: RMSNorm epsilon %v", c.NormEps)
+	case !(c.RopeBase > 0) || math.IsInf(c.RopeBase, 0):
+		return fmt.Errorf("engine: rope.freq_base %v", c.RopeBase)
+	case !(c.RopeScale > 0) || math.IsInf(c.RopeScale, 0):
+		return fmt.Errorf("engine: rope.scaling.factor %v", c.RopeScale)
+	}
+	return nil
+}
+
+// RopeFreqs returns the angular frequency of each rotated pair:
+// base^(−2i/dims) / scale, divided by the model's per-pair factors when
+// it has a rope_freqs tensor.
+func (c *Config) RopeFreqs(factors []float32) ([]float64, error) {
+	half := c.RopeDims / 2
+	if factors != nil && len(factors) != half {
+		return nil, fmt.Errorf("engine: rope_freqs has %d values, want %d", len(factors), half)
+	}
+	freqs := make([]float64, half)
+	for i := range freqs {
+		freqs[i] = math.Pow(c.RopeBase, -2*float64(i)/float64(c.RopeDims)) / c.RopeScale
+		if factors != nil {
+			freqs[i] /= float64(factors[i])
+		}
+	}
+	return freqs, nil
+}
+
+// metaReader reads architecture keys, keeping the first error.
+type metaReader struct {
+	f      *gguf.File
+	prefix string
+	err    error
+}
+
+func (r *metaReader) int(key string, def int) int {
+	if r.err != nil {
+		return 0
+	}
+	v, err := r.f.Int(r.prefix + key)
+	if errors.Is(err, gguf.ErrMissingKey) && def != 0 {
+		return def
+	}
+	if err != nil {
+		r.err = fmt.Errorf("engine: %w", err)
+		return 0
+	}
+	if v < 0 || v > math.MaxInt32 {
+		r.err = fmt.Errorf("engine: %s%s is %d", r.prefix, key, v)
+		return 0
+	}
+	return int(v)
+}
+
+func (r *metaReader) float(key string, def float64) float64 {
+	if r.err != nil {
+		return 0
+	}
+	v, err := r.f.Float(r.prefix + key)
+	if errors.Is(err, gguf.ErrMissingKey) {
+		return def
+	}
+	if err != nil {
+		r.err = fmt.Errorf("engine: %w", err)
+	}
+	return v
+}
+
+func (r *metaReader) string(key, def string) string {
+	if r.err != nil {
+		return ""
+	}
+	v, err := r.f.String(r.prefix + key)
+	if errors.Is(err, gguf.ErrMissingKey) {
+		return def
+	}
+	if err != nil {
+		r.err = fmt.Errorf("engine: %w", err)
+	}
+	return v
+}

@@ -1,0 +1,343 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"strata/gguf"
+)
+
+// FragmentOptions choose what part of a model a Fragment computes. The
+// zero value is valid: every layer, batches of DefaultBatch positions.
+type FragmentOptions struct {
+	// Start and End bound the layers [Start, End) to run; End 0 means the last.
+	Start, End int
+	// Batch is the most positions one pass of the layers computes; longer
+	// inputs are cut into batches of this size. 0 means DefaultBatch.
+	Batch int
+}
+
+// DefaultBatch is the number of prompt positions computed per pass.
+const DefaultBatch = 256
+
+// A Fragment runs layers [Start, End) of a model on a backend. The first
+// fragment (Start 0) also embeds tokens; the last (End = Layers) also
+// applies the final norm and the output head. A Fragment runs one Forward
+// at a time.
+type Fragment struct {
+	Config Config
+	Start  int
+	End    int
+
+	b      Backend
+	batch  int
+	bytes  int64 // weight bytes
+	embed  Weight
+	norm   Weight // output_norm: Embedding
+	head   Weight // output (or token_embd when tied): Vocab × Embedding
+	layers []layerWeights
+	ropeQ  Rope
+	ropeK  Rope
+	attn   AttentionShape
+
+	// Activations, batch rows each.
+	x, xb, q, k, v, att, gate, up Tensor
+	last, logits                  Tensor // 1 row; logits grows to batch rows when all are asked for
+}
+
+// First reports whether the fragment embeds tokens.
+func (f *Fragment) First() bool { return f.Start == 0 }
+
+// Last reports whether the fragment produces logits.
+func (f *Fragment) Last() bool { return f.End == f.Config.Layers }
+
+// WeightBytes is the size of the weights the fragment computes with.
+func (f *Fragment) WeightBytes() int64 { return f.bytes }
+
+// Backend is the backend the fragment computes on.
+func (f *Fragment) Backend() Backend { return f.b }
+
+// NewFragment loads layers of the model in file onto backend b. The file
+// must stay open while the fragment is used.
+func NewFragment(file *gguf.File, b Backend, o FragmentOptions) (*Fragment, error) {
+	c, err := ConfigFrom(file)
+	if err != nil {
+		return nil, err
+	}
+	if o.End == 0 {
+		o.End = c.Layers
+	}
+	if o.Start < 0 || o.Start >= o.End || o.End > c.Layers {
+		return nil, fmt.Errorf("engine: layers [%d, %d) are not a range of the model's %d", o.Start, o.End, c.Layers)
+	}
+	if o.Batch <= 0 {
+		o.Batch = DefaultBatch
+	}
+	f := &Fragment{Config: c, Start: o.Start, End: o.End, b: b, batch: o.Batch}
+	l := &loader{f: file, b: b, used: map[string]bool{}}
+	if f.First() {
+		if f.embed, err = l.load("token_embd.weight", c.Embedding, c.Vocab); err != nil {
+			return nil, err
+		}
+	}
+	for i := o.Start; i < o.End; i++ {
+		w, err := l.layer(&c, i)
+		if err != nil {
+			return nil, err
+		}
+		f.layers = append(f.layers, w)
+	}
+	if f.Last() {
+		if f.norm, err = l.load("output_norm.weight", c.Embedding, 0); err != nil {
+			return nil, err
+		}
+		if _, ok := file.Tensor("output.weight"); ok {
+			f.head, err = l.load("output.weight", c.Embedding, c.Vocab)
+		} else if f.embed != nil {
+			f.head = f.embed // tied to the embedding
+		} else {
+			f.head, err = l.load("token_embd.weight", c.Embedding, c.Vocab)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := l.checkUnused(o.Start, o.End, f.First(), f.Last()); err != nil {
+		return nil, err
+	}
+	f.bytes = l.weights
+
+	factors, err := ropeFactors(file)
+	if err != nil {
+		return nil, err
+	}
+	freqs, err := c.RopeFreqs(factors)
+	if err != nil {
+		return nil, err
+	}
+	f.ropeQ = Rope{HeadDim: c.HeadDim, Heads: c.Heads, Dims: c.RopeDims, Freqs: freqs}
+	f.ropeK = Rope{HeadDim: c.HeadDim, Heads: c.KVHeads, Dims: c.RopeDims, Freqs: freqs}
+	f.attn = AttentionShape{Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim,
+		Scale: float32(1 / math.Sqrt(float64(c.HeadDim)))}
+	return f, f.allocate()
+}
+
+func ropeFactors(file *gguf.File) ([]float32, error) {
+	t, ok := file.Tensor("rope_freqs.weight")
+	if !ok {
+		return nil, nil
+	}
+	if t.Type != gguf.F32 || len(t.Dims) != 1 {
+		return nil, fmt.Errorf("engine: rope_freqs.weight is %v %v, want a vector of F32", t.Type, t.Dims)
+	}
+	data := file.TensorData(t)
+	v := make([]float32, t.Dims[0])
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		if !(v[i] > 0) {
+			return nil, fmt.Errorf("engine: rope_freqs.weight[%d] is %v", i, v[i])
+		}
+	}
+	return v, nil
+}
+
+func (f *Fragment) allocate() error {
+	c := &f.Config
+	n := f.batch
+	var err error
+	alloc := func(rows, cols int) Tensor {
+		if err != nil {
+			return nil
+		}
+		var t Tensor
+		t, err = f.b.NewTensor(rows, cols)
+		return t
+	}
+	f.x = alloc(n, c.Embedding)
+	f.xb = alloc(n, c.Embedding)
+	f.q = alloc(n, c.QueryWidth())
+	f.k = alloc(n, c.KVWidth())
+	f.v = alloc(n, c.KVWidth())
+	f.att = alloc(n, c.QueryWidth())
+	f.gate = alloc(n, c.FeedForward)
+	f.up = alloc(n, c.FeedForward)
+	if f.Last() {
+		f.last = alloc(1, c.Embedding)
+		f.logits = alloc(1, c.Vocab)
+	}
+	if err != nil {
+		return fmt.Errorf("engine: allocate activations: %w", err)
+	}
+	return nil
+}
+
+// A Session is one sequence's state in a fragment: the KV cache of the
+// fragment's layers and the next position.
+type Session struct {
+	f     *Fragment
+	cache Cache
+	pos   int
+}
+
+// NewSession allocates a session able to hold positions [0, context).
+func (f *Fragment) NewSession(context int) (*Session, error) {
+	if context <= 0 {
+		return nil, fmt.Errorf("engine: context of %d positions", context)
+	}
+	c, err := f.b.NewCache(f.End-f.Start, context, f.Config.KVWidth())
+	if err != nil {
+		return nil, fmt.Errorf("engine: allocate KV cache: %w", err)
+	}
+	return &Session{f: f, cache: c}, nil
+}
+
+// Pos is the number of positions the session holds.
+func (s *Session) Pos() int { return s.pos }
+
+// Context is the number of positions the session can hold.
+func (s *Session) Context() int { return s.cache.Positions() }
+
+// Truncate forgets positions from pos on.
+func (s *Session) Truncate(pos int) {
+	s.pos = min(max(pos, 0), s.pos)
+}
+
+// ErrContextFull reports input that does not fit the session's context.
+var ErrContextFull = errors.New("context full")
+
+// ErrBadInput reports a token or hidden state a fragment cannot take.
+var ErrBadInput = errors.New("bad input")
+
+// A Batch is the input of one Forward: Tokens for a first fragment,
+// otherwise Hidden, len(Hidden) = positions × Embedding.
+type Batch struct {
+	Tokens []int32
+	Hidden []float32
+	// AllLogits asks a last fragment for the logits of every position,
+	// not only the last.
+	AllLogits bool
+}
+
+// Len is the number of positions in the batch.
+func (b *Batch) Len(embedding int) int {
+	if b.Tokens != nil {
+		return len(b.Tokens)
+	}
+	return len(b.Hidden) / embedding
+}
+
+// OutputSize is the number of values Forward writes for a batch of n
+// positions.
+func (f *Fragment) OutputSize(n int, allLogits bool) int {
+	switch {
+	case !f.Last():
+		return n * f.Config.Embedding
+	case allLogits:
+		return n * f.Config.Vocab
+	}
+	return f.Config.Vocab
+}
+
+// Forward runs the batch through the fragment at the session's next
+// positions and writes to out what the fragment produces: hidden states
+// (positions × Embedding) or, for a last fragment, logits (Vocab values
+// for the last position, or positions × Vocab with AllLogits).
+func (f *Fragment) Forward(out []float32, s *Session, in Batch) error {
+	c := &f.Config
+	n := in.Len(c.Embedding)
+	if err := f.check(out, s, &in, n); err != nil {
+		return err
+	}
+	for done := 0; done < n; {
+		m := min(f.batch, n-done)
+		if f.First() {
+			f.b.Embed(f.x, f.embed, in.Tokens[done:done+m])
+		} else if err := f.b.Write(f.x, in.Hidden[done*c.Embedding:(done+m)*c.Embedding]); err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+		for i := range f.layers {
+			f.layer(&f.layers[i], s.cache, i, s.pos, m)
+		}
+		var err error
+		switch {
+		case !f.Last():
+			err = f.b.Read(out[done*c.Embedding:], f.x, 0, m)
+		case in.AllLogits:
+			f.b.RMSNorm(f.xb, f.x, f.norm, m, c.NormEps)
+			f.b.MatMul(f.logits, f.head, f.xb, m)
+			err = f.b.Read(out[done*c.Vocab:], f.logits, 0, m)
+		case done+m == n:
+			f.b.Copy(f.last, 0, f.x, m-1, 1)
+			f.b.RMSNorm(f.xb, f.last, f.norm, 1, c.NormEps)
+			f.b.MatMul(f.logits, f.head, f.xb, 1)
+			err = f.b.Read(out, f.logits, 0, 1)
+		}
+		if err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+		s.pos += m
+		done += m
+	}
+	return nil
+}
+
+// layer runs one transformer block on m positions from pos.
+func (f *Fragment) layer(w *layerWeights, cache Cache, index, pos, m int) {
+	b, eps := f.b, f.Config.NormEps
+	// Attention: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x)).
+	b.RMSNorm(f.xb, f.x, w.attnNorm, m, eps)
+	b.MatMul(f.q, w.q, f.xb, m)
+	b.MatMul(f.k, w.k, f.xb, m)
+	b.MatMul(f.v, w.v, f.xb, m)
+	b.RoPE(f.q, m, pos, &f.ropeQ)
+	b.RoPE(f.k, m, pos, &f.ropeK)
+	b.Attention(f.att, f.q, f.k, f.v, cache, index, pos, m, &f.attn)
+	b.MatMul(f.xb, w.output, f.att, m)
+	b.Add(f.x, f.xb, m)
+	// Feed-forward: x += Wdown · (silu(Wgate·norm(x)) × Wup·norm(x)).
+	b.RMSNorm(f.xb, f.x, w.ffnNorm, m, eps)
+	b.MatMul(f.gate, w.gate, f.xb, m)
+	b.MatMul(f.up, w.up, f.xb, m)
+	b.SwiGLU(f.gate, f.gate, f.up, m)
+	b.MatMul(f.xb, w.down, f.gate, m)
+	b.Add(f.x, f.xb, m)
+}
+
+func (f *Fragment) check(out []float32, s *Session, in *Batch, n int) error {
+	c := &f.Config
+	if s.f != f {
+		return fmt.Errorf("engine: session belongs to another fragment")
+	}
+	if f.First() {
+		if in.Tokens == nil {
+			return fmt.Errorf("engine: %w: the first fragment takes tokens", ErrBadInput)
+		}
+		for _, t := range in.Tokens {
+			if t < 0 || int(t) >= c.Vocab {
+				return fmt.Errorf("engine: %w: token %d is outside the vocabulary of %d", ErrBadInput, t, c.Vocab)
+			}
+		}
+	} else if in.Tokens != nil || len(in.Hidden)%c.Embedding != 0 {
+		return fmt.Errorf("engine: %w: layers %d.. take hidden states of width %d", ErrBadInput, f.Start, c.Embedding)
+	}
+	if n == 0 {
+		return fmt.Errorf("engine: %w: empty batch", ErrBadInput)
+	}
+	if s.pos+n > s.cache.Positions() {
+		return fmt.Errorf("engine: %w: %d positions after %d do not fit the context of %d",
+			ErrContextFull, n, s.pos, s.cache.Positions())
+	}
+	if need := f.OutputSize(n, in.AllLogits); len(out) < need {
+		return fmt.Errorf("engine: output of %d values, need %d", len(out), need)
+	}
+	if in.AllLogits && f.Last() && f.logits.Rows() < min(n, f.batch) {
+		t, err := f.b.NewTensor(f.batch, c.Vocab)
+		if err != nil {
+			return fmt.Errorf("engine: allocate logits: %w", err)
+		}
+		f.logits = t
+	}
+	return nil
+}
