@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"context"
+	"slices"
 	"testing"
 
 	"strata/engine"
@@ -41,6 +43,63 @@ func TestTinyLogits(t *testing.T) {
 				t.Errorf("case %d row %d: NMSE %.3g > 1e-6", ci, r, e)
 			}
 			full++
+		}
+	}
+}
+
+// TestTinyGreedy checks that greedy generation reproduces the exact pass's
+// continuation of every reference prompt.
+func TestTinyGreedy(t *testing.T) {
+	ref := loadReference(t)
+	frag, err := engine.NewFragment(openTiny(t), cpuBackend(t), engine.FragmentOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ci, c := range ref.Cases {
+		s, err := frag.NewSession(256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := engine.Generate(context.Background(), s, c.PromptTokens,
+			engine.GenerateOptions{MaxTokens: len(c.GreedyTokens), IgnoreEOS: true},
+			func(int32) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(r.Tokens, c.GreedyTokens) {
+			t.Errorf("case %d: got %v\nwant %v", ci, r.Tokens, c.GreedyTokens)
+		}
+	}
+}
+
+// TestTinyBatchInvariance checks that a prompt processed as one batch, in
+// odd-sized batches, and token by token gives bit-identical logits.
+func TestTinyBatchInvariance(t *testing.T) {
+	ref := loadReference(t)
+	tokens := append(append([]int32{}, ref.Cases[0].PromptTokens...), ref.Cases[0].GreedyTokens...)
+	n, vocab := len(tokens), ref.NVocab
+	run := func(batch int, step int) []float32 {
+		frag, err := engine.NewFragment(openTiny(t), cpuBackend(t), engine.FragmentOptions{Batch: batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := frag.NewSession(n)
+		out := make([]float32, n*vocab)
+		for i := 0; i < n; i += step {
+			j := min(i+step, n)
+			if err := frag.Forward(out[i*vocab:j*vocab], s, engine.Batch{Tokens: tokens[i:j], AllLogits: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	whole := run(0, n)
+	for _, c := range []struct{ batch, step int }{{7, n}, {1, 1}, {0, 5}} {
+		got := run(c.batch, c.step)
+		for i := range whole {
+			if got[i] != whole[i] {
+				t.Fatalf("batch %d step %d: row %d logit %d: %v != %v", c.batch, c.step, i/vocab, i%vocab, got[i], whole[i])
+			}
 		}
 	}
 }
