@@ -73,6 +73,8 @@ func Generate(ctx context.Context, s Stack, prompt []int32, o GenerateOptions, e
 	sampler := NewSampler(o.Sampler, s.VocabSize())
 	history := make([]int32, 0, len(prompt)+max(o.MaxTokens, 0))
 	history = append(history, prompt...)
+	r.Tokens = make([]int32, 0, max(o.MaxTokens, 0))
+	next := make([]int32, 1)
 
 	start := time.Now()
 	if err := s.Eval(logits, prompt); err != nil {
@@ -103,7 +105,8 @@ func Generate(ctx context.Context, s Stack, prompt []int32, o GenerateOptions, e
 			r.Stop = StopContext
 			return r, nil
 		}
-		if err := s.Eval(logits, []int32{tok}); err != nil {
+		next[0] = tok
+		if err := s.Eval(logits, next); err != nil {
 			return r, err
 		}
 	}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"strata/engine/testmodel"
+	"strata/gguf"
+)
+
+var strataBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "strata-test")
+	if err != nil {
+		panic(err)
+	}
+	strataBin = filepath.Join(dir, "strata")
+	if out, err := exec.Command("go", "build", "-o", strataBin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var tinyDir = filepath.Join("..", "..", "testdata", "tiny-mistral")
+var tinyModel = filepath.Join(tinyDir, "tiny-mistral-q4km.gguf")
+
+// strata runs the binary and returns stdout, stderr and the exit code.
+func strata(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(strataBin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+type refCase struct {
+	Prompt       string         `json:"prompt"`
+	PromptTokens []int32        `json:"prompt_tokens"`
+	GreedyTokens []int32        `json:"greedy_tokens"`
+	Top2Gap      []float64      `json:"top2_gap"`
+	Top10        [][][2]float64 `json:"top10"`
+	FullRows     []int          `json:"full_rows"`
+}
+
+func loadReference(t *testing.T) (cases []refCase, vocab int) {
+	b, err := os.ReadFile(filepath.Join(tinyDir, "reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		NVocab int       `json:"n_vocab"`
+		Cases  []refCase `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Cases, r.NVocab
+}
+
+func readFloats(t *testing.T, path string) []float32 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v
+}
+
+// TestReference runs the issue's acceptance checks through the CLI:
+// tokenize, greedy run and teacher-forced logits for every prompt.
+func TestReference(t *testing.T) {
+	cases, vocab := loadReference(t)
+	exact := readFloats(t, filepath.Join(tinyDir, "exact_rows.f32"))
+	full := 0
+	for ci, c := range cases {
+		out, errs, code := strata(t, "tokenize", tinyModel, "--json", c.Prompt)
+		var ids []int32
+		if code != 0 || json.Unmarshal([]byte(out), &ids) != nil || !slices.Equal(ids, c.PromptTokens) {
+			t.Errorf("case %d tokenize: %q %q exit %d, want %v", ci, out, errs, code, c.PromptTokens)
+		}
+
+		out, errs, code = strata(t, "run", tinyModel, "-p", c.Prompt, "--temp", "0", "--ignore-eos", "-n", "32", "--json")
+		var r struct {
+			PromptTokens []int32 `json:"prompt_tokens"`
+			Tokens       []int32 `json:"tokens"`
+			Backend      string  `json:"backend"`
+			Device       string  `json:"device"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
+			t.Fatalf("case %d run: exit %d, %q %q", ci, code, out, errs)
+		}
+		if !slices.Equal(r.Tokens, c.GreedyTokens) || !slices.Equal(r.PromptTokens, c.PromptTokens) {
+			t.Errorf("case %d run: tokens %v, want %v", ci, r.Tokens, c.GreedyTokens)
+		}
+		if r.Backend != "cpu" || r.Device == "" {
+			t.Errorf("case %d run: backend %q device %q", ci, r.Backend, r.Device)
+		}
+
+		tokens := append(slices.Clone(c.PromptTokens), c.GreedyTokens[:len(c.GreedyTokens)-1]...)
+		list := make([]string, len(tokens))
+		for i, id := range tokens {
+			list[i] = strconv.Itoa(int(id))
+		}
+		file := filepath.Join(t.TempDir(), "logits.f32")
+		if _, errs, code := strata(t, "logits", tinyModel, "--tokens", strings.Join(list, ","), "-o", file); code != 0 {
+			t.Fatalf("case %d logits: exit %d: %s", ci, code, errs)
+		}
+		logits := readFloats(t, file)
+		if len(logits) != len(tokens)*vocab {
+			t.Fatalf("case %d logits: %d values, want %d", ci, len(logits), len(tokens)*vocab)
+		}
+		for row, gap := range c.Top2Gap {
+			got := logits[row*vocab : (row+1)*vocab]
+			best := 0
+			for i := range got {
+				if got[i] > got[best] {
+					best = i
+				}
+			}
+			if gap > 1e-3 && best != int(c.Top10[row][0][0]) {
+				t.Errorf("case %d row %d: argmax %d, exact %v", ci, row, best, c.Top10[row][0][0])
+			}
+		}
+		for _, row := range c.FullRows {
+			got, want := logits[row*vocab:(row+1)*vocab], exact[full*vocab:(full+1)*vocab]
+			var num, den float64
+			for i := range want {
+				d := float64(got[i]) - float64(want[i])
+				num += d * d
+				den += float64(want[i]) * float64(want[i])
+			}
+			if !(num/den <= 1e-6) {
+				t.Errorf("case %d row %d: NMSE %.3g > 1e-6", ci, row, num/den)
+			}
+			full++
+		}
+	}
+}
+
+// ggufHeader starts a GGUF v3 file by hand, for inputs the writer refuses.
+func ggufHeader(nTensors, nKV uint64) []byte {
+	b := []byte("GGUF")
+	b = binary.LittleEndian.AppendUint32(b, 3)
+	b = binary.LittleEndian.AppendUint64(b, nTensors)
+	return binary.LittleEndian.AppendUint64(b, nKV)
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.LittleEndian.AppendUint64(b, uint64(len(s))), s...)
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestBadInput(t *testing.T) {
+	tiny, err := os.ReadFile(tinyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A tensor of type 99, which ggml has never had.
+	unknown := appendString(ggufHeader(1, 0), "x")
+	unknown = binary.LittleEndian.AppendUint32(unknown, 1)
+	unknown = binary.LittleEndian.AppendUint64(unknown, 32)
+	unknown = binary.LittleEndian.AppendUint32(unknown, 99)
+	unknown = binary.LittleEndian.AppendUint64(unknown, 0)
+
+	spec := testmodel.Spec{Layers: 1, Embedding: 256, FeedForward: 256, Heads: 2, KVHeads: 1, HeadDim: 128,
+		Vocab: 300, Context: 64, RopeBase: 10000, NormEps: 1e-5, Types: map[string]gguf.TensorType{"ffn_up": gguf.IQ2_XS}}
+	iq2, err := testmodel.Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &gguf.Writer{}
+	w.Set("general.architecture", "gpt2")
+	var gpt2 bytes.Buffer
+	w.WriteTo(&gpt2)
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not gguf", []string{"run", writeFile(t, "x.gguf", []byte("hello, this is text")), "-p", "hi"}, "not a GGUF file"},
+		{"truncated", []string{"run", writeFile(t, "t.gguf", tiny[:len(tiny)/2]), "-p", "hi"}, "truncated"},
+		{"truncated header", []string{"inspect", writeFile(t, "h.gguf", tiny[:5000])}, "truncated"},
+		{"unknown tensor type", []string{"run", writeFile(t, "u.gguf", unknown), "-p", "hi"}, "unknown tensor type 99"},
+		{"unsupported tensor type", []string{"run", writeFile(t, "iq.gguf", iq2), "-p", "hi"}, "IQ2_XS: unsupported tensor type"},
+		{"unsupported architecture", []string{"run", writeFile(t, "g.gguf", gpt2.Bytes()), "-p", "hi"}, `unsupported architecture "gpt2" (supported: llama)`},
+		{"prompt too long", []string{"run", tinyModel, "-c", "8", "-p", strings.Repeat("once upon a time ", 10)}, "more than the context of 8"},
+		{"token outside vocabulary", []string{"logits", tinyModel, "--tokens", "1,32000", "-o", filepath.Join(t.TempDir(), "o")}, "token 32000 is outside the vocabulary"},
+		{"missing model", []string{"run", "/nonexistent.gguf", "-p", "hi"}, "no such file"},
+		{"bad flag", []string{"run", tinyModel, "--frobnicate"}, "flag provided but not defined"},
+		{"bad backend", []string{"run", tinyModel, "-p", "hi", "--backend", "tpu"}, `--backend "tpu"`},
+		{"no prompt", []string{"run", tinyModel}, "no prompt"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, errs, code := strata(t, c.args...)
+			if code == 0 {
+				t.Fatalf("exit 0; stdout %q", out)
+			}
+			lines := strings.Split(strings.TrimRight(errs, "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "strata: ") || !strings.Contains(lines[0], c.want) {
+				t.Fatalf("stderr %q, want one line with %q", errs, c.want)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, cmd := range []string{"run", "inspect", "tokenize", "logits"} {
+		out, _, code := strata(t, cmd, "--help")
+		if code != 0 || !strings.Contains(out, "strata "+cmd) {
+			t.Errorf("%s --help: exit %d: %q", cmd, code, out)
+		}
+	}
+}
+
+func TestInspect(t *testing.T) {
+	out, errs, code := strata(t, "inspect", "--json", tinyModel)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Config struct {
+			Layers, Heads, KVHeads, Vocab int
+		} `json:"config"`
+		Tensors []struct{ Name, Type string } `json:"tensors"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Config.Layers != 4 || r.Config.Heads != 4 || r.Config.KVHeads != 1 || r.Config.Vocab != 32000 || len(r.Tensors) != 39 {
+		t.Errorf("inspect: %+v, %d tensors", r.Config, len(r.Tensors))
+	}
+}
+
+// TestSeed checks that sampling with a seed repeats itself.
+func TestSeed(t *testing.T) {
+	args := []string{"run", tinyModel, "-p", "The capital of France is", "-n", "24", "-s", "7", "--json"}
+	a, _, _ := strata(t, args...)
+	b, _, _ := strata(t, args...)
+	var ra, rb struct{ Tokens []int32 }
+	json.Unmarshal([]byte(a), &ra)
+	json.Unmarshal([]byte(b), &rb)
+	if len(ra.Tokens) != 24 || !slices.Equal(ra.Tokens, rb.Tokens) {
+		t.Errorf("seed 7 gave %v then %v", ra.Tokens, rb.Tokens)
+	}
+}

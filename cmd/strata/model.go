@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/urfave/cli/v2"
+
+	"strata/cpu"
+	"strata/engine"
+	"strata/gguf"
+)
+
+// backendFlags are the flags of commands that compute.
+func backendFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "backend", Value: "auto", Usage: "compute on `BACKEND`: auto or cpu"},
+		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU worker threads (0: one per logical CPU)"},
+		&cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Value: engine.DefaultBatch, Usage: "prompt positions computed per pass"},
+	}
+}
+
+// openBackend starts the backend the flags ask for.
+func openBackend(c *cli.Context) (engine.Backend, error) {
+	switch name := c.String("backend"); name {
+	case "auto":
+		slog.Debug("backend auto: using the cpu backend")
+		fallthrough
+	case "cpu":
+		if c.Int("threads") < 0 {
+			return nil, fmt.Errorf("-t %d: threads must be 0 or more", c.Int("threads"))
+		}
+		return cpu.New(cpu.Options{Threads: c.Int("threads")}), nil
+	default:
+		return nil, fmt.Errorf("--backend %q: want auto or cpu", name)
+	}
+}
+
+// model is an opened model file with its whole-model fragment.
+type model struct {
+	file    *gguf.File
+	vocab   *engine.Vocab
+	backend engine.Backend
+	frag    *engine.Fragment
+}
+
+func (m *model) Close() {
+	if m.backend != nil {
+		m.backend.Close()
+	}
+	m.file.Close()
+}
+
+// openModel opens path and loads all its layers on the chosen backend.
+func openModel(c *cli.Context, path string) (*model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	m := &model{file: f}
+	if m.backend, err = openBackend(c); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if c.Int("batch-size") <= 0 {
+		m.Close()
+		return nil, fmt.Errorf("-b %d: batch size must be positive", c.Int("batch-size"))
+	}
+	m.frag, err = engine.NewFragment(f, m.backend, engine.FragmentOptions{Batch: c.Int("batch-size")})
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	slog.Debug("model loaded", "path", path, "layers", m.frag.Config.Layers,
+		"weights_MiB", m.frag.WeightBytes()>>20, "backend", m.backend.Name(), "device", m.backend.Device())
+	return m, nil
+}
+
+// onePath returns the single positional argument naming a model.
+func onePath(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("%s takes one MODEL argument, got %d (see 'strata %s --help')", c.Command.Name, c.NArg(), c.Command.Name)
+	}
+	return c.Args().First(), nil
+}

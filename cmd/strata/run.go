@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"strata/engine"
+)
+
+func samplingFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 128, Usage: "tokens to generate (-1: until end of text or context)"},
+		&cli.Float64Flag{Name: "temp", Value: 0.8, Usage: "temperature (0: greedy)"},
+		&cli.IntFlag{Name: "top-k", Value: 40, Usage: "sample from the K most likely tokens (0: all)"},
+		&cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "sample from the smallest set of probability P (1: all)"},
+		&cli.Float64Flag{Name: "min-p", Value: 0.05, Usage: "drop tokens less likely than P × the best (0: none)"},
+		&cli.Float64Flag{Name: "repeat-penalty", Value: 1, Usage: "penalize recently seen tokens (1: none)"},
+		&cli.IntFlag{Name: "repeat-last-n", Value: 64, Usage: "tokens the repeat penalty looks back on (-1: all)"},
+		&cli.Int64Flag{Name: "seed", Aliases: []string{"s"}, Value: -1, Usage: "random seed (-1: a random one)"},
+		&cli.BoolFlag{Name: "ignore-eos", Usage: "keep generating after the end-of-text token"},
+		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: 4096, Usage: "context size in tokens (0: the model's)"},
+	}
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "generate text from a prompt",
+		ArgsUsage: "MODEL",
+		Description: "Streams the continuation of the prompt to stdout and timings to stderr.\n" +
+			"With --json, stdout holds one JSON line with the tokens, the text and the timings.",
+		Flags: append(append([]cli.Flag{
+			&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "the prompt `TEXT`"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the prompt from `FILE`"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON line with the result instead of streaming text"},
+		}, samplingFlags()...), backendFlags()...),
+		OnUsageError: usageError,
+		Action:       run,
+	}
+}
+
+// runResult is the --json output of strata run.
+type runResult struct {
+	PromptTokens []int32    `json:"prompt_tokens"`
+	Tokens       []int32    `json:"tokens"`
+	Text         string     `json:"text"`
+	Stop         string     `json:"stop"`
+	Seed         uint64     `json:"seed"`
+	Backend      string     `json:"backend"`
+	Device       string     `json:"device"`
+	Timings      runTimings `json:"timings"`
+}
+
+type runTimings struct {
+	PromptTokens    int     `json:"prompt_tokens"`
+	PromptMS        float64 `json:"prompt_ms"`
+	PromptPerSecond float64 `json:"prompt_tokens_per_second"`
+	Tokens          int     `json:"predicted_tokens"`
+	PredictMS       float64 `json:"predicted_ms"`
+	PerSecond       float64 `json:"predicted_tokens_per_second"`
+}
+
+func run(c *cli.Context) error {
+	path, err := onePath(c)
+	if err != nil {
+		return err
+	}
+	prompt, err := promptText(c)
+	if err != nil {
+		return err
+	}
+	opts, err := generateOptions(c)
+	if err != nil {
+		return err
+	}
+	m, err := openModel(c, path)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if m.vocab, err = engine.VocabFrom(m.file); err != nil {
+		return err
+	}
+	opts.IsEOG = m.vocab.IsEOG
+	ctxSize, err := contextSize(c, &m.frag.Config)
+	if err != nil {
+		return err
+	}
+	promptTokens := m.vocab.Encode(prompt, true)
+	if len(promptTokens) > ctxSize {
+		return fmt.Errorf("the prompt is %d tokens, more than the context of %d (-c)", len(promptTokens), ctxSize)
+	}
+	session, err := m.frag.NewSession(ctxSize)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt)
+	defer stop()
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	text := m.vocab.NewTextStream()
+	var all []byte
+	emit := func(tok int32) error {
+		piece := text.Add(tok)
+		all = append(all, piece...)
+		if !c.Bool("json") {
+			out.WriteString(piece)
+			return out.Flush()
+		}
+		return nil
+	}
+	r, err := engine.Generate(ctx, session, promptTokens, opts, emit)
+	interrupted := errors.Is(err, context.Canceled)
+	if err != nil && !interrupted {
+		return err
+	}
+	rest := text.Flush()
+	all = append(all, rest...)
+	if interrupted {
+		r.Stop = "interrupted"
+	}
+	t := timings(len(promptTokens), &r)
+	fmt.Fprintf(os.Stderr, "\nprompt: %d tokens in %.1f ms (%.1f tokens/s); generation: %d tokens in %.1f ms (%.1f tokens/s); %s on %s\n",
+		t.PromptTokens, t.PromptMS, t.PromptPerSecond, t.Tokens, t.PredictMS, t.PerSecond, m.backend.Name(), m.backend.Device())
+	if !c.Bool("json") {
+		out.WriteString(rest + "\n")
+		return nil
+	}
+	return json.NewEncoder(out).Encode(runResult{
+		PromptTokens: promptTokens, Tokens: nonNil(r.Tokens), Text: string(all), Stop: string(r.Stop),
+		Seed: opts.Sampler.Seed, Backend: m.backend.Name(), Device: m.backend.Device(), Timings: t,
+	})
+}
+
+func nonNil(s []int32) []int32 {
+	if s == nil {
+		return []int32{}
+	}
+	return s
+}
+
+func timings(promptTokens int, r *engine.Result) runTimings {
+	perSecond := func(n int, d time.Duration) float64 {
+		if d <= 0 {
+			return 0
+		}
+		return float64(n) / d.Seconds()
+	}
+	return runTimings{
+		PromptTokens: promptTokens, PromptMS: ms(r.PromptTime), PromptPerSecond: perSecond(promptTokens, r.PromptTime),
+		Tokens: len(r.Tokens), PredictMS: ms(r.GenerateTime), PerSecond: perSecond(len(r.Tokens), r.GenerateTime),
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func promptText(c *cli.Context) (string, error) {
+	switch p, f := c.String("prompt"), c.String("file"); {
+	case p != "" && f != "":
+		return "", fmt.Errorf("give the prompt with -p or -f, not both")
+	case f != "":
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("prompt file: %w", err)
+		}
+		return string(b), nil
+	case p != "":
+		return p, nil
+	}
+	return "", fmt.Errorf("no prompt: give one with -p TEXT or -f FILE")
+}
+
+// generateOptions reads the sampling flags.
+func generateOptions(c *cli.Context) (engine.GenerateOptions, error) {
+	o := engine.GenerateOptions{MaxTokens: c.Int("n-predict"), IgnoreEOS: c.Bool("ignore-eos")}
+	if o.MaxTokens == 0 || o.MaxTokens < -1 {
+		return o, fmt.Errorf("-n %d: want a positive number of tokens, or -1", o.MaxTokens)
+	}
+	s := &o.Sampler
+	s.Temperature = float32(c.Float64("temp"))
+	s.TopK = c.Int("top-k")
+	s.TopP = float32(c.Float64("top-p"))
+	s.MinP = float32(c.Float64("min-p"))
+	s.RepeatPenalty = float32(c.Float64("repeat-penalty"))
+	s.RepeatLastN = c.Int("repeat-last-n")
+	switch {
+	case s.TopK < 0:
+		return o, fmt.Errorf("--top-k %d: want 0 or more", s.TopK)
+	case s.TopP < 0 || s.TopP > 1:
+		return o, fmt.Errorf("--top-p %v: want a value in [0, 1]", s.TopP)
+	case s.MinP < 0 || s.MinP > 1:
+		return o, fmt.Errorf("--min-p %v: want a value in [0, 1]", s.MinP)
+	case s.RepeatPenalty < 0:
+		return o, fmt.Errorf("--repeat-penalty %v: want 0 or more", s.RepeatPenalty)
+	}
+	if seed := c.Int64("seed"); seed >= 0 {
+		s.Seed = uint64(seed)
+	} else {
+		s.Seed = rand.Uint64() >> 1
+	}
+	return o, nil
+}
+
+// contextSize reads -c, 0 meaning the model's own context length.
+func contextSize(c *cli.Context, cfg *engine.Config) (int, error) {
+	n := c.Int("ctx-size")
+	if n == 0 {
+		n = cfg.Context
+	}
+	if n <= 0 || n > 1<<24 {
+		return 0, fmt.Errorf("-c %d: want a positive context size", c.Int("ctx-size"))
+	}
+	if cfg.Context > 0 && n > cfg.Context {
+		slog.Warn("the context is longer than the model was trained for", "ctx_size", n, "trained", cfg.Context)
+	}
+	return n, nil
+}

@@ -1,0 +1,204 @@
+// Package testmodel writes small llama-family GGUF models with random
+// weights, of any shape and any mix of tensor types, for tests.
+package testmodel
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"strata/gguf"
+)
+
+// Spec is the shape of a model. Types maps a tensor role ("token_embd",
+// "output", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate",
+// "ffn_up", "ffn_down") to its type; roles not named are Q4_K. Norms are
+// F32.
+type Spec struct {
+	Layers      int
+	Embedding   int
+	FeedForward int
+	Heads       int
+	KVHeads     int
+	HeadDim     int // written as key_length and value_length
+	Vocab       int
+	Context     int
+	RopeBase    float64
+	RopeDims    int  // 0: HeadDim
+	RopeFactors bool // write a rope_freqs tensor
+	Tied        bool // no output.weight: the head is token_embd
+	NormEps     float32
+	Types       map[string]gguf.TensorType
+	Seed        uint64
+}
+
+// Build returns the GGUF file of a model with random weights.
+func Build(s Spec) ([]byte, error) {
+	rng := rand.New(rand.NewPCG(s.Seed, 0x7e57))
+	w := &gguf.Writer{}
+	var err error
+	set := func(k string, v any) {
+		if err == nil {
+			err = w.Set(k, v)
+		}
+	}
+	set("general.architecture", "llama")
+	set("general.name", "testmodel")
+	set("llama.block_count", uint32(s.Layers))
+	set("llama.context_length", uint32(s.Context))
+	set("llama.embedding_length", uint32(s.Embedding))
+	set("llama.feed_forward_length", uint32(s.FeedForward))
+	set("llama.attention.head_count", uint32(s.Heads))
+	set("llama.attention.head_count_kv", uint32(s.KVHeads))
+	set("llama.attention.key_length", uint32(s.HeadDim))
+	set("llama.attention.value_length", uint32(s.HeadDim))
+	set("llama.attention.layer_norm_rms_epsilon", s.NormEps)
+	set("llama.rope.freq_base", float32(s.RopeBase))
+	ropeDims := s.RopeDims
+	if ropeDims == 0 {
+		ropeDims = s.HeadDim
+	}
+	set("llama.rope.dimension_count", uint32(ropeDims))
+
+	add := func(name, role string, cols, rows int) {
+		if err != nil {
+			return
+		}
+		typ := gguf.Q4_K
+		if t, ok := s.Types[role]; ok {
+			typ = t
+		}
+		if role == "norm" {
+			typ = gguf.F32
+		}
+		dims := []uint64{uint64(cols)}
+		if rows > 0 {
+			dims = append(dims, uint64(rows))
+		}
+		var data []byte
+		data, err = randomTensor(rng, typ, cols, max(rows, 1), role == "norm")
+		if err == nil {
+			err = w.AddTensor(name, typ, dims, data)
+		}
+	}
+	qw, kvw := s.Heads*s.HeadDim, s.KVHeads*s.HeadDim
+	add("token_embd.weight", "token_embd", s.Embedding, s.Vocab)
+	for i := range s.Layers {
+		p := fmt.Sprintf("blk.%d.", i)
+		add(p+"attn_norm.weight", "norm", s.Embedding, 0)
+		add(p+"attn_q.weight", "attn_q", s.Embedding, qw)
+		add(p+"attn_k.weight", "attn_k", s.Embedding, kvw)
+		add(p+"attn_v.weight", "attn_v", s.Embedding, kvw)
+		add(p+"attn_output.weight", "attn_output", qw, s.Embedding)
+		add(p+"ffn_norm.weight", "norm", s.Embedding, 0)
+		add(p+"ffn_gate.weight", "ffn_gate", s.Embedding, s.FeedForward)
+		add(p+"ffn_up.weight", "ffn_up", s.Embedding, s.FeedForward)
+		add(p+"ffn_down.weight", "ffn_down", s.FeedForward, s.Embedding)
+	}
+	add("output_norm.weight", "norm", s.Embedding, 0)
+	if !s.Tied {
+		add("output.weight", "output", s.Embedding, s.Vocab)
+	}
+	if s.RopeFactors && err == nil {
+		f := make([]byte, 0, ropeDims/2*4)
+		for range ropeDims / 2 {
+			f = binary.LittleEndian.AppendUint32(f, math.Float32bits(float32(1+3*rng.Float64())))
+		}
+		err = w.AddTensor("rope_freqs.weight", gguf.F32, []uint64{uint64(ropeDims / 2)}, f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// randomTensor returns rows × cols random values of type typ: weights of
+// standard deviation about 1/sqrt(cols), or norms near 1.
+func randomTensor(rng *rand.Rand, typ gguf.TensorType, cols, rows int, norm bool) ([]byte, error) {
+	if cols%typ.BlockSize() != 0 {
+		return nil, fmt.Errorf("testmodel: %d columns are not whole %v blocks", cols, typ)
+	}
+	n := cols * rows
+	scale := 1 / math.Sqrt(float64(cols))
+	data := make([]byte, n/typ.BlockSize()*typ.TypeSize())
+	le := binary.LittleEndian
+	value := func() float64 {
+		if norm {
+			return 0.5 + rng.Float64()
+		}
+		return rng.NormFloat64() * scale
+	}
+	switch typ {
+	case gguf.F32:
+		for i := range n {
+			le.PutUint32(data[4*i:], math.Float32bits(float32(value())))
+		}
+		return data, nil
+	case gguf.F16:
+		for i := range n {
+			le.PutUint16(data[2*i:], Half(value()))
+		}
+		return data, nil
+	case gguf.BF16:
+		for i := range n {
+			le.PutUint16(data[2*i:], uint16(math.Float32bits(float32(value()))>>16))
+		}
+		return data, nil
+	}
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	// Random quants are uniform; choose the scales so that values have
+	// about the standard deviation of the plain types.
+	ts := typ.TypeSize()
+	for b := 0; b < len(data)/ts; b++ {
+		blk := data[b*ts : (b+1)*ts]
+		jitter := 0.75 + 0.5*rng.Float64()
+		switch typ {
+		case gguf.Q8_0:
+			le.PutUint16(blk, Half(scale*jitter/74)) // q uniform in [-128, 127]
+		case gguf.Q4_0:
+			le.PutUint16(blk, Half(scale*jitter/4.6)) // q−8 uniform in [-8, 7]
+		case gguf.Q4_K:
+			// value = d·sc·q − dmin·m with 6-bit sc, m and q in [0, 15].
+			le.PutUint16(blk, Half(scale*jitter/(32*4.6)))
+			le.PutUint16(blk[2:], Half(scale*jitter/(32*8)))
+		case gguf.Q5_K:
+			le.PutUint16(blk, Half(scale*jitter/(32*9.2)))
+			le.PutUint16(blk[2:], Half(scale*jitter/(32*16)))
+		case gguf.Q6_K:
+			le.PutUint16(blk[208:], Half(scale*jitter/(64*18.5)))
+		default:
+			// Other types keep their random bytes: enough to test that
+			// they are refused or parsed.
+		}
+	}
+	return data, nil
+}
+
+// Half rounds x to a nearby IEEE binary16 (the largest finite one past
+// the range).
+func Half(x float64) uint16 {
+	f := float32(x)
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23&0xff) - 127 + 15
+	mant := b & 0x7fffff
+	switch {
+	case exp <= 0: // subnormal: a multiple of 2^-24
+		return sign | uint16(math.Round(math.Abs(float64(f))*(1<<24)))
+	case exp >= 31:
+		return sign | 0x7bff
+	}
+	h := uint32(exp)<<10 | mant>>13
+	if mant&0x1fff > 0x1000 || (mant&0x1fff == 0x1000 && h&1 == 1) {
+		h++ // round to nearest even; a carry into the exponent is right too
+	}
+	return sign | uint16(h)
+}
