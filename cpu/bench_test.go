@@ -1,0 +1,78 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"strata/engine"
+	"strata/gguf"
+)
+
+// mistralShapes are the matrices of Mistral-7B, rows × cols: attention
+// projections, ffn gate and up, ffn down.
+var mistralShapes = [][2]int{{4096, 4096}, {14336, 4096}, {4096, 14336}}
+
+// benchWeight builds one random matrix per (type, shape) and reuses it.
+var benchWeights = map[string][]byte{}
+
+func benchMatrix(typ gguf.TensorType, rows, cols int) []byte {
+	key := fmt.Sprint(typ, rows, cols)
+	if d, ok := benchWeights[key]; ok {
+		return d
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	row := randomRow(rng, typ, cols)
+	data := make([]byte, 0, rows*len(row))
+	for r := range rows {
+		// A few distinct rows repeated: random enough, cheap to build.
+		if r%64 == 0 {
+			row = randomRow(rng, typ, cols)
+		}
+		data = append(data, row...)
+	}
+	benchWeights[key] = data
+	return data
+}
+
+func benchMatMul(b *testing.B, typ gguf.TensorType, rows, cols, n int) {
+	be := New(Options{})
+	defer be.Close()
+	data := benchMatrix(typ, rows, cols)
+	w, err := be.LoadWeight(&gguf.TensorInfo{Name: "w", Type: typ, Dims: []uint64{uint64(cols), uint64(rows)}}, data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	x, _ := randomTensor(b, be, n, cols, rng)
+	out, _ := be.NewTensor(n, rows)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		be.MatMul(out, w, x, n)
+	}
+	b.ReportMetric(float64(len(data))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+}
+
+// BenchmarkMatVec is decode: one input row against a whole weight matrix.
+// GB/s is weight bytes read per second.
+func BenchmarkMatVec(b *testing.B) {
+	for _, typ := range Supported() {
+		for _, s := range mistralShapes {
+			b.Run(fmt.Sprintf("%v/%dx%d", typ, s[0], s[1]), func(b *testing.B) {
+				benchMatMul(b, typ, s[0], s[1], 1)
+			})
+		}
+	}
+}
+
+// BenchmarkMatMul is prefill: a batch of 64 rows.
+func BenchmarkMatMul(b *testing.B) {
+	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q6_K} {
+		b.Run(fmt.Sprintf("%v/4096x4096/batch64", typ), func(b *testing.B) {
+			benchMatMul(b, typ, 4096, 4096, 64)
+		})
+	}
+}
+
+var _ engine.Backend = (*Backend)(nil)
