@@ -5,22 +5,6 @@ import "unicode/utf8"
 // spaceMark is SentencePiece's visible space, U+2581.
 const spaceMark = "\u2581"
 
-// Encode tokenizes text, with BOS first when the vocabulary asks for it
-// and addSpecial is set. Text is never matched against control tokens:
-// "<s>" in text is three characters, not the BOS token.
-func (v *Vocab) Encode(text string, addSpecial bool) []int32 {
-	var out []int32
-	if addSpecial && v.AddBOS && v.BOS >= 0 {
-		out = append(out, v.BOS)
-	}
-	if text != "" {
-		out = v.encodeSPM(out, text)
-	}
-	if addSpecial && v.AddEOS && v.EOS >= 0 {
-		out = append(out, v.EOS)
-	}
-	return out
-}
 
 // spmSymbol is a run of text in the merge list: bytes [start, start+n),
 // linked to its neighbours; n is 0 once merged into its left neighbour.
@@ -42,9 +26,9 @@ type spmBigram struct {
 // starts as one symbol per character, and the adjacent pair whose union is
 // the best-scoring token is merged until no pair is a token. A symbol that
 // is no token falls back to byte tokens.
-func (v *Vocab) encodeSPM(out []int32, text string) []int32 {
+func (v *Vocab) encodeSPM(out []int32, text string, spacePrefix bool) []int32 {
 	buf := make([]byte, 0, len(text)+len(text)/2+3)
-	if v.AddSpacePrefix {
+	if spacePrefix {
 		buf = append(buf, spaceMark...)
 	}
 	for i := 0; i < len(text); i++ {

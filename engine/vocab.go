@@ -31,8 +31,11 @@ type Vocab struct {
 	AddBOS, AddEOS bool
 	AddSpacePrefix bool
 
-	index map[string]int32
-	bytes [256]int32 // token of each byte value, -1 when none
+	index    map[string]int32
+	bytes    [256]int32 // SentencePiece: the <0xXX> token of each byte, -1 when none
+	bpe      *bpeModel  // byte-level BPE only
+	specials specialTokens
+	eog      map[int32]bool
 }
 
 // ErrNoVocab reports a model without tokenizer metadata.
@@ -100,25 +103,70 @@ func VocabFrom(f *gguf.File) (*Vocab, error) {
 		}
 		return b
 	}
-	spm := v.Model == "llama"
-	v.AddBOS = flag("add_bos_token", spm)
-	v.AddEOS = flag("add_eos_token", false)
-	v.AddSpacePrefix = flag("add_space_prefix", spm)
-	if !spm {
-		return nil, fmt.Errorf("engine: tokenizer %q is not supported (supported: llama)", v.Model)
-	}
 	for i, t := range tokens {
 		if _, dup := v.index[t]; !dup {
 			v.index[t] = int32(i)
 		}
 	}
-	for b := range v.bytes {
-		v.bytes[b] = -1
-		if id, ok := v.index[fmt.Sprintf("<0x%02X>", b)]; ok {
-			v.bytes[b] = id
+	switch v.Model {
+	case "llama":
+		v.AddBOS = flag("add_bos_token", true)
+		v.AddSpacePrefix = flag("add_space_prefix", true)
+		for b := range v.bytes {
+			v.bytes[b] = -1
+			if id, ok := v.index[fmt.Sprintf("<0x%02X>", b)]; ok {
+				v.bytes[b] = id
+			}
+		}
+	case "gpt2":
+		if v.Pre == "" {
+			v.Pre = "default"
+		}
+		a, err := f.Array("tokenizer.ggml.merges")
+		if err != nil {
+			return nil, fmt.Errorf("engine: a BPE vocabulary needs tokenizer.ggml.merges: %w", err)
+		}
+		merges, ok := a.Values.([]string)
+		if !ok {
+			return nil, fmt.Errorf("engine: tokenizer.ggml.merges is not a list of strings")
+		}
+		if v.bpe, err = newBPEModel(v, merges); err != nil {
+			return nil, err
+		}
+		// llama.cpp adds BOS for these pre-tokenizers whatever the file says.
+		v.AddBOS = flag("add_bos_token", v.bpe.ignoreMerges)
+	default:
+		return nil, fmt.Errorf("engine: tokenizer %q is not supported (supported: llama, gpt2)", v.Model)
+	}
+	v.AddEOS = flag("add_eos_token", false)
+	v.specials = newSpecialTokens(v)
+	v.eog = endOfGeneration(v, f)
+	return v, nil
+}
+
+// eogTexts are the texts of tokens that end a turn in the chat formats
+// strata knows.
+var eogTexts = []string{"</s>", "<|eot_id|>", "<|end_of_text|>", "<|im_end|>", "<|endoftext|>", "<|end|>", "<|eom_id|>"}
+
+// endOfGeneration collects the tokens that end generation: EOS, the
+// end-of-turn tokens the metadata names, and control tokens whose text
+// is a known end of turn.
+func endOfGeneration(v *Vocab, f *gguf.File) map[int32]bool {
+	eog := map[int32]bool{}
+	if v.EOS >= 0 {
+		eog[v.EOS] = true
+	}
+	for _, key := range []string{"eot_token_id", "eom_token_id"} {
+		if n, err := f.Int("tokenizer.ggml." + key); err == nil && n >= 0 && n < int64(len(v.Tokens)) {
+			eog[int32(n)] = true
 		}
 	}
-	return v, nil
+	for _, t := range eogTexts {
+		if id, ok := v.index[t]; ok && v.Types[id] == TokenControl {
+			eog[id] = true
+		}
+	}
+	return eog
 }
 
 // Len is the number of tokens.
@@ -132,7 +180,7 @@ func (v *Vocab) Lookup(s string) (int32, bool) {
 
 // IsEOG reports whether a token ends generation.
 func (v *Vocab) IsEOG(id int32) bool {
-	return id == v.EOS
+	return v.eog[id]
 }
 
 // Piece returns the bytes a token stands for in text.
@@ -144,13 +192,20 @@ func (v *Vocab) Piece(id int32) string {
 	switch v.Types[id] {
 	case TokenControl, TokenUnused:
 		return ""
+	case TokenUserDefined:
+		return text
 	case TokenUnknown:
-		return "\u2585" // ▅, as llama.cpp prints it
+		if v.bpe == nil {
+			return "\u2585" // ▅, as llama.cpp prints it
+		}
 	case TokenByte:
 		var b byte
 		if _, err := fmt.Sscanf(text, "<0x%02X>", &b); err == nil {
 			return string([]byte{b})
 		}
+	}
+	if v.bpe != nil {
+		return bpePiece(text)
 	}
 	return strings.ReplaceAll(text, spaceMark, " ")
 }

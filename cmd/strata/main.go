@@ -43,6 +43,7 @@ func newApp() *cli.App {
 			runCommand(),
 			tokenizeCommand(),
 			logitsCommand(),
+			chatCommand(),
 		},
 		OnUsageError:   usageError,
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints errors

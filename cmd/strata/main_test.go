@@ -236,7 +236,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"run", "inspect", "tokenize", "logits"} {
+	for _, cmd := range []string{"run", "inspect", "tokenize", "logits", "chat"} {
 		out, _, code := strata(t, cmd, "--help")
 		if code != 0 || !strings.Contains(out, "strata "+cmd) {
 			t.Errorf("%s --help: exit %d: %q", cmd, code, out)

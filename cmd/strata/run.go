@@ -96,7 +96,7 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	promptTokens := m.vocab.Encode(prompt, true)
+	promptTokens := m.vocab.Encode(prompt, true, false)
 	if len(promptTokens) > ctxSize {
 		return fmt.Errorf("the prompt is %d tokens, more than the context of %d (-c)", len(promptTokens), ctxSize)
 	}

@@ -22,6 +22,7 @@ func tokenizeCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "no-bos", Usage: "do not add the begin-of-text token"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON array of ids"},
+			&cli.BoolFlag{Name: "special", Usage: "turn the text of control tokens (<s>, [INST], ...) into those tokens"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
@@ -36,7 +37,7 @@ func tokenizeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ids := v.Encode(c.Args().Get(1), !c.Bool("no-bos"))
+			ids := v.Encode(c.Args().Get(1), !c.Bool("no-bos"), c.Bool("special"))
 			if c.Bool("json") {
 				if ids == nil {
 					ids = []int32{}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+
+	"strata/engine"
+)
+
+func chatCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "chat",
+		Usage:     "chat with a model in the terminal",
+		ArgsUsage: "MODEL",
+		Description: "Type a message and press Enter. /clear forgets the conversation, /exit (or Ctrl-D) quits,\n" +
+			"Ctrl-C stops the answer being written and keeps the session.",
+		OnUsageError: usageError,
+		Flags: append(append([]cli.Flag{
+			&cli.StringFlag{Name: "chat-template", Usage: "render turns with `NAME`: " + strings.Join(engine.ChatTemplateNames, ", ") + " (default: from the model)"},
+			&cli.StringFlag{Name: "system", Aliases: []string{"sys"}, Usage: "a system prompt"},
+		}, samplingFlags()...), backendFlags()...),
+		Action: chat,
+	}
+}
+
+// interrupts forwards Ctrl-C to whatever is being generated, and tells
+// the user how to quit when nothing is.
+type interrupts struct {
+	mu     sync.Mutex
+	cancel context.CancelFunc
+}
+
+func (i *interrupts) watch(hint func()) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ch:
+				i.mu.Lock()
+				if i.cancel != nil {
+					i.cancel()
+				} else {
+					hint()
+				}
+				i.mu.Unlock()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+func (i *interrupts) set(cancel context.CancelFunc) {
+	i.mu.Lock()
+	i.cancel = cancel
+	i.mu.Unlock()
+}
+
+func chat(c *cli.Context) error {
+	path, err := onePath(c)
+	if err != nil {
+		return err
+	}
+	opts, err := generateOptions(c)
+	if err != nil {
+		return err
+	}
+	m, err := openModel(c, path)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if m.vocab, err = engine.VocabFrom(m.file); err != nil {
+		return err
+	}
+	opts.IsEOG = m.vocab.IsEOG
+	var tmpl *engine.ChatTemplate
+	if name := c.String("chat-template"); name != "" {
+		tmpl, err = engine.ChatTemplateByName(name)
+	} else {
+		tmpl, err = engine.DetectChatTemplate(m.file, m.vocab)
+	}
+	if err != nil {
+		return err
+	}
+	ctxSize, err := contextSize(c, &m.frag.Config)
+	if err != nil {
+		return err
+	}
+	session, err := m.frag.NewSession(ctxSize)
+	if err != nil {
+		return err
+	}
+
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	var history []engine.Message
+	if s := c.String("system"); s != "" {
+		history = append(history, engine.Message{Role: "system", Content: s})
+	}
+	system := len(history)
+	var held []int32 // the tokens whose keys and values the session holds
+
+	var intr interrupts
+	stop := intr.watch(func() {
+		fmt.Fprint(out, "\n(Ctrl-C stops an answer; /exit or Ctrl-D quits)\n> ")
+		out.Flush()
+	})
+	defer stop()
+
+	fmt.Fprintf(os.Stderr, "strata chat: %s, template %s, %s on %s. /clear forgets, /exit quits, Ctrl-C stops an answer.\n",
+		m.frag.Config.Name, tmpl.Name, m.backend.Name(), m.backend.Device())
+	in := bufio.NewReader(os.Stdin)
+	for {
+		fmt.Fprint(out, "> ")
+		out.Flush()
+		line, err := in.ReadString('\n')
+		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+			fmt.Fprintln(out)
+			return nil // end of input
+		}
+		line = strings.TrimRight(line, "\r\n")
+		switch strings.TrimSpace(line) {
+		case "":
+			continue
+		case "/exit", "/quit":
+			return nil
+		case "/clear":
+			history = history[:system]
+			session.Truncate(0)
+			held = held[:0]
+			fmt.Fprintln(out, "(conversation cleared)")
+			continue
+		}
+		history = append(history, engine.Message{Role: "user", Content: line})
+		prompt := m.vocab.Encode(tmpl.Render(history, true), true, true)
+		if len(prompt) >= session.Context() {
+			history = history[:len(history)-1]
+			fmt.Fprintf(out, "(the conversation no longer fits the context of %d tokens; /clear to start over)\n", session.Context())
+			continue
+		}
+		// Keep the keys and values of the tokens the new prompt shares
+		// with what the session holds; compute only the rest.
+		same := 0
+		for same < len(held) && same < len(prompt)-1 && held[same] == prompt[same] {
+			same++
+		}
+		session.Truncate(same)
+		held = append(held[:same], prompt[same:]...)
+
+		ctx, cancel := context.WithCancel(c.Context)
+		intr.set(cancel)
+		text := m.vocab.NewTextStream()
+		var answer strings.Builder
+		r, err := engine.Generate(ctx, session, prompt[same:], opts, func(tok int32) error {
+			piece := text.Add(tok)
+			answer.WriteString(piece)
+			out.WriteString(piece)
+			return out.Flush()
+		})
+		intr.set(nil)
+		cancel()
+		answer.WriteString(text.Flush())
+		held = append(held, r.Tokens...)[:session.Pos()]
+		switch {
+		case errors.Is(err, context.Canceled):
+			fmt.Fprint(out, " (stopped)")
+		case err != nil:
+			return err
+		case r.Stop == engine.StopContext:
+			fmt.Fprint(out, " (context full)")
+		}
+		fmt.Fprintln(out)
+		history = append(history, engine.Message{Role: "assistant", Content: answer.String()})
+	}
+}
