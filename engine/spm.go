@@ -5,7 +5,6 @@ import "unicode/utf8"
 // spaceMark is SentencePiece's visible space, U+2581.
 const spaceMark = "\u2581"
 
-
 // spmSymbol is a run of text in the merge list: bytes [start, start+n),
 // linked to its neighbours; n is 0 once merged into its left neighbour.
 type spmSymbol struct {
