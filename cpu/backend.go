@@ -145,6 +145,9 @@ type cache struct {
 
 func (c *cache) Positions() int { return c.positions }
 
+// Release drops the cache's memory (the garbage collector frees it).
+func (c *cache) Release() { c.k, c.v = nil, nil }
+
 // at returns the keys and values of layer from position 0 on.
 func (c *cache) at(layer int) (k, v []float32) {
 	n := c.positions * c.width

@@ -80,6 +80,8 @@ type Tensor interface {
 // layers of one fragment.
 type Cache interface {
 	Positions() int
+	// Release frees the cache's memory; the cache must not be used after.
+	Release()
 }
 
 // Rope describes rotary position embedding in llama's "normal" style:

@@ -193,6 +193,14 @@ func (f *Fragment) NewSession(context int) (*Session, error) {
 	return &Session{f: f, cache: c}, nil
 }
 
+// Close releases the session's KV cache.
+func (s *Session) Close() {
+	if s.cache != nil {
+		s.cache.Release()
+		s.cache = nil
+	}
+}
+
 // Pos is the number of positions the session holds.
 func (s *Session) Pos() int { return s.pos }
 

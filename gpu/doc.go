@@ -1,0 +1,58 @@
+// Package gpu is strata's Vulkan backend: it runs the forward pass as
+// SPIR-V compute shaders (package shaders) on any Vulkan device, a
+// discrete or integrated GPU or a CPU implementation such as Mesa's
+// lavapipe. It is the only package that uses cgo or calls Vulkan.
+//
+// Operations are queued as a list of dispatches. When the list is the
+// same as the one last submitted (every decode step of a model is), the
+// recorded command buffer is submitted again; only the values that change
+// (positions, token ids, rotary tables, input rows) are rewritten, in a
+// host-visible buffer the shaders read. Barriers are placed only between
+// dispatches that touch a buffer another wrote.
+//
+// Without cgo the package still builds; New and Devices then report
+// ErrUnavailable.
+package gpu
+
+import "errors"
+
+// ErrUnavailable reports that Vulkan cannot be used: no loader, no
+// device, or a build without cgo.
+var ErrUnavailable = errors.New("gpu: Vulkan is not available")
+
+// Options configure New. The zero value picks the best device.
+type Options struct {
+	// Device is the index of the device to use, as Devices lists them;
+	// -1 picks the best: a discrete GPU, then an integrated one, then any
+	// other, then a CPU implementation.
+	Device int
+	// PipelineCache is the file that keeps compiled pipelines between
+	// runs; "" is a file under the user's cache directory, "-" none.
+	PipelineCache string
+}
+
+// DeviceInfo describes a Vulkan device.
+type DeviceInfo struct {
+	Index            int      `json:"index"`
+	Name             string   `json:"name"`
+	Type             string   `json:"type"` // discrete, integrated, virtual, cpu, other
+	APIVersion       string   `json:"api_version"`
+	Driver           string   `json:"driver"`
+	VendorID         uint32   `json:"vendor_id"`
+	DeviceID         uint32   `json:"device_id"`
+	Heaps            []Heap   `json:"heaps"`
+	SubgroupSize     uint32   `json:"subgroup_size"`
+	MaxStorageBuffer uint64   `json:"max_storage_buffer_range"`
+	MaxSharedMemory  uint32   `json:"max_compute_shared_memory"`
+	MaxInvocations   uint32   `json:"max_compute_workgroup_invocations"`
+	MaxWorkgroups    []uint32 `json:"max_compute_workgroup_count"`
+	MaxAllocations   uint32   `json:"max_memory_allocations"`
+	MinOffsetAlign   uint64   `json:"min_storage_buffer_offset_alignment"`
+	TimestampPeriod  float32  `json:"timestamp_period_ns"`
+}
+
+// Heap is a memory heap of a device.
+type Heap struct {
+	Size        uint64 `json:"size"`
+	DeviceLocal bool   `json:"device_local"`
+}

@@ -1,0 +1,142 @@
+//go:build cgo
+
+package gpu_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"strata/engine"
+	"strata/gguf"
+	"strata/gpu"
+)
+
+var tinyDir = filepath.Join("..", "testdata", "tiny-mistral")
+
+// openGPU returns a Vulkan backend, skipping when this machine has no
+// Vulkan device; under CI=true a missing device fails instead.
+func openGPU(t testing.TB) engine.Backend {
+	t.Helper()
+	b, err := gpu.New(gpu.Options{Device: -1, PipelineCache: filepath.Join(t.TempDir(), "pipelines.bin")})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI needs a Vulkan device: %v", err)
+		}
+		t.Skipf("no Vulkan device: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+type reference struct {
+	NVocab int `json:"n_vocab"`
+	Cases  []struct {
+		PromptTokens []int32        `json:"prompt_tokens"`
+		GreedyTokens []int32        `json:"greedy_tokens"`
+		Top2Gap      []float64      `json:"top2_gap"`
+		Top10        [][][2]float64 `json:"top10"`
+		FullRows     []int          `json:"full_rows"`
+	} `json:"cases"`
+}
+
+func loadReference(t testing.TB) (*reference, []float32) {
+	b, err := os.ReadFile(filepath.Join(tinyDir, "reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r reference
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(tinyDir, "exact_rows.f32"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact := make([]float32, len(raw)/4)
+	for i := range exact {
+		exact[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return &r, exact
+}
+
+func nmse(got, want []float32) float64 {
+	var num, den float64
+	for i := range want {
+		d := float64(got[i]) - float64(want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	return num / den
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func openTiny(t testing.TB) *gguf.File {
+	f, err := gguf.Open(filepath.Join(tinyDir, "tiny-mistral-q4km.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// TestTinyModel runs the engine's model checks on the Vulkan backend:
+// teacher-forced logits against the exact pass, and greedy generation.
+func TestTinyModel(t *testing.T) {
+	ref, exact := loadReference(t)
+	frag, err := engine.NewFragment(openTiny(t), openGPU(t), engine.FragmentOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := 0
+	for ci, c := range ref.Cases {
+		tokens := append(slices.Clone(c.PromptTokens), c.GreedyTokens[:len(c.GreedyTokens)-1]...)
+		s, err := frag.NewSession(len(tokens))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits := make([]float32, len(tokens)*ref.NVocab)
+		if err := frag.Forward(logits, s, engine.Batch{Tokens: tokens, AllLogits: true}); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		row := func(r int) []float32 { return logits[r*ref.NVocab : (r+1)*ref.NVocab] }
+		for r, gap := range c.Top2Gap {
+			if want := int(c.Top10[r][0][0]); gap > 1e-3 && argmax(row(r)) != want {
+				t.Errorf("case %d row %d: argmax %d, exact %d", ci, r, argmax(row(r)), want)
+			}
+		}
+		for _, r := range c.FullRows {
+			e := nmse(row(r), exact[full*ref.NVocab:(full+1)*ref.NVocab])
+			t.Logf("case %d row %2d: NMSE %.3g", ci, r, e)
+			if !(e <= 1e-5) {
+				t.Errorf("case %d row %d: NMSE %.3g > 1e-5", ci, r, e)
+			}
+			full++
+		}
+
+		s, _ = frag.NewSession(256)
+		res, err := engine.Generate(t.Context(), s, c.PromptTokens,
+			engine.GenerateOptions{MaxTokens: len(c.GreedyTokens), IgnoreEOS: true}, func(int32) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if !slices.Equal(res.Tokens, c.GreedyTokens) {
+			t.Errorf("case %d greedy: got %v\nwant %v", ci, res.Tokens, c.GreedyTokens)
+		}
+	}
+}
