@@ -38,7 +38,7 @@ type Backend struct {
 	queries vk.QueryPool
 	timed   bool // the next flush records timestamps around its work
 
-	queue_    queueState
+	q         queueState
 	buffers   []*buffer // every buffer, for Close
 	allocated uint64
 	err       error // the first error of queued work, reported by Read
@@ -155,7 +155,7 @@ func (g *Backend) init(o Options) error {
 	if err := g.openPipelineCache(); err != nil {
 		return err
 	}
-	return g.queue_.init(g)
+	return g.q.init(g)
 }
 
 // Name is "vulkan".
@@ -167,6 +167,12 @@ func (g *Backend) Device() string {
 		return fmt.Sprintf("%s (%s, %s)", g.info.Name, g.info.Type, g.info.Driver)
 	}
 	return fmt.Sprintf("%s (%s)", g.info.Name, g.info.Type)
+}
+
+// Stats counts the command buffers recorded and the submits made; a
+// decode step that replays its recording adds a submit, not a recording.
+func (g *Backend) Stats() (recordings, submits int) {
+	return g.q.recordings, g.q.submits
 }
 
 // Info describes the device.
@@ -231,7 +237,7 @@ func (g *Backend) release(b *buffer) {
 			}
 		}
 	}
-	g.queue_.invalidate()
+	g.q.invalidate()
 	for i, x := range g.buffers {
 		if x == b {
 			g.buffers = append(g.buffers[:i], g.buffers[i+1:]...)

@@ -39,9 +39,9 @@ func (g *Backend) memoryType(bits uint32, want vk.MemoryPropertyFlagBits) int {
 // host-visible and mapped when host is set. Device-local memory that the
 // host can see (integrated GPUs, CPU devices) is mapped too.
 func (g *Backend) newBuffer(size uint64, host bool) (*buffer, error) {
-	if size == 0 {
-		size = 4
-	}
+	// Shaders read 32-bit words: round up so that a tensor's last bytes
+	// lie in a whole word of the buffer.
+	size = max((size+15)&^15, 16)
 	if size > g.maxRange {
 		return nil, fmt.Errorf("gpu: a buffer of %d MiB exceeds the device's storage buffer range of %d MiB",
 			size>>20, g.maxRange>>20)

@@ -18,7 +18,7 @@ func (g *Backend) Embed(out engine.Tensor, table engine.Weight, tokens []int32) 
 	for _, c := range w.chunks {
 		g.dispatch("embed_"+w.shader, [3]uint32{uint32(len(tokens)), 1, 1},
 			[]uint32{uint32(w.cols), uint32(w.rowBytes), uint32(off / 4), uint32(c.first), uint32(c.rows)},
-			1<<2, c.buf, g.queue_.dyn, o.buf)
+			1<<2, c.buf, g.q.dyn, o.buf)
 	}
 }
 
@@ -51,7 +51,7 @@ func (g *Backend) RoPE(x engine.Tensor, n, pos int, r *engine.Rope) {
 	table := g.dynRope(pos, n, r.Freqs)
 	g.dispatch("rope", groups1D(uint32(n*r.Heads*pairs), 64),
 		[]uint32{uint32(n), uint32(r.Heads), uint32(r.HeadDim), uint32(pairs), table},
-		1<<0, xs.buf, g.queue_.dyn)
+		1<<0, xs.buf, g.q.dyn)
 }
 
 // Attention stores k and v at pos in the layer's cache, then attends.
@@ -64,10 +64,10 @@ func (g *Backend) Attention(out, q, k, v engine.Tensor, c engine.Cache, layer, p
 	p := g.dynPos(pos)
 	width := uint32(a.KVHeads * a.HeadDim)
 	g.dispatch("kvstore", groups1D(uint32(n)*width, 256), []uint32{uint32(n) * width, p, width},
-		1<<2|1<<3, ks.buf, vs.buf, kc.k[layer], kc.v[layer], g.queue_.dyn)
+		1<<2|1<<3, ks.buf, vs.buf, kc.k[layer], kc.v[layer], g.q.dyn)
 	g.dispatch("attention", [3]uint32{uint32(a.Heads), uint32(n), 1},
 		[]uint32{uint32(a.Heads), uint32(a.KVHeads), uint32(a.HeadDim), f32bits(a.Scale), p},
-		1<<3, qs.buf, kc.k[layer], kc.v[layer], o.buf, g.queue_.dyn)
+		1<<3, qs.buf, kc.k[layer], kc.v[layer], o.buf, g.q.dyn)
 }
 
 // SwiGLU computes silu(gate) × up element-wise.

@@ -41,6 +41,8 @@ type queueState struct {
 	memo    map[memoKey]uint64 // dynamic data shared by ops of one submit
 
 	readback *buffer
+
+	recordings, submits int // counters, for tests and -verbose
 }
 
 // memoKey names dynamic data that several ops of a submit share: a
@@ -76,7 +78,7 @@ func (q *queueState) invalidate() { q.valid = false }
 // or writes a buffer written since the last barrier, or writes one read
 // since then.
 func (g *Backend) enqueue(o op) {
-	q := &g.queue_
+	q := &g.q
 	touch := func(b *buffer, write bool) bool {
 		return b != nil && (b.written == q.epoch || write && b.read == q.epoch)
 	}
@@ -142,7 +144,7 @@ func groups1D(count, local uint32) [3]uint32 {
 // and returns their offset and memory. When the buffer is full the queue
 // is submitted first.
 func (g *Backend) dynamic(size uint64) (uint64, []byte) {
-	q := &g.queue_
+	q := &g.q
 	size = (size + 15) &^ 15
 	if q.dynUsed+size > q.dyn.size {
 		if err := g.flush(); err != nil {
@@ -166,7 +168,7 @@ func (g *Backend) dynamic(size uint64) (uint64, []byte) {
 
 // dynPos returns the word offset in the dynamic buffer of a position.
 func (g *Backend) dynPos(pos int) uint32 {
-	q := &g.queue_
+	q := &g.q
 	k := memoKey{kind: 1, pos: pos}
 	if off, ok := q.memo[k]; ok {
 		return uint32(off / 4)
@@ -180,7 +182,7 @@ func (g *Backend) dynPos(pos int) uint32 {
 // dynRope returns the float offset of the cosines and sines of rows
 // [pos, pos+n), computed in float64 like the CPU backend.
 func (g *Backend) dynRope(pos, n int, freqs []float64) uint32 {
-	q := &g.queue_
+	q := &g.q
 	k := memoKey{kind: 2, pos: pos, n: n, freqs: &freqs[0]}
 	if off, ok := q.memo[k]; ok {
 		return uint32(off / 4)
@@ -201,7 +203,7 @@ func (g *Backend) dynRope(pos, n int, freqs []float64) uint32 {
 // flush submits the queued work and waits for it. A queue equal to the
 // last one submits the command buffer already recorded.
 func (g *Backend) flush() error {
-	q := &g.queue_
+	q := &g.q
 	if len(q.ops) == 0 {
 		return g.err
 	}
@@ -213,7 +215,9 @@ func (g *Backend) flush() error {
 		if err := g.record(); err != nil {
 			g.fail(err)
 		}
+		q.recordings++
 	}
+	q.submits++
 	err := g.submit(g.cmd)
 	g.fail(err)
 	q.ops = q.ops[:0]
@@ -225,7 +229,7 @@ func (g *Backend) flush() error {
 
 // record records the queued ops into the command buffer.
 func (g *Backend) record() error {
-	q := &g.queue_
+	q := &g.q
 	q.valid = false
 	cmd := g.cmd
 	if err := vkErr("vkResetCommandBuffer", vk.ResetCommandBuffer(cmd, 0)); err != nil {

@@ -63,7 +63,7 @@ func (g *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 	if cols%32 != 0 {
 		return nil, fmt.Errorf("gpu: tensor %q: rows of %d values are not a multiple of 32", t.Name, cols)
 	}
-	per := int(g.maxRange) / w.rowBytes
+	per := int(g.maxRange-16) / w.rowBytes
 	if per == 0 {
 		return nil, fmt.Errorf("gpu: tensor %q: one row of %d bytes exceeds the storage buffer range", t.Name, w.rowBytes)
 	}
@@ -150,7 +150,7 @@ func (g *Backend) Write(dst engine.Tensor, src []float32) error {
 	}
 	off, b := g.dynamic(uint64(4 * len(src)))
 	copy(b, unsafe.Slice((*byte)(unsafe.Pointer(&src[0])), 4*len(src)))
-	g.copyBuffer(t.buf, 0, g.queue_.dyn, off, uint64(4*len(src)))
+	g.copyBuffer(t.buf, 0, g.q.dyn, off, uint64(4*len(src)))
 	return g.err
 }
 
@@ -161,7 +161,7 @@ func (g *Backend) Read(dst []float32, src engine.Tensor, row, n int) error {
 	if row < 0 || n < 0 || row+n > t.rows || len(dst) < n*t.cols {
 		return fmt.Errorf("gpu: read of rows [%d, %d) of %d into %d values", row, row+n, t.rows, len(dst))
 	}
-	rb := g.queue_.readback
+	rb := g.q.readback
 	per := int(rb.size) / (4 * t.cols)
 	for done := 0; done < n; done += per {
 		m := min(per, n-done)

@@ -58,6 +58,6 @@ func (g *Backend) CopyBandwidth(size uint64) (float64, error) {
 		}
 		best = min(best, d)
 	}
-	g.queue_.invalidate() // the recording used buffers that are gone
+	g.q.invalidate() // the recording used buffers that are gone
 	return 2 * float64(size) / best.Seconds(), nil
 }

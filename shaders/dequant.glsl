@@ -23,7 +23,7 @@ vec4 get4(Sub st, uint base, uint sub, uint w) {
 Sub prepare(uint base, uint sub) { return Sub(0.0, 0.0); }
 vec4 get4(Sub st, uint base, uint sub, uint w) {
     uint i = (base >> 2) + 2u * w;
-    return vec4(unpackHalf2x16(W[i]), unpackHalf2x16(W[i + 1u]));
+    return vec4(halves(W[i]), halves(W[i + 1u]));
 }
 #elif defined(TYPE_BF16)
 #define BLOCK_VALUES 32u

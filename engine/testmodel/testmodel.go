@@ -118,6 +118,12 @@ func Build(s Spec) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Random returns rows × cols random weights of type typ, of standard
+// deviation about 1/sqrt(cols).
+func Random(rng *rand.Rand, typ gguf.TensorType, cols, rows int) ([]byte, error) {
+	return randomTensor(rng, typ, cols, rows, false)
+}
+
 // randomTensor returns rows × cols random values of type typ: weights of
 // standard deviation about 1/sqrt(cols), or norms near 1.
 func randomTensor(rng *rand.Rand, typ gguf.TensorType, cols, rows int, norm bool) ([]byte, error) {
