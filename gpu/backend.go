@@ -82,6 +82,10 @@ func (g *Backend) init(o Options) error {
 		return err
 	}
 	g.info, g.pd = infos[idx], pds[idx]
+	if o.GPUOnly && o.Device < 0 && g.info.Type == "cpu" {
+		return fmt.Errorf("%w: the only Vulkan device is %s, a CPU implementation, slower than strata's CPU backend",
+			ErrUnavailable, g.info.Name)
+	}
 	g.maxRange = min(g.info.MaxStorageBuffer, 1<<31)
 	var mp vk.PhysicalDeviceMemoryProperties
 	vk.GetPhysicalDeviceMemoryProperties(g.pd, &mp)

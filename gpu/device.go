@@ -42,7 +42,7 @@ func newInstance() (vk.Instance, error) {
 		},
 	}, nil, &inst)
 	if r != vk.Success {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, vkErr("vkCreateInstance", r))
+		return nil, fmt.Errorf("%w: no Vulkan device (vkCreateInstance: %v)", ErrUnavailable, vk.Error(r))
 	}
 	if err := vk.InitInstance(inst); err != nil {
 		vk.DestroyInstance(inst, nil)

@@ -14,7 +14,10 @@
 // ErrUnavailable.
 package gpu
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // ErrUnavailable reports that Vulkan cannot be used: no loader, no
 // device, or a build without cgo.
@@ -26,6 +29,10 @@ type Options struct {
 	// -1 picks the best: a discrete GPU, then an integrated one, then any
 	// other, then a CPU implementation.
 	Device int
+	// GPUOnly refuses, when Device is -1, a best device that is a CPU
+	// implementation of Vulkan (lavapipe): strata's own CPU backend is
+	// faster than one.
+	GPUOnly bool
 	// PipelineCache is the file that keeps compiled pipelines between
 	// runs; "" is a file under the user's cache directory, "-" none.
 	PipelineCache string
@@ -55,4 +62,13 @@ type DeviceInfo struct {
 type Heap struct {
 	Size        uint64 `json:"size"`
 	DeviceLocal bool   `json:"device_local"`
+}
+
+// Timer is what the Vulkan backend offers benchmarks: device time of
+// queued work, and the device's copy bandwidth.
+type Timer interface {
+	// Time runs the work fn queues and returns its device time.
+	Time(fn func()) (time.Duration, error)
+	// CopyBandwidth is bytes read plus written per second by a buffer copy.
+	CopyBandwidth(size uint64) (float64, error)
 }

@@ -35,7 +35,15 @@ func newApp() *cli.App {
 			if c.Bool("verbose") {
 				level = slog.LevelDebug
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{
+				Level: level,
+				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+					if a.Key == slog.TimeKey {
+						return slog.Attr{} // a terminal has its own clock
+					}
+					return a
+				},
+			})))
 			return nil
 		},
 		Commands: []*cli.Command{
@@ -44,6 +52,8 @@ func newApp() *cli.App {
 			tokenizeCommand(),
 			logitsCommand(),
 			chatCommand(),
+			devicesCommand(),
+			benchCommand(),
 		},
 		OnUsageError:   usageError,
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints errors
@@ -74,6 +84,15 @@ func interspersed(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
+	prefix := 2
+	for prefix < len(args) && len(cmd.Subcommands) > 0 {
+		sub := cmd.Command(args[prefix])
+		if sub == nil {
+			return args // flags of the parent command, or help: leave as given
+		}
+		cmd = sub
+		prefix++
+	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
 		_, isBool := f.(*cli.BoolFlag)
@@ -82,7 +101,7 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 	}
 	var flags, positional []string
-	rest := args[2:]
+	rest := args[prefix:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		if a == "--" {
@@ -103,7 +122,7 @@ func interspersed(app *cli.App, args []string) []string {
 			flags = append(flags, rest[i])
 		}
 	}
-	out := append([]string{args[0], args[1]}, flags...)
+	out := append(append([]string{}, args[:prefix]...), flags...)
 	if len(positional) > 0 {
 		out = append(append(out, "--"), positional...)
 	}

@@ -227,7 +227,12 @@ func TestBadInput(t *testing.T) {
 			if code == 0 {
 				t.Fatalf("exit 0; stdout %q", out)
 			}
-			lines := strings.Split(strings.TrimRight(errs, "\n"), "\n")
+			var lines []string // the error, without log lines (level=...)
+			for _, l := range strings.Split(strings.TrimRight(errs, "\n"), "\n") {
+				if !strings.HasPrefix(l, "level=") {
+					lines = append(lines, l)
+				}
+			}
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], "strata: ") || !strings.Contains(lines[0], c.want) {
 				t.Fatalf("stderr %q, want one line with %q", errs, c.want)
 			}

@@ -9,30 +9,41 @@ import (
 	"strata/cpu"
 	"strata/engine"
 	"strata/gguf"
+	"strata/gpu"
 )
 
 // backendFlags are the flags of commands that compute.
 func backendFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "backend", Value: "auto", Usage: "compute on `BACKEND`: auto or cpu"},
+		&cli.StringFlag{Name: "backend", Value: "auto", Usage: "compute on `BACKEND`: auto (a Vulkan GPU when one works, else the CPU), vulkan or cpu"},
+		&cli.IntFlag{Name: "device", Value: -1, Usage: "Vulkan device `N` as 'strata devices' lists them (-1: the best)"},
 		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU worker threads (0: one per logical CPU)"},
 		&cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Value: engine.DefaultBatch, Usage: "prompt positions computed per pass"},
 	}
 }
 
-// openBackend starts the backend the flags ask for.
+// openBackend starts the backend the flags ask for. auto takes Vulkan
+// when a device works and otherwise says why, in one line, and computes
+// on the CPU.
 func openBackend(c *cli.Context) (engine.Backend, error) {
+	if c.Int("threads") < 0 {
+		return nil, fmt.Errorf("-t %d: threads must be 0 or more", c.Int("threads"))
+	}
+	newCPU := func() engine.Backend { return cpu.New(cpu.Options{Threads: c.Int("threads")}) }
 	switch name := c.String("backend"); name {
 	case "auto":
-		slog.Debug("backend auto: using the cpu backend")
-		fallthrough
-	case "cpu":
-		if c.Int("threads") < 0 {
-			return nil, fmt.Errorf("-t %d: threads must be 0 or more", c.Int("threads"))
+		b, err := gpu.New(gpu.Options{Device: c.Int("device"), GPUOnly: true})
+		if err != nil {
+			slog.Info("using the cpu backend: " + oneLine(err.Error()))
+			return newCPU(), nil
 		}
-		return cpu.New(cpu.Options{Threads: c.Int("threads")}), nil
+		return b, nil
+	case "vulkan":
+		return gpu.New(gpu.Options{Device: c.Int("device")})
+	case "cpu":
+		return newCPU(), nil
 	default:
-		return nil, fmt.Errorf("--backend %q: want auto or cpu", name)
+		return nil, fmt.Errorf("--backend %q: want auto, vulkan or cpu", name)
 	}
 }
 
