@@ -87,6 +87,9 @@ func (g *Backend) init(o Options) error {
 			ErrUnavailable, g.info.Name)
 	}
 	g.maxRange = min(g.info.MaxStorageBuffer, 1<<31)
+	if o.MaxBuffer > 0 {
+		g.maxRange = min(g.maxRange, max(o.MaxBuffer, 1<<16))
+	}
 	var mp vk.PhysicalDeviceMemoryProperties
 	vk.GetPhysicalDeviceMemoryProperties(g.pd, &mp)
 	mp.Deref()

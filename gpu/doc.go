@@ -33,6 +33,9 @@ type Options struct {
 	// implementation of Vulkan (lavapipe): strata's own CPU backend is
 	// faster than one.
 	GPUOnly bool
+	// MaxBuffer caps the size of one buffer below the device's storage
+	// buffer range, so that tensors are split sooner; 0: the device's range.
+	MaxBuffer uint64
 	// PipelineCache is the file that keeps compiled pipelines between
 	// runs; "" is a file under the user's cache directory, "-" none.
 	PipelineCache string

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"strata/cpu"
 	"strata/engine"
 	"strata/engine/testmodel"
 	"strata/gguf"
+	"strata/gpu"
 )
 
 // pair runs the same operations on the CPU backend (the reference) and
@@ -84,7 +86,9 @@ func (p *pair) compare(what string, a, b engine.Tensor, n int, limit float64) {
 	if err := p.gpu.Read(got, b, 0, n); err != nil {
 		p.t.Fatal(err)
 	}
-	if e := nmse(got, want); !(e <= limit) {
+	e := nmse(got, want)
+	p.t.Logf("%s: NMSE %.3g", what, e)
+	if !(e <= limit) {
 		p.t.Errorf("%s: NMSE %.3g > %.0e", what, e, limit)
 	}
 }
@@ -173,5 +177,35 @@ func TestAttentionKernel(t *testing.T) {
 			pos += n
 		}
 		cb.Release()
+	}
+}
+
+// TestSplitWeights caps buffers at 64 KiB so that weights are split into
+// several buffers of whole rows, as large tensors are on real devices.
+func TestSplitWeights(t *testing.T) {
+	g, err := gpu.New(gpu.Options{Device: -1, MaxBuffer: 1 << 16, PipelineCache: "-"})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	defer g.Close()
+	c := cpu.New(cpu.Options{Threads: 2})
+	defer c.Close()
+	p := &pair{t: t, ref: c, gpu: g, rng: rand.New(rand.NewPCG(7, 7))}
+	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q6_K, gguf.F16} {
+		const rows, cols, n = 1000, 512, 3 // 288 KiB to 1 MiB: 5 to 16 buffers
+		wa, wb := p.weights(typ, rows, cols)
+		xa, xb, _ := p.tensors(n, cols)
+		oa, ob, _ := p.tensors(n, rows)
+		p.ref.MatMul(oa, wa, xa, n)
+		p.gpu.MatMul(ob, wb, xb, n)
+		p.compare(fmt.Sprintf("split matmul %v", typ), oa, ob, n, 5e-6)
+		tokens := []int32{999, 0, 500, 127}
+		ea, eb, _ := p.tensors(len(tokens), cols)
+		p.ref.Embed(ea, wa, tokens)
+		p.gpu.Embed(eb, wb, tokens)
+		p.compare(fmt.Sprintf("split embed %v", typ), ea, eb, len(tokens), 1e-12)
 	}
 }
