@@ -66,6 +66,16 @@ func NewFragment(file *gguf.File, b Backend, o FragmentOptions) (*Fragment, erro
 	if err != nil {
 		return nil, err
 	}
+	if o.Start == 0 && o.End == 0 {
+		// A fragment file says which layers it holds.
+		if start, err := file.Int(KeyFragmentStart); err == nil {
+			end, err := file.Int(KeyFragmentEnd)
+			if err != nil {
+				return nil, fmt.Errorf("engine: %w", err)
+			}
+			o.Start, o.End = int(start), int(end)
+		}
+	}
 	if o.End == 0 {
 		o.End = c.Layers
 	}

@@ -1,0 +1,127 @@
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// FrameType says what a frame carries.
+type FrameType uint8
+
+// Frame types.
+const (
+	FrameAuth    FrameType = 1  // HMAC proof of the swarm secret
+	FrameInfo    FrameType = 2  // request: empty; reply: JSON PeerInfo
+	FrameForward FrameType = 3  // a batch for a session (ForwardRequest)
+	FrameResult  FrameType = 4  // the output of a batch
+	FrameClose   FrameType = 5  // end a session
+	FrameError   FrameType = 6  // the request failed: UTF-8 message
+	FramePing    FrameType = 7  // echoed as is
+	FrameFetch   FrameType = 8  // request a fragment file by sha256
+	FrameChunk   FrameType = 9  // a piece of a fetched file
+	FrameEnd     FrameType = 10 // the end of a reply made of several frames
+	frameTypeEnd FrameType = 11
+)
+
+// HeaderSize is the size of a frame header: type, three reserved bytes,
+// payload length and CRC-32C (Castagnoli) of type and payload.
+const HeaderSize = 12
+
+// MaxPayload bounds a frame's payload: a batch of 512 positions of width
+// 8192 in f32 is 16 MiB.
+const MaxPayload = 64 << 20
+
+// Frame errors.
+var (
+	ErrOversized = errors.New("transport: frame too large")
+	ErrChecksum  = errors.New("transport: frame checksum mismatch")
+	ErrMalformed = errors.New("transport: malformed frame")
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func checksum(t FrameType, payload []byte) uint32 {
+	return crc32.Update(crc32.Update(0, castagnoli, []byte{byte(t)}), castagnoli, payload)
+}
+
+// AppendFrame appends a frame to dst.
+func AppendFrame(dst []byte, t FrameType, payload []byte) []byte {
+	var h [HeaderSize]byte
+	h[0] = byte(t)
+	binary.LittleEndian.PutUint32(h[4:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(h[8:], checksum(t, payload))
+	return append(append(dst, h[:]...), payload...)
+}
+
+// WriteFrame writes one frame.
+func WriteFrame(w io.Writer, t FrameType, payload []byte) error {
+	if len(payload) > MaxPayload {
+		return fmt.Errorf("%w: %d bytes (at most %d)", ErrOversized, len(payload), MaxPayload)
+	}
+	_, err := w.Write(AppendFrame(make([]byte, 0, HeaderSize+len(payload)), t, payload))
+	return err
+}
+
+// parseHeader checks a header and returns the frame's type, length and sum.
+func parseHeader(h []byte, max int) (FrameType, int, uint32, error) {
+	t := FrameType(h[0])
+	if t == 0 || t >= frameTypeEnd || h[1] != 0 || h[2] != 0 || h[3] != 0 {
+		return 0, 0, 0, fmt.Errorf("%w: header % x", ErrMalformed, h[:4])
+	}
+	n := binary.LittleEndian.Uint32(h[4:])
+	if uint64(n) > uint64(max) {
+		return 0, 0, 0, fmt.Errorf("%w: %d bytes (at most %d)", ErrOversized, n, max)
+	}
+	return t, int(n), binary.LittleEndian.Uint32(h[8:]), nil
+}
+
+// ReadFrame reads one frame whose payload is at most max bytes, reusing
+// buf for the payload when it is large enough. A stream that ends inside
+// a frame gives io.ErrUnexpectedEOF; one that ends before gives io.EOF.
+func ReadFrame(r io.Reader, buf []byte, max int) (FrameType, []byte, error) {
+	var h [HeaderSize]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, err
+	}
+	t, n, sum, err := parseHeader(h[:], max)
+	if err != nil {
+		return 0, nil, err
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, nil, fmt.Errorf("transport: frame of %d bytes: %w", n, err)
+	}
+	if checksum(t, buf) != sum {
+		return 0, nil, ErrChecksum
+	}
+	return t, buf, nil
+}
+
+// DecodeFrame decodes the frame at the start of b and returns it and the
+// bytes after it.
+func DecodeFrame(b []byte, max int) (FrameType, []byte, []byte, error) {
+	if len(b) < HeaderSize {
+		return 0, nil, nil, fmt.Errorf("%w: %d bytes, a header is %d", ErrMalformed, len(b), HeaderSize)
+	}
+	t, n, sum, err := parseHeader(b, max)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if len(b)-HeaderSize < n {
+		return 0, nil, nil, fmt.Errorf("%w: payload of %d bytes, %d present", ErrMalformed, n, len(b)-HeaderSize)
+	}
+	payload := b[HeaderSize : HeaderSize+n]
+	if checksum(t, payload) != sum {
+		return 0, nil, nil, ErrChecksum
+	}
+	return t, payload, b[HeaderSize+n:], nil
+}

@@ -1,0 +1,92 @@
+package transport
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/quic-go/quic-go"
+
+	"strata/cpu"
+	"strata/engine"
+	"strata/gguf"
+)
+
+var tinyModel = filepath.Join("..", "testdata", "tiny-mistral", "tiny-mistral-q4km.gguf")
+
+// splitTiny splits the tiny model into fragments of the given layers.
+func splitTiny(t testing.TB, ranges [][2]int) (string, *engine.Manifest) {
+	dir := t.TempDir()
+	m, err := engine.Split(tinyModel, ranges, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, m
+}
+
+// testPeer is a server running in this process.
+type testPeer struct {
+	addr   string
+	server *Server
+	ln     *quic.Listener
+	cancel context.CancelFunc
+}
+
+// stop ends the peer abruptly: its listener and connections go away
+// without a word, as when the process is killed.
+func (p *testPeer) stop() {
+	p.cancel()
+	p.ln.Close()
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// startPeer serves fragment i of a split on loopback.
+func startPeer(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swarm) *testPeer {
+	f := m.Fragments[i]
+	file, err := gguf.Open(filepath.Join(dir, f.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New(cpu.Options{Threads: 1})
+	frag, err := engine.NewFragment(file, b, engine.FragmentOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := Listen("127.0.0.1:0", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(frag, ServerOptions{Identity: id, Swarm: swarm, Fragment: i, SHA256: f.SHA256,
+		MaxContext: 512, Logger: quiet, Files: map[string]string{f.SHA256: filepath.Join(dir, f.File)}})
+	ctx, cancel := context.WithCancel(context.Background())
+	go s.Serve(ctx, ln)
+	p := &testPeer{addr: ln.Addr().String(), server: s, ln: ln, cancel: cancel}
+	t.Cleanup(func() {
+		p.stop()
+		b.Close()
+		file.Close()
+	})
+	return p
+}
+
+func testSwarm(t testing.TB) Swarm {
+	s, err := NewSwarm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func dialOptions(t testing.TB, s Swarm) DialOptions {
+	id, err := NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return DialOptions{Identity: id, Swarm: s}
+}

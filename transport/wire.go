@@ -1,0 +1,289 @@
+package transport
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Wire is how activations cross the network.
+type Wire uint8
+
+// Wire formats. Logits always travel as f32.
+const (
+	WireF32 Wire = iota
+	WireF16
+)
+
+// ParseWire reads "f32" or "f16".
+func ParseWire(s string) (Wire, error) {
+	switch s {
+	case "f32", "":
+		return WireF32, nil
+	case "f16":
+		return WireF16, nil
+	}
+	return 0, fmt.Errorf("transport: wire format %q: want f32 or f16", s)
+}
+
+func (w Wire) String() string { return [...]string{"f32", "f16"}[w] }
+
+// Flags of a forward request or a result.
+const (
+	flagTokens    = 1 << 0 // the body holds token ids
+	flagF16       = 1 << 1 // the body holds f16 values
+	flagZstd      = 1 << 2 // the body is zstd-compressed
+	flagAllLogits = 1 << 3 // a last fragment returns every row's logits
+)
+
+// A ForwardRequest asks a peer to run a batch for a session: positions
+// [Pos, Pos+N). A Pos below the session's length first forgets the
+// positions from Pos on (a replay); a Pos above it is an error.
+type ForwardRequest struct {
+	Session   uint64
+	Pos       int
+	N         int
+	Tokens    []int32   // for a first fragment
+	Hidden    []float32 // otherwise, N × embedding
+	AllLogits bool
+}
+
+const forwardHeader = 8 + 4 + 4 + 1
+const resultHeader = 1 + 4 + 4
+
+// compressor compresses bodies with zstd where it pays and counts what
+// it saw.
+type compressor struct {
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+	// Raw and Sent are body bytes before and after compression.
+	Raw, Sent int64
+}
+
+func newCompressor() *compressor {
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxPayload))
+	return &compressor{enc: enc, dec: dec}
+}
+
+// pack appends body to dst, compressed when that saves a tenth or more,
+// and reports whether it did.
+func (c *compressor) pack(dst, body []byte) ([]byte, bool) {
+	c.Raw += int64(len(body))
+	if len(body) >= 256 {
+		z := c.enc.EncodeAll(body, nil)
+		if len(z) < len(body)-len(body)/10 {
+			c.Sent += int64(len(z))
+			return append(dst, z...), true
+		}
+	}
+	c.Sent += int64(len(body))
+	return append(dst, body...), false
+}
+
+// unpack returns the body, decompressed if flagged, which must be want bytes.
+func (c *compressor) unpack(body []byte, compressed bool, want int) ([]byte, error) {
+	if compressed {
+		var err error
+		if body, err = c.dec.DecodeAll(body, make([]byte, 0, want)); err != nil {
+			return nil, fmt.Errorf("%w: zstd: %v", ErrMalformed, err)
+		}
+	}
+	if len(body) != want {
+		return nil, fmt.Errorf("%w: body of %d bytes, want %d", ErrMalformed, len(body), want)
+	}
+	return body, nil
+}
+
+// appendValues encodes activations as f32 or f16, little-endian.
+func appendValues(dst []byte, v []float32, w Wire) []byte {
+	for _, x := range v {
+		if w == WireF16 {
+			dst = binary.LittleEndian.AppendUint16(dst, floatToHalf(x))
+		} else {
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(x))
+		}
+	}
+	return dst
+}
+
+func decodeValues(dst []float32, b []byte, w Wire) {
+	for i := range dst {
+		if w == WireF16 {
+			dst[i] = halfToFloat(binary.LittleEndian.Uint16(b[2*i:]))
+		} else {
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	}
+}
+
+// encodeForward encodes a request.
+func (c *compressor) encodeForward(r *ForwardRequest, w Wire) []byte {
+	b := make([]byte, forwardHeader, forwardHeader+4*max(len(r.Tokens), len(r.Hidden)))
+	binary.LittleEndian.PutUint64(b, r.Session)
+	binary.LittleEndian.PutUint32(b[8:], uint32(r.Pos))
+	binary.LittleEndian.PutUint32(b[12:], uint32(r.N))
+	var flags byte
+	var body []byte
+	if r.Tokens != nil {
+		flags |= flagTokens
+		for _, t := range r.Tokens {
+			body = binary.LittleEndian.AppendUint32(body, uint32(t))
+		}
+	} else {
+		if w == WireF16 {
+			flags |= flagF16
+		}
+		body = appendValues(body, r.Hidden, w)
+	}
+	if r.AllLogits {
+		flags |= flagAllLogits
+	}
+	var z bool
+	if b, z = c.pack(b, body); z {
+		flags |= flagZstd
+	}
+	b[16] = flags
+	return b
+}
+
+// decodeForward decodes a request whose hidden rows are width wide.
+func (c *compressor) decodeForward(b []byte, width, maxN int) (*ForwardRequest, error) {
+	if len(b) < forwardHeader {
+		return nil, fmt.Errorf("%w: forward request of %d bytes", ErrMalformed, len(b))
+	}
+	r := &ForwardRequest{
+		Session: binary.LittleEndian.Uint64(b),
+		Pos:     int(binary.LittleEndian.Uint32(b[8:])),
+		N:       int(binary.LittleEndian.Uint32(b[12:])),
+	}
+	flags := b[16]
+	if r.N <= 0 || r.N > maxN {
+		return nil, fmt.Errorf("%w: batch of %d positions (1 to %d)", ErrMalformed, r.N, maxN)
+	}
+	r.AllLogits = flags&flagAllLogits != 0
+	if flags&flagTokens != 0 {
+		body, err := c.unpack(b[forwardHeader:], flags&flagZstd != 0, 4*r.N)
+		if err != nil {
+			return nil, err
+		}
+		r.Tokens = make([]int32, r.N)
+		for i := range r.Tokens {
+			r.Tokens[i] = int32(binary.LittleEndian.Uint32(body[4*i:]))
+		}
+		return r, nil
+	}
+	w, size := WireF32, 4
+	if flags&flagF16 != 0 {
+		w, size = WireF16, 2
+	}
+	body, err := c.unpack(b[forwardHeader:], flags&flagZstd != 0, size*r.N*width)
+	if err != nil {
+		return nil, err
+	}
+	r.Hidden = make([]float32, r.N*width)
+	decodeValues(r.Hidden, body, w)
+	return r, nil
+}
+
+// encodeResult encodes a batch's output: hidden states in the wire
+// format, or logits in f32.
+func (c *compressor) encodeResult(v []float32, w Wire, logits bool, compute uint32) []byte {
+	b := make([]byte, resultHeader, resultHeader+4*len(v))
+	if logits {
+		w = WireF32
+	}
+	var flags byte
+	if w == WireF16 {
+		flags |= flagF16
+	}
+	binary.LittleEndian.PutUint32(b[1:], uint32(len(v)))
+	binary.LittleEndian.PutUint32(b[5:], compute)
+	b, z := c.pack(b, appendValues(nil, v, w))
+	if z {
+		flags |= flagZstd
+	}
+	b[0] = flags
+	return b
+}
+
+// decodeResult decodes a result of exactly len(dst) values and returns
+// the peer's compute time in microseconds.
+func (c *compressor) decodeResult(dst []float32, b []byte) (uint32, error) {
+	if len(b) < resultHeader {
+		return 0, fmt.Errorf("%w: result of %d bytes", ErrMalformed, len(b))
+	}
+	flags := b[0]
+	n := int(binary.LittleEndian.Uint32(b[1:]))
+	if n != len(dst) {
+		return 0, fmt.Errorf("%w: result of %d values, want %d", ErrMalformed, n, len(dst))
+	}
+	w, size := WireF32, 4
+	if flags&flagF16 != 0 {
+		w, size = WireF16, 2
+	}
+	body, err := c.unpack(b[resultHeader:], flags&flagZstd != 0, size*n)
+	if err != nil {
+		return 0, err
+	}
+	decodeValues(dst, body, w)
+	return binary.LittleEndian.Uint32(b[5:]), nil
+}
+
+// floatToHalf rounds to the nearest IEEE half (even on ties); values
+// beyond its range become infinities.
+func floatToHalf(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23&0xff) - 127 + 15
+	mant := b & 0x7fffff
+	switch {
+	case int(b>>23&0xff) == 0xff: // infinity or NaN
+		if mant != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	case exp >= 31:
+		return sign | 0x7c00
+	case exp <= 0: // subnormal half, or zero
+		if exp < -10 {
+			return sign
+		}
+		mant |= 0x800000
+		shift := uint(14 - exp)
+		h := mant >> shift
+		rem := mant & (1<<shift - 1)
+		half := uint32(1) << (shift - 1)
+		if rem > half || rem == half && h&1 == 1 {
+			h++
+		}
+		return sign | uint16(h)
+	}
+	h := uint32(exp)<<10 | mant>>13
+	rem := mant & 0x1fff
+	if rem > 0x1000 || rem == 0x1000 && h&1 == 1 {
+		h++ // may carry into the exponent, which rounds up correctly
+	}
+	return sign | uint16(h)
+}
+
+func halfToFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	case exp != 0:
+		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
+	case mant == 0:
+		return math.Float32frombits(sign)
+	}
+	v := float32(mant) * 0x1p-24 // subnormal: exact in float32
+	if sign != 0 {
+		v = -v
+	}
+	return v
+}
