@@ -44,8 +44,10 @@ bench-kernels: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 5m ./gguf
 
+# demo: split the tiny model, serve it from three peers on loopback,
+# generate through them, and compare with one process.
 demo: build
-	./bin/strata run $(MODEL) -p "$(PROMPT)" -n 48 --temp 0 --ignore-eos
+	MODEL="$(MODEL)" PROMPT="$(PROMPT)" tools/demo.sh
 
 clean:
 	rm -rf bin

@@ -61,7 +61,14 @@ func WriteFrame(w io.Writer, t FrameType, payload []byte) error {
 	if len(payload) > MaxPayload {
 		return fmt.Errorf("%w: %d bytes (at most %d)", ErrOversized, len(payload), MaxPayload)
 	}
-	_, err := w.Write(AppendFrame(make([]byte, 0, HeaderSize+len(payload)), t, payload))
+	var h [HeaderSize]byte
+	h[0] = byte(t)
+	binary.LittleEndian.PutUint32(h[4:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(h[8:], checksum(t, payload))
+	if _, err := w.Write(h[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(payload)
 	return err
 }
 

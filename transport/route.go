@@ -24,7 +24,7 @@ type RouteOptions struct {
 	// smallest MaxContext of the peers).
 	Context int
 	// Chunk is the batch size of prompt pipelining (default 64).
-	Chunk int
+	Chunk  int
 	Logger *slog.Logger
 }
 

@@ -54,6 +54,10 @@ func newApp() *cli.App {
 			chatCommand(),
 			devicesCommand(),
 			benchCommand(),
+			splitCommand(),
+			serveCommand(),
+			peersCommand(),
+			swarmCommand(),
 		},
 		OnUsageError:   usageError,
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints errors
@@ -77,14 +81,18 @@ func oneLine(s string) string {
 // `strata run MODEL -p TEXT`: it moves a command's flags (with their
 // values) in front of its positional arguments. "--" ends flags.
 func interspersed(app *cli.App, args []string) []string {
-	if len(args) < 2 {
+	at := 1 // skip the app's own flags (all boolean) before the command
+	for at < len(args) && strings.HasPrefix(args[at], "-") && args[at] != "--" {
+		at++
+	}
+	if at >= len(args) {
 		return args
 	}
-	cmd := app.Command(args[1])
+	cmd := app.Command(args[at])
 	if cmd == nil {
 		return args
 	}
-	prefix := 2
+	prefix := at + 1
 	for prefix < len(args) && len(cmd.Subcommands) > 0 {
 		sub := cmd.Command(args[prefix])
 		if sub == nil {

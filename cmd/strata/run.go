@@ -10,11 +10,15 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"strata/engine"
+	"strata/gguf"
+	"strata/transport"
 )
 
 func samplingFlags() []cli.Flag {
@@ -39,11 +43,14 @@ func runCommand() *cli.Command {
 		ArgsUsage: "MODEL",
 		Description: "Streams the continuation of the prompt to stdout and timings to stderr.\n" +
 			"With --json, stdout holds one JSON line with the tokens, the text and the timings.",
-		Flags: append(append([]cli.Flag{
+		Flags: append(append(append([]cli.Flag{
 			&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "the prompt `TEXT`"},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the prompt from `FILE`"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON line with the result instead of streaming text"},
-		}, samplingFlags()...), backendFlags()...),
+			&cli.StringFlag{Name: "peers", Usage: "with MODEL a manifest.json: run through these comma-separated peer `ADDRS`"},
+			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
+			&cli.StringFlag{Name: "wire", Value: "f32", Usage: "hidden states between peers as `FORMAT`: f32 or f16"},
+		}, samplingFlags()...), backendFlags()...), swarmFlags()...),
 		OnUsageError: usageError,
 		Action:       run,
 	}
@@ -51,14 +58,15 @@ func runCommand() *cli.Command {
 
 // runResult is the --json output of strata run.
 type runResult struct {
-	PromptTokens []int32    `json:"prompt_tokens"`
-	Tokens       []int32    `json:"tokens"`
-	Text         string     `json:"text"`
-	Stop         string     `json:"stop"`
-	Seed         uint64     `json:"seed"`
-	Backend      string     `json:"backend"`
-	Device       string     `json:"device"`
-	Timings      runTimings `json:"timings"`
+	PromptTokens []int32              `json:"prompt_tokens"`
+	Tokens       []int32              `json:"tokens"`
+	Text         string               `json:"text"`
+	Stop         string               `json:"stop"`
+	Seed         uint64               `json:"seed"`
+	Backend      string               `json:"backend"`
+	Device       string               `json:"device"`
+	Timings      runTimings           `json:"timings"`
+	Peers        []transport.HopStats `json:"peers,omitempty"`
 }
 
 type runTimings struct {
@@ -83,6 +91,12 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if strings.HasSuffix(path, ".json") {
+		return runPeers(c, path, prompt, opts)
+	}
+	if c.IsSet("peers") {
+		return fmt.Errorf("--peers needs a manifest.json (from 'strata split') as MODEL")
+	}
 	m, err := openModel(c, path)
 	if err != nil {
 		return err
@@ -91,7 +105,6 @@ func run(c *cli.Context) error {
 	if m.vocab, err = engine.VocabFrom(m.file); err != nil {
 		return err
 	}
-	opts.IsEOG = m.vocab.IsEOG
 	ctxSize, err := contextSize(c, &m.frag.Config)
 	if err != nil {
 		return err
@@ -104,12 +117,73 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	defer session.Close()
+	return generate(c, session, m.vocab, promptTokens, opts, runResult{Backend: m.backend.Name(), Device: m.backend.Device()}, nil)
+}
 
+// runPeers generates through the peers serving a split model.
+func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptions) error {
+	if !c.IsSet("peers") {
+		return fmt.Errorf("a manifest runs through peers: give --peers ADDR,ADDR,...")
+	}
+	m, err := engine.ReadManifest(manifest)
+	if err != nil {
+		return err
+	}
+	f, err := gguf.Open(filepath.Join(filepath.Dir(manifest), m.Fragments[0].File))
+	if err != nil {
+		return fmt.Errorf("the vocabulary comes from the first fragment: %w", err)
+	}
+	defer f.Close()
+	vocab, err := engine.VocabFrom(f)
+	if err != nil {
+		return err
+	}
+	id, swarm, err := nodeCredentials(c)
+	if err != nil {
+		return err
+	}
+	wire, err := transport.ParseWire(c.String("wire"))
+	if err != nil {
+		return err
+	}
+	route, err := transport.NewRoute(c.Context, splitList(c.String("peers")), transport.RouteOptions{
+		DialOptions: transport.DialOptions{Identity: id, Swarm: swarm, Pins: splitList(c.String("peer-id"))},
+		Wire:        wire, Manifest: m, Context: c.Int("ctx-size"),
+	})
+	if err != nil {
+		return err
+	}
+	defer route.Close()
+	promptTokens := vocab.Encode(prompt, true, false)
+	if len(promptTokens) > route.Context() {
+		return fmt.Errorf("the prompt is %d tokens, more than the context of %d", len(promptTokens), route.Context())
+	}
+	device := fmt.Sprintf("%d peers", len(route.Stats()))
+	return generate(c, route, vocab, promptTokens, opts, runResult{Backend: "peers", Device: device}, func(r *runResult) {
+		r.Peers = route.Stats()
+		for _, h := range r.Peers {
+			fmt.Fprintf(os.Stderr, "peer %s layers %d-%d (%s, %s): %d batches, compute %.1f ms, round trips %.1f ms, sent %.1f KiB (%.1f KiB raw)",
+				h.Addr, h.Start, h.End-1, h.Backend, h.Device, h.Forwards, ms(h.Compute), ms(h.Wall), float64(h.Sent)/1024, float64(h.Raw)/1024)
+			if h.Replaced > 0 {
+				fmt.Fprintf(os.Stderr, ", took over %d time(s)", h.Replaced)
+			}
+			fmt.Fprintln(os.Stderr)
+		}
+	})
+}
+
+// generate runs the generation loop on a stack and prints the result:
+// streamed text, or one JSON line; timings on stderr. report, if set,
+// completes the result and prints its own lines.
+func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTokens []int32, opts engine.GenerateOptions,
+	res runResult, report func(*runResult)) error {
+	opts.IsEOG = vocab.IsEOG
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt)
 	defer stop()
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
-	text := m.vocab.NewTextStream()
+	text := vocab.NewTextStream()
 	var all []byte
 	emit := func(tok int32) error {
 		piece := text.Add(tok)
@@ -120,7 +194,13 @@ func run(c *cli.Context) error {
 		}
 		return nil
 	}
-	r, err := engine.Generate(ctx, session, promptTokens, opts, emit)
+	n := 0
+	counted := func(tok int32) error {
+		n++
+		slog.Debug("token", "n", n, "id", tok)
+		return emit(tok)
+	}
+	r, err := engine.Generate(ctx, stack, promptTokens, opts, counted)
 	interrupted := errors.Is(err, context.Canceled)
 	if err != nil && !interrupted {
 		return err
@@ -132,15 +212,16 @@ func run(c *cli.Context) error {
 	}
 	t := timings(len(promptTokens), &r)
 	fmt.Fprintf(os.Stderr, "\nprompt: %d tokens in %.1f ms (%.1f tokens/s); generation: %d tokens in %.1f ms (%.1f tokens/s); %s on %s\n",
-		t.PromptTokens, t.PromptMS, t.PromptPerSecond, t.Tokens, t.PredictMS, t.PerSecond, m.backend.Name(), m.backend.Device())
+		t.PromptTokens, t.PromptMS, t.PromptPerSecond, t.Tokens, t.PredictMS, t.PerSecond, res.Backend, res.Device)
+	if report != nil {
+		report(&res)
+	}
 	if !c.Bool("json") {
 		out.WriteString(rest + "\n")
 		return nil
 	}
-	return json.NewEncoder(out).Encode(runResult{
-		PromptTokens: promptTokens, Tokens: nonNil(r.Tokens), Text: string(all), Stop: string(r.Stop),
-		Seed: opts.Sampler.Seed, Backend: m.backend.Name(), Device: m.backend.Device(), Timings: t,
-	})
+	res.PromptTokens, res.Tokens, res.Text, res.Stop, res.Seed, res.Timings = promptTokens, nonNil(r.Tokens), string(all), string(r.Stop), opts.Sampler.Seed, t
+	return json.NewEncoder(out).Encode(res)
 }
 
 func nonNil(s []int32) []int32 {

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// swarmDir splits the tiny model in three and makes a swarm secret.
+func swarmDir(t *testing.T) (dir, swarm string) {
+	dir = t.TempDir()
+	if _, errs, code := strata(t, "split", tinyModel, "--layers", "0-0,1-2,3-3", "-o", filepath.Join(dir, "split")); code != 0 {
+		t.Fatalf("split: %s", errs)
+	}
+	swarm = filepath.Join(dir, "swarm")
+	if _, errs, code := strata(t, "swarm", "init", "-o", swarm); code != 0 {
+		t.Fatalf("swarm init: %s", errs)
+	}
+	return dir, swarm
+}
+
+// peerProcess is a `strata serve` process.
+type peerProcess struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startServe(t *testing.T, dir, swarm string, fragment int, name string) *peerProcess {
+	addrFile := filepath.Join(dir, name+".addr")
+	os.Remove(addrFile)
+	log, _ := os.Create(filepath.Join(dir, name+".log"))
+	cmd := exec.Command(strataBin, "serve", filepath.Join(dir, "split"), "--fragment", strconv.Itoa(fragment),
+		"--listen", "127.0.0.1:0", "--addr-file", addrFile, "--swarm", swarm, "--backend", "cpu", "-t", "1")
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &peerProcess{cmd: cmd}
+	t.Cleanup(func() { p.kill() })
+	for range 200 {
+		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
+			p.addr = strings.TrimSpace(string(b))
+			return p
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, name+".log"))
+	t.Fatalf("peer %s did not start: %s", name, b)
+	return nil
+}
+
+func (p *peerProcess) kill() {
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.cmd.Wait()
+	}
+}
+
+type peersResult struct {
+	Tokens []int32 `json:"tokens"`
+	Peers  []struct {
+		Addr     string `json:"addr"`
+		Replaced int    `json:"replaced"`
+	} `json:"peers"`
+}
+
+// TestKillMiddlePeer kills (SIGKILL) the peer serving the middle layers
+// after the 5th of 200 generated tokens; its replica takes over and the
+// tokens are exactly those of an uninterrupted run. STRATA_KILL_RUNS sets
+// how many times (default 2).
+func TestKillMiddlePeer(t *testing.T) {
+	dir, swarm := swarmDir(t)
+	first := startServe(t, dir, swarm, 0, "first")
+	replica := startServe(t, dir, swarm, 1, "replica")
+	last := startServe(t, dir, swarm, 2, "last")
+	prompt := "Once upon a time, there was a little robot who"
+	args := func(middle string) []string {
+		return []string{"--verbose", "run", filepath.Join(dir, "split", "manifest.json"), "--swarm", swarm,
+			"--peers", strings.Join([]string{first.addr, middle, replica.addr, last.addr}, ","),
+			"-p", prompt, "-n", "200", "--temp", "0", "--ignore-eos", "--json"}
+	}
+	middle := startServe(t, dir, swarm, 1, "middle")
+	out, errs, code := strata(t, args(middle.addr)[1:]...)
+	var want peersResult
+	if code != 0 || json.Unmarshal([]byte(out), &want) != nil || len(want.Tokens) != 200 {
+		t.Fatalf("uninterrupted run: exit %d %s", code, errs)
+	}
+	runs := 2
+	if n, err := strconv.Atoi(os.Getenv("STRATA_KILL_RUNS")); err == nil {
+		runs = n
+	}
+	passed := 0
+	for run := range runs {
+		if run > 0 {
+			middle = startServe(t, dir, swarm, 1, fmt.Sprintf("middle%d", run))
+		}
+		cmd := exec.Command(strataBin, args(middle.addr)...)
+		stderr, _ := cmd.StderrPipe()
+		var stdout strings.Builder
+		cmd.Stdout = &stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var killed, resumed time.Time
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.Contains(line, "msg=token n=5 ") {
+				middle.kill()
+				killed = time.Now()
+			}
+			if strings.Contains(line, "msg=token n=6 ") {
+				resumed = time.Now()
+			}
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("run %d: %v", run, err)
+			continue
+		}
+		var got peersResult
+		if err := json.Unmarshal([]byte(stdout.String()), &got); err != nil {
+			t.Errorf("run %d: %v", run, err)
+			continue
+		}
+		stall := resumed.Sub(killed)
+		switch {
+		case !slices.Equal(got.Tokens, want.Tokens):
+			t.Errorf("run %d: tokens differ from the uninterrupted run", run)
+		case got.Peers[1].Addr != replica.addr || got.Peers[1].Replaced != 1:
+			t.Errorf("run %d: middle hop %+v, want the replica %s", run, got.Peers[1], replica.addr)
+		case killed.IsZero() || stall > 3*time.Second:
+			t.Errorf("run %d: stall %v", run, stall)
+		default:
+			passed++
+		}
+		t.Logf("run %d: stall after the kill %v", run, stall)
+	}
+	t.Logf("%d of %d runs passed", passed, runs)
+}
+
+// TestAlteredFragment: a fragment file changed by one byte is refused,
+// naming the fragment and the hash mismatch.
+func TestAlteredFragment(t *testing.T) {
+	dir, swarm := swarmDir(t)
+	b, _ := os.ReadFile(filepath.Join(dir, "split", "manifest.json"))
+	var m struct{ Fragments []struct{ File string } }
+	json.Unmarshal(b, &m)
+	path := filepath.Join(dir, "split", m.Fragments[1].File)
+	data, _ := os.ReadFile(path)
+	data[len(data)-1] ^= 1
+	os.WriteFile(path, data, 0o644)
+	_, errs, code := strata(t, "serve", filepath.Join(dir, "split"), "--fragment", "1", "--swarm", swarm)
+	if code == 0 || !strings.Contains(errs, "fragment 1 ("+m.Fragments[1].File+"): sha256 is") || !strings.Contains(errs, "refusing to serve it") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"strata/engine"
+	"strata/gguf"
+	"strata/transport"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "serve",
+		Usage:     "serve one fragment of a split model to the swarm",
+		ArgsUsage: "DIR",
+		Description: "DIR holds manifest.json (from 'strata split'). The fragment's sha256 is checked against\n" +
+			"the manifest before anything is served; a missing file can be fetched from --fetch-from peers.",
+		OnUsageError: usageError,
+		Flags: append(append([]cli.Flag{
+			&cli.IntFlag{Name: "fragment", Required: true, Usage: "serve fragment `I` of the manifest"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "listen on `ADDR` (UDP host:port)"},
+			&cli.StringFlag{Name: "addr-file", Usage: "once listening, write the address to `FILE`"},
+			&cli.IntFlag{Name: "max-sessions", Value: 16, Usage: "sessions held at once"},
+			&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: 4096, Usage: "positions a session can hold"},
+			&cli.DurationFlag{Name: "idle-timeout", Value: 10 * time.Minute, Usage: "end sessions unused this long"},
+			&cli.StringFlag{Name: "fetch-from", Usage: "comma-separated peer `ADDRS` to fetch a missing fragment file from"},
+		}, swarmFlags()...), backendFlags()...),
+		Action: serve,
+	}
+}
+
+func serve(c *cli.Context) error {
+	dir, err := onePath(c)
+	if err != nil {
+		return err
+	}
+	m, err := engine.ReadManifest(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return err
+	}
+	i := c.Int("fragment")
+	if i < 0 || i >= len(m.Fragments) {
+		return fmt.Errorf("--fragment %d: the manifest has fragments 0 to %d", i, len(m.Fragments)-1)
+	}
+	fr := m.Fragments[i]
+	id, swarm, err := nodeCredentials(c)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, fr.File)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && c.String("fetch-from") != "" {
+		if err := fetchFragment(c, path, fr, id, swarm); err != nil {
+			return err
+		}
+	}
+	sum, err := engine.HashFile(path)
+	if err != nil {
+		return err
+	}
+	if sum != fr.SHA256 {
+		return fmt.Errorf("fragment %d (%s): sha256 is %s, the manifest says %s: refusing to serve it", i, fr.File, sum, fr.SHA256)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	backend, err := openBackend(c)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	frag, err := engine.NewFragment(f, backend, engine.FragmentOptions{Batch: c.Int("batch-size")})
+	if err != nil {
+		return err
+	}
+	ln, err := transport.Listen(c.String("listen"), id)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	if p := c.String("addr-file"); p != "" {
+		if err := os.WriteFile(p+".tmp", []byte(addr+"\n"), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(p+".tmp", p); err != nil {
+			return err
+		}
+	}
+	slog.Info("serving", "addr", addr, "id", id.ID(), "fragment", i, "layers", fmt.Sprintf("%d-%d", fr.Start, fr.End-1),
+		"backend", backend.Name(), "device", backend.Device())
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s := transport.NewServer(frag, transport.ServerOptions{
+		Identity: id, Swarm: swarm, MaxSessions: c.Int("max-sessions"), MaxContext: c.Int("ctx-size"),
+		IdleTimeout: c.Duration("idle-timeout"), Fragment: i, SHA256: fr.SHA256,
+		Files: map[string]string{fr.SHA256: path},
+	})
+	return s.Serve(ctx, ln)
+}
+
+// fetchFragment downloads a fragment file from the first peer that has
+// it; the download is checked against the manifest's sha256.
+func fetchFragment(c *cli.Context, path string, fr engine.ManifestFragment, id *transport.Identity, swarm transport.Swarm) error {
+	var errs []error
+	for _, addr := range splitList(c.String("fetch-from")) {
+		ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
+		err := func() error {
+			p, err := transport.Dial(ctx, addr, transport.DialOptions{Identity: id, Swarm: swarm})
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			tmp, err := os.CreateTemp(filepath.Dir(path), ".fetch-*")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(tmp.Name())
+			if err := p.Fetch(ctx, fr.SHA256, tmp); err != nil {
+				tmp.Close()
+				return err
+			}
+			if err := tmp.Close(); err != nil {
+				return err
+			}
+			return os.Rename(tmp.Name(), path)
+		}()
+		cancel()
+		if err == nil {
+			slog.Info("fetched fragment", "file", fr.File, "from", addr)
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("fragment %d (%s) is missing and no peer sent it: %w", fr.Index, fr.File, errors.Join(errs...))
+}

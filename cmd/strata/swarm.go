@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"strata/transport"
+)
+
+// swarmFlags are the flags of commands that talk to peers.
+func swarmFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "swarm", EnvVars: []string{"STRATA_SWARM"}, Usage: "the swarm secret `FILE` ('strata swarm init' writes one)"},
+		&cli.StringFlag{Name: "identity", EnvVars: []string{"STRATA_IDENTITY"}, Usage: "this node's Ed25519 identity `FILE`, created if missing (default: a new identity each run)"},
+	}
+}
+
+// nodeCredentials reads the swarm secret and the identity.
+func nodeCredentials(c *cli.Context) (*transport.Identity, transport.Swarm, error) {
+	path := c.String("swarm")
+	if path == "" {
+		return nil, transport.Swarm{}, errors.New("no swarm secret: give --swarm FILE or set STRATA_SWARM ('strata swarm init -o FILE' makes one)")
+	}
+	swarm, err := transport.LoadSwarm(path)
+	if err != nil {
+		return nil, swarm, err
+	}
+	var id *transport.Identity
+	if p := c.String("identity"); p != "" {
+		id, err = transport.LoadIdentity(p)
+	} else {
+		id, err = transport.NewIdentity()
+	}
+	return id, swarm, err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func swarmCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "swarm",
+		Usage: "manage swarm secrets",
+		Subcommands: []*cli.Command{{
+			Name:         "init",
+			Usage:        "write a new swarm secret",
+			OnUsageError: usageError,
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write the secret to `FILE` (mode 0600)"},
+				&cli.BoolFlag{Name: "force", Usage: "replace an existing file"},
+			},
+			Action: func(c *cli.Context) error {
+				s, err := transport.NewSwarm()
+				if err != nil {
+					return err
+				}
+				flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+				if c.Bool("force") {
+					flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+				}
+				f, err := os.OpenFile(c.String("output"), flags, 0o600)
+				if err != nil {
+					return err
+				}
+				if _, err := fmt.Fprintln(f, s.String()); err != nil {
+					f.Close()
+					return err
+				}
+				return f.Close()
+			},
+		}},
+	}
+}
+
+func peersCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "peers",
+		Usage:        "show each peer's identity, fragment, backend, load and round-trip time",
+		OnUsageError: usageError,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "peers", Required: true, Usage: "comma-separated peer `ADDRS` (host:port)"},
+			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+		}, swarmFlags()...),
+		Action: func(c *cli.Context) error {
+			id, swarm, err := nodeCredentials(c)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Addr  string              `json:"addr"`
+				Info  *transport.PeerInfo `json:"info,omitempty"`
+				RTTUS int64               `json:"rtt_us,omitempty"`
+				Error string              `json:"error,omitempty"`
+			}
+			var rows []row
+			for _, addr := range splitList(c.String("peers")) {
+				r := row{Addr: addr}
+				ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
+				p, err := transport.Dial(ctx, addr, transport.DialOptions{Identity: id, Swarm: swarm, Pins: splitList(c.String("peer-id"))})
+				if err == nil {
+					var info transport.PeerInfo
+					if info, err = p.Info(ctx); err == nil {
+						r.Info = &info
+						var rtt time.Duration
+						if rtt, err = p.Ping(ctx); err == nil {
+							r.RTTUS = rtt.Microseconds()
+						}
+					}
+					p.Close()
+				}
+				cancel()
+				if err != nil {
+					r.Error = oneLine(err.Error())
+				}
+				rows = append(rows, r)
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "ADDR\tID\tLAYERS\tFRAGMENT\tBACKEND\tDEVICE\tSESSIONS\tFORWARDS\tBUSY\tRTT")
+			for _, r := range rows {
+				if r.Info == nil {
+					fmt.Fprintf(w, "%s\t%s\n", r.Addr, r.Error)
+					continue
+				}
+				i := r.Info
+				fmt.Fprintf(w, "%s\t%.16s…\t%d-%d of %d\t%d (%.12s…)\t%s\t%s\t%d/%d\t%d\t%d ms\t%.2f ms\n", r.Addr, i.ID, i.Start, i.End-1, i.Layers,
+					i.Fragment, i.SHA256, i.Backend, i.Device, i.Sessions, i.MaxSessions, i.Forwards, i.BusyMS, float64(r.RTTUS)/1000)
+			}
+			return w.Flush()
+		},
+	}
+}
