@@ -44,6 +44,11 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // startPeer serves fragment i of a split on loopback.
 func startPeer(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swarm) *testPeer {
+	return startPeerAt(t, dir, m, i, swarm, "127.0.0.1:0", ServerOptions{MaxContext: 512})
+}
+
+// startPeerAt serves fragment i on addr with the given limits.
+func startPeerAt(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swarm, addr string, o ServerOptions) *testPeer {
 	f := m.Fragments[i]
 	file, err := gguf.Open(filepath.Join(dir, f.File))
 	if err != nil {
@@ -58,12 +63,13 @@ func startPeer(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swarm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := Listen("127.0.0.1:0", id)
+	ln, err := Listen(addr, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(frag, ServerOptions{Identity: id, Swarm: swarm, Fragment: i, SHA256: f.SHA256,
-		MaxContext: 512, Logger: quiet, Files: map[string]string{f.SHA256: filepath.Join(dir, f.File)}})
+	o.Identity, o.Swarm, o.Fragment, o.SHA256, o.Logger = id, swarm, i, f.SHA256, quiet
+	o.Files = map[string]string{f.SHA256: filepath.Join(dir, f.File)}
+	s := NewServer(frag, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	go s.Serve(ctx, ln)
 	p := &testPeer{addr: ln.Addr().String(), server: s, ln: ln, cancel: cancel}

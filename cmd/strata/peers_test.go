@@ -163,3 +163,69 @@ func TestAlteredFragment(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 }
+
+// TestFetchAndPeers: a peer whose fragment file is missing fetches it
+// from another peer (checked by sha256) and serves it; `strata peers`
+// reports both, and a client without the secret is refused.
+func TestFetchAndPeers(t *testing.T) {
+	dir, swarm := swarmDir(t)
+	holder := startServe(t, dir, swarm, 1, "holder")
+	b, _ := os.ReadFile(filepath.Join(dir, "split", "manifest.json"))
+	var m struct {
+		Fragments []struct{ File, SHA256 string }
+	}
+	json.Unmarshal(b, &m)
+	// A second directory with the manifest but without the fragment file.
+	other := filepath.Join(dir, "other")
+	os.MkdirAll(filepath.Join(other, "split"), 0o755)
+	os.WriteFile(filepath.Join(other, "split", "manifest.json"), b, 0o644)
+	addrFile := filepath.Join(dir, "fetcher.addr")
+	cmd := exec.Command(strataBin, "serve", filepath.Join(other, "split"), "--fragment", "1", "--listen", "127.0.0.1:0",
+		"--addr-file", addrFile, "--swarm", swarm, "--backend", "cpu", "--fetch-from", holder.addr)
+	var errs strings.Builder
+	cmd.Stderr = &errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fetcher := &peerProcess{cmd: cmd}
+	defer fetcher.kill()
+	for range 200 {
+		if a, err := os.ReadFile(addrFile); err == nil && len(a) > 0 {
+			fetcher.addr = strings.TrimSpace(string(a))
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if fetcher.addr == "" {
+		t.Fatalf("the fetching peer did not start: %s", errs.String())
+	}
+	if got, err := os.ReadFile(filepath.Join(other, "split", m.Fragments[1].File)); err != nil || len(got) == 0 {
+		t.Fatalf("fragment not fetched: %v", err)
+	}
+	out, serr, code := strata(t, "peers", "--peers", holder.addr+","+fetcher.addr, "--swarm", swarm, "--json")
+	var rows []struct {
+		Addr string
+		Info *struct {
+			ID     string `json:"id"`
+			Start  int    `json:"start"`
+			End    int    `json:"end"`
+			SHA256 string `json:"sha256"`
+		}
+		RTTUS int64 `json:"rtt_us"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 2 {
+		t.Fatalf("peers: exit %d %q %q", code, out, serr)
+	}
+	for _, r := range rows {
+		if r.Info == nil || r.Info.Start != 1 || r.Info.End != 3 || r.Info.SHA256 != m.Fragments[1].SHA256 || r.RTTUS <= 0 {
+			t.Errorf("peer %s: %+v", r.Addr, r.Info)
+		}
+	}
+	// Without the secret: refused, clearly.
+	bad := filepath.Join(dir, "other.key")
+	strata(t, "swarm", "init", "-o", bad)
+	out, _, _ = strata(t, "peers", "--peers", holder.addr, "--swarm", bad)
+	if !strings.Contains(out, "wrong swarm secret") && !strings.Contains(out, "not authenticated") {
+		t.Errorf("a client without the secret: %q", out)
+	}
+}
