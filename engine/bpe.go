@@ -99,7 +99,13 @@ func (v *Vocab) encodeBPE(out []int32, text string) []int32 {
 	var word []byte
 	var mapped []rune
 	var syms []bpeSymbol
-	var h bpeHeap
+	// Lowest rank first, then leftmost.
+	h := minHeap[bpeCandidate]{less: func(a, b bpeCandidate) bool {
+		if a.rank != b.rank {
+			return a.rank < b.rank
+		}
+		return a.left < b.left
+	}}
 	m.pre.split(rs, func(w []rune) {
 		word = word[:0]
 		for _, r := range w {
@@ -120,7 +126,7 @@ func (v *Vocab) encodeBPE(out []int32, text string) []int32 {
 			syms = append(syms, bpeSymbol{id: m.byteToken[b], prev: i - 1, next: i + 1})
 		}
 		syms[len(syms)-1].next = -1
-		h = h[:0]
+		h.reset()
 		try := func(l, r int) {
 			if l < 0 || r < 0 {
 				return
@@ -132,7 +138,7 @@ func (v *Vocab) encodeBPE(out []int32, text string) []int32 {
 		for i := 1; i < len(syms); i++ {
 			try(i-1, i)
 		}
-		for len(h) > 0 {
+		for h.len() > 0 {
 			c := h.pop()
 			l, r := &syms[c.left], &syms[c.right]
 			if l.dead || r.dead || l.next != c.right || l.id != c.leftID || r.id != c.rightID {
@@ -152,53 +158,6 @@ func (v *Vocab) encodeBPE(out []int32, text string) []int32 {
 		}
 	})
 	return out
-}
-
-// bpeHeap is a min-heap of candidates: lowest rank first, then leftmost.
-type bpeHeap []bpeCandidate
-
-func (h bpeHeap) less(i, j int) bool {
-	if h[i].rank != h[j].rank {
-		return h[i].rank < h[j].rank
-	}
-	return h[i].left < h[j].left
-}
-
-func (h *bpeHeap) push(c bpeCandidate) {
-	*h = append(*h, c)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *bpeHeap) pop() bpeCandidate {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s.less(l, m) {
-			m = l
-		}
-		if r < len(s) && s.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
 }
 
 // bpePiece returns the bytes a byte-level BPE token stands for.

@@ -45,7 +45,13 @@ func (v *Vocab) encodeSPM(out []int32, text string, spacePrefix bool) []int32 {
 	}
 	syms[len(syms)-1].next = -1
 
-	var h bigramHeap
+	// Best score first, then leftmost.
+	h := minHeap[spmBigram]{less: func(a, b spmBigram) bool {
+		if a.score != b.score {
+			return a.score > b.score
+		}
+		return a.left < b.left
+	}}
 	try := func(left, right int) {
 		if left < 0 || right < 0 {
 			return
@@ -60,7 +66,7 @@ func (v *Vocab) encodeSPM(out []int32, text string, spacePrefix bool) []int32 {
 	for i := 1; i < len(syms); i++ {
 		try(i-1, i)
 	}
-	for len(h) > 0 {
+	for h.len() > 0 {
 		b := h.pop()
 		l, r := &syms[b.left], &syms[b.right]
 		if l.n == 0 || r.n == 0 || l.n+r.n != b.size {
@@ -91,51 +97,4 @@ func (v *Vocab) encodeSPM(out []int32, text string, spacePrefix bool) []int32 {
 		}
 	}
 	return out
-}
-
-// bigramHeap is a max-heap of bigrams: best score first, then leftmost.
-type bigramHeap []spmBigram
-
-func (h bigramHeap) less(i, j int) bool {
-	if h[i].score != h[j].score {
-		return h[i].score > h[j].score
-	}
-	return h[i].left < h[j].left
-}
-
-func (h *bigramHeap) push(b spmBigram) {
-	*h = append(*h, b)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *bigramHeap) pop() spmBigram {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s.less(l, m) {
-			m = l
-		}
-		if r < len(s) && s.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
 }
