@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"strata/engine"
+	"strata/engine/testmodel"
 	"strata/gguf"
 	"strata/gpu"
 )
@@ -138,5 +139,49 @@ func TestTinyModel(t *testing.T) {
 		if !slices.Equal(res.Tokens, c.GreedyTokens) {
 			t.Errorf("case %d greedy: got %v\nwant %v", ci, res.Tokens, c.GreedyTokens)
 		}
+	}
+}
+
+// TestSecondShapeAgainstExact runs a model unlike the tiny one in every
+// dimension (see testmodel.SecondShape) on Vulkan, against the float64
+// reference.
+func TestSecondShapeAgainstExact(t *testing.T) {
+	data, err := testmodel.Build(testmodel.SecondShape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frag, err := engine.NewFragment(f, openGPU(t), engine.FragmentOptions{Batch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact, err := testmodel.NewExact(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := []int32{1, 999, 0, 500, 17, 17, 17, 256, 3, 800, 42, 7, 7, 650, 12, 999, 100, 1, 2, 3}
+	vocab := frag.Config.Vocab
+	s, _ := frag.NewSession(len(tokens))
+	got := make([]float32, len(tokens)*vocab)
+	if err := frag.Forward(got, s, engine.Batch{Tokens: tokens, AllLogits: true}); err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, tok := range tokens {
+		want := exact.Step(tok)
+		var num, den float64
+		for j, w := range want {
+			d := float64(got[i*vocab+j]) - w
+			num += d * d
+			den += w * w
+		}
+		worst = max(worst, num/den)
+	}
+	t.Logf("worst row NMSE %.3g", worst)
+	if !(worst <= 1e-6) {
+		t.Errorf("worst row NMSE %.3g > 1e-6", worst)
 	}
 }

@@ -208,3 +208,17 @@ func Half(x float64) uint16 {
 	}
 	return sign | uint16(h)
 }
+
+// SecondShape differs from the tiny model in every way the issue names:
+// widths, head count, head size, GQA ratio, layers, tied output, rope base
+// (with per-pair factors and partial rotation), and it mixes every tensor
+// type the CPU computes.
+var SecondShape = Spec{
+	Layers: 3, Embedding: 512, FeedForward: 1280, Heads: 6, KVHeads: 3, HeadDim: 64,
+	Vocab: 1000, Context: 512, RopeBase: 10000, RopeDims: 48, RopeFactors: true, Tied: true,
+	NormEps: 1e-6, Seed: 42,
+	Types: map[string]gguf.TensorType{
+		"token_embd": gguf.Q6_K, "attn_q": gguf.Q4_K, "attn_k": gguf.Q5_K, "attn_v": gguf.Q6_K,
+		"attn_output": gguf.Q8_0, "ffn_gate": gguf.Q4_0, "ffn_up": gguf.F16, "ffn_down": gguf.BF16,
+	},
+}
