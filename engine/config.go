@@ -58,7 +58,9 @@ func ConfigFrom(f *gguf.File) (Config, error) {
 	c.FeedForward = r.int("feed_forward_length", 0)
 	c.Heads = r.int("attention.head_count", 0)
 	c.KVHeads = r.int("attention.head_count_kv", c.Heads)
-	c.Context = r.int("context_length", 0)
+	if n, err := f.Int(arch + ".context_length"); err == nil && n > 0 && n <= 1<<24 {
+		c.Context = int(n) // optional: only a default for -c
+	}
 	if r.err == nil && c.Heads > 0 {
 		c.HeadDim = r.int("attention.key_length", c.Embedding/c.Heads)
 		if v := r.int("attention.value_length", c.HeadDim); v != c.HeadDim && r.err == nil {
@@ -92,17 +94,22 @@ func ConfigFrom(f *gguf.File) (Config, error) {
 }
 
 func (c *Config) validate() error {
-	positive := []struct {
+	// Bounds well above any model of the family (Llama 3 405B: 126 layers,
+	// width 16384, feed-forward 53248, vocabulary 128256), so that a hostile
+	// file cannot make activations or caches of absurd size.
+	bounded := []struct {
 		name string
 		v    int
+		max  int
 	}{
-		{"block_count", c.Layers}, {"embedding_length", c.Embedding}, {"feed_forward_length", c.FeedForward},
-		{"attention.head_count", c.Heads}, {"attention.head_count_kv", c.KVHeads},
-		{"attention.key_length", c.HeadDim}, {"vocab_size", c.Vocab},
+		{"block_count", c.Layers, 1024}, {"embedding_length", c.Embedding, 1 << 16},
+		{"feed_forward_length", c.FeedForward, 1 << 18}, {"attention.head_count", c.Heads, 1024},
+		{"attention.head_count_kv", c.KVHeads, 1024}, {"attention.key_length", c.HeadDim, 1024},
+		{"vocab_size", c.Vocab, 1 << 22},
 	}
-	for _, p := range positive {
-		if p.v <= 0 || p.v > 1<<24 {
-			return fmt.Errorf("engine: %s.%s is %d", c.Architecture, p.name, p.v)
+	for _, p := range bounded {
+		if p.v <= 0 || p.v > p.max {
+			return fmt.Errorf("engine: %s.%s is %d (want 1 to %d)", c.Architecture, p.name, p.v, p.max)
 		}
 	}
 	switch {
