@@ -77,6 +77,9 @@ func Generate(ctx context.Context, s Stack, prompt []int32, o GenerateOptions, e
 	next := make([]int32, 1)
 
 	start := time.Now()
+	if ns, ok := s.(NeedsStack); ok {
+		ns.NeedLogits(sampler.Needs(history))
+	}
 	if err := s.Eval(logits, prompt); err != nil {
 		return r, err
 	}
@@ -106,6 +109,9 @@ func Generate(ctx context.Context, s Stack, prompt []int32, o GenerateOptions, e
 			return r, nil
 		}
 		next[0] = tok
+		if ns, ok := s.(NeedsStack); ok {
+			ns.NeedLogits(sampler.Needs(history))
+		}
 		if err := s.Eval(logits, next); err != nil {
 			return r, err
 		}

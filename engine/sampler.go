@@ -48,11 +48,7 @@ func NewSampler(o SamplerOptions, n int) *Sampler {
 // llama.cpp's order: penalty, top-k, top-p, min-p, temperature.
 func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 	o := &s.o
-	if o.RepeatPenalty > 0 && o.RepeatPenalty != 1 && o.RepeatLastN != 0 {
-		recent := history
-		if o.RepeatLastN > 0 && len(recent) > o.RepeatLastN {
-			recent = recent[len(recent)-o.RepeatLastN:]
-		}
+	if recent := s.recent(history); len(recent) > 0 {
 		for _, id := range recent {
 			if id < 0 || int(id) >= len(logits) || s.penalized[id] {
 				continue

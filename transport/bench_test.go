@@ -10,9 +10,9 @@ import (
 	"strata/gguf"
 )
 
-// BenchmarkDecode times decode steps of the tiny model in one process and
-// through 2 and 3 peers on loopback, every peer and the local run on one
-// CPU thread. It reports tokens/s, the bytes each hop receives per token,
+// BenchmarkDecode times greedy decode steps of the tiny model in one
+// process and through 2 and 3 peers on loopback, every peer and the local
+// run on one CPU thread. It reports tokens/s, the bytes each hop receives per token,
 // and what zstd made of the activations (sent/raw).
 func BenchmarkDecode(b *testing.B) {
 	prompt := []int32{1, 9038, 2501, 263, 931, 29892, 727, 471}
@@ -74,6 +74,7 @@ func BenchmarkDecode(b *testing.B) {
 						before = r.Stats()
 						b.StartTimer()
 					}
+					r.NeedLogits(engine.LogitsNeeds{TopK: 1}) // greedy decoding, as Generate asks
 					if err := r.Eval(logits, tok); err != nil {
 						b.Fatal(err)
 					}

@@ -59,6 +59,7 @@ type Route struct {
 	mu    sync.Mutex // guards peers
 	peers map[string]*Peer
 	hops  []*hop
+	needs engine.LogitsNeeds // for the next Eval
 }
 
 type hop struct {
@@ -72,7 +73,11 @@ type hop struct {
 	stats HopStats
 }
 
-var _ engine.Stack = (*Route)(nil)
+var _ engine.NeedsStack = (*Route)(nil)
+
+// NeedLogits makes the next Eval carry only the logits the sampler will
+// look at: the last peer sends those, not the whole vocabulary.
+func (r *Route) NeedLogits(n engine.LogitsNeeds) { r.needs = n }
 
 // ErrNoRoute reports peers that do not cover every layer.
 var ErrNoRoute = errors.New("transport: no route covers every layer")
@@ -203,6 +208,8 @@ func (r *Route) Eval(logits []float32, tokens []int32) error {
 		tokens []int32
 		hidden []float32
 	}
+	needs := r.needs
+	r.needs = engine.LogitsNeeds{}
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
 	var first sync.Once
@@ -238,6 +245,7 @@ func (r *Route) Eval(logits []float32, tokens []int32) error {
 				size := n * r.embd
 				if hi == len(r.hops)-1 {
 					size = r.vocab
+					req.Needs = needs
 				}
 				res := make([]float32, size)
 				if err := r.send(ctx, hi, h.c.encodeForward(req, r.o.Wire), res); err != nil {

@@ -243,7 +243,11 @@ func (s *Server) forward(owner string, payload []byte, c *compressor) ([]byte, e
 	took := s.clock().Sub(start)
 	s.forwards++
 	s.busy += took
-	return c.encodeResult(out, wire, s.frag.Last(), uint32(min(took.Microseconds(), 1<<32-1))), nil
+	compute := uint32(min(took.Microseconds(), 1<<32-1))
+	if s.frag.Last() && !req.AllLogits && req.Needs.TopK > 0 {
+		return encodeSparse(chooseLogits(out, req.Needs), out, compute), nil
+	}
+	return c.encodeResult(out, wire, s.frag.Last(), compute), nil
 }
 
 func (s *Server) closeSession(k sessionKey) {
@@ -311,4 +315,50 @@ func (s *Server) sendFile(stream *quic.Stream, sum string) {
 func leUint64(b []byte) uint64 {
 	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// chooseLogits returns the ids of the needs.TopK largest logits (ties to
+// the lowest id) and of needs.Also.
+func chooseLogits(logits []float32, needs engine.LogitsNeeds) []int32 {
+	k := min(needs.TopK, len(logits))
+	// A min-heap of the best k so far: h[0] is the weakest, the weaker of
+	// two equal logits being the higher id.
+	h := make([]int32, 0, k)
+	weaker := func(a, b int32) bool {
+		return logits[a] < logits[b] || logits[a] == logits[b] && a > b
+	}
+	down := func(i int) {
+		for {
+			l, r, m := 2*i+1, 2*i+2, i
+			if l < len(h) && weaker(h[l], h[m]) {
+				m = l
+			}
+			if r < len(h) && weaker(h[r], h[m]) {
+				m = r
+			}
+			if m == i {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+	}
+	for id := range logits {
+		switch {
+		case len(h) < k:
+			h = append(h, int32(id))
+			for i := len(h) - 1; i > 0 && weaker(h[i], h[(i-1)/2]); i = (i - 1) / 2 {
+				h[i], h[(i-1)/2] = h[(i-1)/2], h[i]
+			}
+		case weaker(h[0], int32(id)):
+			h[0] = int32(id)
+			down(0)
+		}
+	}
+	for _, id := range needs.Also {
+		if id >= 0 && int(id) < len(logits) {
+			h = append(h, id)
+		}
+	}
+	return h
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 
 	"github.com/klauspost/compress/zstd"
+
+	"strata/engine"
 )
 
 // Wire is how activations cross the network.
@@ -36,6 +38,7 @@ const (
 	flagF16       = 1 << 1 // the body holds f16 values
 	flagZstd      = 1 << 2 // the body is zstd-compressed
 	flagAllLogits = 1 << 3 // a last fragment returns every row's logits
+	flagNeeds     = 1 << 4 // a request: the logits wanted follow the header; a result: (id, logit) pairs
 )
 
 // A ForwardRequest asks a peer to run a batch for a session: positions
@@ -48,6 +51,9 @@ type ForwardRequest struct {
 	Tokens    []int32   // for a first fragment
 	Hidden    []float32 // otherwise, N × embedding
 	AllLogits bool
+	// Needs, when TopK > 0, asks a last fragment for only these logits of
+	// the last position (see engine.LogitsNeeds).
+	Needs engine.LogitsNeeds
 }
 
 const forwardHeader = 8 + 4 + 4 + 1
@@ -153,6 +159,14 @@ func (c *compressor) encodeForward(r *ForwardRequest, w Wire) []byte {
 	if r.AllLogits {
 		flags |= flagAllLogits
 	}
+	if r.Needs.TopK > 0 {
+		flags |= flagNeeds
+		b = binary.LittleEndian.AppendUint32(b, uint32(r.Needs.TopK))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(r.Needs.Also)))
+		for _, id := range r.Needs.Also {
+			b = binary.LittleEndian.AppendUint32(b, uint32(id))
+		}
+	}
 	var z bool
 	if b, z = c.pack(b, body); z {
 		flags |= flagZstd
@@ -176,8 +190,24 @@ func (c *compressor) decodeForward(b []byte, width, maxN int) (*ForwardRequest, 
 		return nil, fmt.Errorf("%w: batch of %d positions (1 to %d)", ErrMalformed, r.N, maxN)
 	}
 	r.AllLogits = flags&flagAllLogits != 0
+	b = b[forwardHeader:]
+	if flags&flagNeeds != 0 {
+		if len(b) < 8 {
+			return nil, fmt.Errorf("%w: truncated logits request", ErrMalformed)
+		}
+		r.Needs.TopK = int(binary.LittleEndian.Uint32(b))
+		n := int(binary.LittleEndian.Uint32(b[4:]))
+		if r.Needs.TopK <= 0 || r.Needs.TopK > 1<<20 || n > (len(b)-8)/4 {
+			return nil, fmt.Errorf("%w: logits request for %d plus %d tokens", ErrMalformed, r.Needs.TopK, n)
+		}
+		r.Needs.Also = make([]int32, n)
+		for i := range r.Needs.Also {
+			r.Needs.Also[i] = int32(binary.LittleEndian.Uint32(b[8+4*i:]))
+		}
+		b = b[8+4*n:]
+	}
 	if flags&flagTokens != 0 {
-		body, err := c.unpack(b[forwardHeader:], flags&flagZstd != 0, 4*r.N)
+		body, err := c.unpack(b, flags&flagZstd != 0, 4*r.N)
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +221,7 @@ func (c *compressor) decodeForward(b []byte, width, maxN int) (*ForwardRequest, 
 	if flags&flagF16 != 0 {
 		w, size = WireF16, 2
 	}
-	body, err := c.unpack(b[forwardHeader:], flags&flagZstd != 0, size*r.N*width)
+	body, err := c.unpack(b, flags&flagZstd != 0, size*r.N*width)
 	if err != nil {
 		return nil, err
 	}
@@ -221,14 +251,45 @@ func (c *compressor) encodeResult(v []float32, w Wire, logits bool, compute uint
 	return b
 }
 
-// decodeResult decodes a result of exactly len(dst) values and returns
-// the peer's compute time in microseconds.
+// encodeSparse encodes chosen logits as (id, logit) pairs.
+func encodeSparse(ids []int32, logits []float32, compute uint32) []byte {
+	b := make([]byte, resultHeader, resultHeader+8*len(ids))
+	b[0] = flagNeeds
+	binary.LittleEndian.PutUint32(b[1:], uint32(len(ids)))
+	binary.LittleEndian.PutUint32(b[5:], compute)
+	for _, id := range ids {
+		b = binary.LittleEndian.AppendUint32(b, uint32(id))
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(logits[id]))
+	}
+	return b
+}
+
+// decodeResult decodes a result of exactly len(dst) values, or the pairs
+// of a sparse one (the other values are −∞), and returns the peer's
+// compute time in microseconds.
 func (c *compressor) decodeResult(dst []float32, b []byte) (uint32, error) {
 	if len(b) < resultHeader {
 		return 0, fmt.Errorf("%w: result of %d bytes", ErrMalformed, len(b))
 	}
 	flags := b[0]
 	n := int(binary.LittleEndian.Uint32(b[1:]))
+	if flags&flagNeeds != 0 {
+		if n > len(dst) || len(b)-resultHeader != 8*n {
+			return 0, fmt.Errorf("%w: %d logits in %d bytes", ErrMalformed, n, len(b)-resultHeader)
+		}
+		inf := float32(math.Inf(-1))
+		for i := range dst {
+			dst[i] = inf
+		}
+		for i := range n {
+			id := binary.LittleEndian.Uint32(b[resultHeader+8*i:])
+			if int(id) >= len(dst) {
+				return 0, fmt.Errorf("%w: logit of token %d", ErrMalformed, id)
+			}
+			dst[id] = math.Float32frombits(binary.LittleEndian.Uint32(b[resultHeader+8*i+4:]))
+		}
+		return binary.LittleEndian.Uint32(b[5:]), nil
+	}
 	if n != len(dst) {
 		return 0, fmt.Errorf("%w: result of %d values, want %d", ErrMalformed, n, len(dst))
 	}

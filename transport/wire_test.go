@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"strata/engine"
 )
 
 func TestHalfRoundTrip(t *testing.T) {
@@ -57,5 +59,38 @@ func TestForwardEncoding(t *testing.T) {
 	bad := c.encodeForward(&ForwardRequest{Session: 1, N: 2, Hidden: hidden[:64]}, WireF32)
 	if _, err := c.decodeForward(bad, 64, 512); err == nil {
 		t.Error("a short body was accepted")
+	}
+}
+
+// TestChooseLogits: the peer's selection is the k largest logits, ties
+// to the lowest id, plus the ones asked for by id.
+func TestChooseLogits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 200 {
+		logits := make([]float32, 1+rng.IntN(300))
+		for i := range logits {
+			logits[i] = float32(rng.IntN(20)) // many ties
+		}
+		needs := engine.LogitsNeeds{TopK: 1 + rng.IntN(40), Also: []int32{int32(rng.IntN(len(logits)))}}
+		got := chooseLogits(logits, needs)
+		order := make([]int32, len(logits))
+		for i := range order {
+			order[i] = int32(i)
+		}
+		slices.SortStableFunc(order, func(a, b int32) int {
+			if logits[a] != logits[b] {
+				if logits[a] > logits[b] {
+					return -1
+				}
+				return 1
+			}
+			return int(a - b)
+		})
+		want := append(slices.Clone(order[:min(needs.TopK, len(order))]), needs.Also...)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("k=%d: got %v want %v", needs.TopK, got, want)
+		}
 	}
 }

@@ -1,0 +1,64 @@
+package engine
+
+// LogitsNeeds says which logits the sampler will look at for the next
+// token: the TopK largest (ties to the lowest id), plus those of the Also
+// tokens; TopK 0 means all of them. A stack that pays to carry logits (a
+// route of peers) may then carry only those and give the others as −∞;
+// the token drawn is the same.
+type LogitsNeeds struct {
+	TopK int
+	Also []int32
+}
+
+// A NeedsStack is a Stack that can use LogitsNeeds.
+type NeedsStack interface {
+	Stack
+	// NeedLogits applies to the next Eval.
+	NeedLogits(LogitsNeeds)
+}
+
+// Needs returns what Sample will look at given the tokens so far.
+//
+// Greedy decoding needs the largest logit; sampling with top-k needs the
+// k largest; without top-k every logit counts. A repetition penalty
+// above 1 only lowers the recent tokens, so the k largest after it lie
+// among the k + (recent tokens) largest before it, and the recent tokens
+// themselves must be known. A penalty below 1 can raise any recent token,
+// which the same set also covers.
+func (s *Sampler) Needs(history []int32) LogitsNeeds {
+	o := &s.o
+	k := o.TopK
+	if o.Temperature <= 0 {
+		k = 1
+	}
+	if k <= 0 {
+		return LogitsNeeds{}
+	}
+	recent := s.recent(history)
+	if len(recent) == 0 {
+		return LogitsNeeds{TopK: k}
+	}
+	also := make([]int32, 0, len(recent))
+	for _, id := range recent {
+		if id >= 0 && int(id) < len(s.penalized) && !s.penalized[id] {
+			s.penalized[id] = true
+			also = append(also, id)
+		}
+	}
+	for _, id := range also {
+		s.penalized[id] = false
+	}
+	return LogitsNeeds{TopK: k + len(also), Also: also}
+}
+
+// recent returns the tokens the repetition penalty applies to.
+func (s *Sampler) recent(history []int32) []int32 {
+	o := &s.o
+	if o.RepeatPenalty <= 0 || o.RepeatPenalty == 1 || o.RepeatLastN == 0 {
+		return nil
+	}
+	if o.RepeatLastN > 0 && len(history) > o.RepeatLastN {
+		return history[len(history)-o.RepeatLastN:]
+	}
+	return history
+}
