@@ -3,9 +3,6 @@
 package gpu_test
 
 import (
-	"encoding/binary"
-	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,56 +31,22 @@ func openGPU(t testing.TB) engine.Backend {
 	return b
 }
 
-type reference struct {
-	NVocab int `json:"n_vocab"`
-	Cases  []struct {
-		PromptTokens []int32        `json:"prompt_tokens"`
-		GreedyTokens []int32        `json:"greedy_tokens"`
-		Top2Gap      []float64      `json:"top2_gap"`
-		Top10        [][][2]float64 `json:"top10"`
-		FullRows     []int          `json:"full_rows"`
-	} `json:"cases"`
-}
-
-func loadReference(t testing.TB) (*reference, []float32) {
-	b, err := os.ReadFile(filepath.Join(tinyDir, "reference.json"))
+func loadReference(t testing.TB) (*testmodel.Reference, []float32) {
+	r, err := testmodel.LoadReference(tinyDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r reference
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(tinyDir, "exact_rows.f32"))
+	rows, err := testmodel.ReadRows(filepath.Join(tinyDir, "exact_rows.f32"), r.NVocab)
 	if err != nil {
 		t.Fatal(err)
 	}
-	exact := make([]float32, len(raw)/4)
-	for i := range exact {
-		exact[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
-	return &r, exact
+	return r, slices.Concat(rows...)
 }
 
-func nmse(got, want []float32) float64 {
-	var num, den float64
-	for i := range want {
-		d := float64(got[i]) - float64(want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	return num / den
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
-}
+var (
+	nmse   = testmodel.NMSE
+	argmax = testmodel.Argmax
+)
 
 func openTiny(t testing.TB) *gguf.File {
 	f, err := gguf.Open(filepath.Join(tinyDir, "tiny-mistral-q4km.gguf"))
@@ -146,39 +109,10 @@ func TestTinyModel(t *testing.T) {
 // dimension (see testmodel.SecondShape) on Vulkan, against the float64
 // reference.
 func TestSecondShapeAgainstExact(t *testing.T) {
-	data, err := testmodel.Build(testmodel.SecondShape)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	frag, err := engine.NewFragment(f, openGPU(t), engine.FragmentOptions{Batch: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exact, err := testmodel.NewExact(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tokens := []int32{1, 999, 0, 500, 17, 17, 17, 256, 3, 800, 42, 7, 7, 650, 12, 999, 100, 1, 2, 3}
-	vocab := frag.Config.Vocab
-	s, _ := frag.NewSession(len(tokens))
-	got := make([]float32, len(tokens)*vocab)
-	if err := frag.Forward(got, s, engine.Batch{Tokens: tokens, AllLogits: true}); err != nil {
+	worst, err := testmodel.WorstAgainstExact(openGPU(t), testmodel.SecondShape, tokens, 16)
+	if err != nil {
 		t.Fatal(err)
-	}
-	worst := 0.0
-	for i, tok := range tokens {
-		want := exact.Step(tok)
-		var num, den float64
-		for j, w := range want {
-			d := float64(got[i*vocab+j]) - w
-			num += d * d
-			den += w * w
-		}
-		worst = max(worst, num/den)
 	}
 	t.Logf("worst row NMSE %.3g", worst)
 	if !(worst <= 1e-6) {

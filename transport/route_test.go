@@ -2,29 +2,19 @@ package transport
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"strata/cpu"
 	"strata/engine"
+	"strata/engine/testmodel"
 	"strata/gguf"
 )
 
-type refCase struct {
-	PromptTokens []int32 `json:"prompt_tokens"`
-	GreedyTokens []int32 `json:"greedy_tokens"`
-}
-
-func loadCases(t testing.TB) []refCase {
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "tiny-mistral", "reference.json"))
+func loadCases(t testing.TB) []testmodel.ReferenceCase {
+	r, err := testmodel.LoadReference(filepath.Join("..", "testdata", "tiny-mistral"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	var r struct{ Cases []refCase }
-	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
 	return r.Cases

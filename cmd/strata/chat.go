@@ -77,14 +77,12 @@ func chat(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := openModel(c, path)
+	m, session, err := openSession(c, path)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if m.vocab, err = engine.VocabFrom(m.file); err != nil {
-		return err
-	}
+	defer session.Close()
 	opts.IsEOG = m.vocab.IsEOG
 	var tmpl *engine.ChatTemplate
 	if name := c.String("chat-template"); name != "" {
@@ -92,14 +90,6 @@ func chat(c *cli.Context) error {
 	} else {
 		tmpl, err = engine.DetectChatTemplate(m.file, m.vocab)
 	}
-	if err != nil {
-		return err
-	}
-	ctxSize, err := contextSize(c, &m.frag.Config)
-	if err != nil {
-		return err
-	}
-	session, err := m.frag.NewSession(ctxSize)
 	if err != nil {
 		return err
 	}

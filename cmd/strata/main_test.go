@@ -53,25 +53,9 @@ func strata(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-type refCase struct {
-	Prompt       string         `json:"prompt"`
-	PromptTokens []int32        `json:"prompt_tokens"`
-	GreedyTokens []int32        `json:"greedy_tokens"`
-	Top2Gap      []float64      `json:"top2_gap"`
-	Top10        [][][2]float64 `json:"top10"`
-	FullRows     []int          `json:"full_rows"`
-}
-
-func loadReference(t *testing.T) (cases []refCase, vocab int) {
-	b, err := os.ReadFile(filepath.Join(tinyDir, "reference.json"))
+func loadReference(t *testing.T) (cases []testmodel.ReferenceCase, vocab int) {
+	r, err := testmodel.LoadReference(tinyDir)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var r struct {
-		NVocab int       `json:"n_vocab"`
-		Cases  []refCase `json:"cases"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
 	return r.Cases, r.NVocab
@@ -133,27 +117,15 @@ func TestReference(t *testing.T) {
 			t.Fatalf("case %d logits: %d values, want %d", ci, len(logits), len(tokens)*vocab)
 		}
 		for row, gap := range c.Top2Gap {
-			got := logits[row*vocab : (row+1)*vocab]
-			best := 0
-			for i := range got {
-				if got[i] > got[best] {
-					best = i
-				}
-			}
+			best := testmodel.Argmax(logits[row*vocab : (row+1)*vocab])
 			if gap > 1e-3 && best != int(c.Top10[row][0][0]) {
 				t.Errorf("case %d row %d: argmax %d, exact %v", ci, row, best, c.Top10[row][0][0])
 			}
 		}
 		for _, row := range c.FullRows {
-			got, want := logits[row*vocab:(row+1)*vocab], exact[full*vocab:(full+1)*vocab]
-			var num, den float64
-			for i := range want {
-				d := float64(got[i]) - float64(want[i])
-				num += d * d
-				den += float64(want[i]) * float64(want[i])
-			}
-			if !(num/den <= 1e-6) {
-				t.Errorf("case %d row %d: NMSE %.3g > 1e-6", ci, row, num/den)
+			e := testmodel.NMSE(logits[row*vocab:(row+1)*vocab], exact[full*vocab:(full+1)*vocab])
+			if !(e <= 1e-6) {
+				t.Errorf("case %d row %d: NMSE %.3g > 1e-6", ci, row, e)
 			}
 			full++
 		}

@@ -94,3 +94,27 @@ func onePath(c *cli.Context) (string, error) {
 	}
 	return c.Args().First(), nil
 }
+
+// openSession opens a model with its vocabulary and a session of the
+// context -c asks for.
+func openSession(c *cli.Context, path string) (*model, *engine.Session, error) {
+	m, err := openModel(c, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.vocab, err = engine.VocabFrom(m.file); err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	n, err := contextSize(c, &m.frag.Config)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	s, err := m.frag.NewSession(n)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return m, s, nil
+}

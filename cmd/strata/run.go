@@ -97,27 +97,16 @@ func run(c *cli.Context) error {
 	if c.IsSet("peers") {
 		return fmt.Errorf("--peers needs a manifest.json (from 'strata split') as MODEL")
 	}
-	m, err := openModel(c, path)
+	m, session, err := openSession(c, path)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if m.vocab, err = engine.VocabFrom(m.file); err != nil {
-		return err
-	}
-	ctxSize, err := contextSize(c, &m.frag.Config)
-	if err != nil {
-		return err
-	}
-	promptTokens := m.vocab.Encode(prompt, true, false)
-	if len(promptTokens) > ctxSize {
-		return fmt.Errorf("the prompt is %d tokens, more than the context of %d (-c)", len(promptTokens), ctxSize)
-	}
-	session, err := m.frag.NewSession(ctxSize)
-	if err != nil {
-		return err
-	}
 	defer session.Close()
+	promptTokens := m.vocab.Encode(prompt, true, false)
+	if len(promptTokens) > session.Context() {
+		return fmt.Errorf("the prompt is %d tokens, more than the context of %d (-c)", len(promptTokens), session.Context())
+	}
 	return generate(c, session, m.vocab, promptTokens, opts, runResult{Backend: m.backend.Name(), Device: m.backend.Device()}, nil)
 }
 
