@@ -17,7 +17,7 @@ import (
 func TestSessionLimits(t *testing.T) {
 	dir, m := splitTiny(t, [][2]int{{0, 4}})
 	swarm := testSwarm(t)
-	p := startPeerAt(t, dir, m, 0, swarm, "127.0.0.1:0", ServerOptions{MaxSessions: 1, MaxContext: 16, IdleTimeout: 200 * time.Millisecond})
+	p := startPeerAt(t, dir, m, 0, swarm, "127.0.0.1:0", ServerOptions{MaxSessions: 1, MaxContext: 16, IdleTimeout: time.Second})
 	peer, err := Dial(context.Background(), p.addr, dialOptions(t, swarm))
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func TestSessionLimits(t *testing.T) {
 		t.Errorf("a gap: %v", err)
 	}
 	// Idle sessions go away, and the slot is free again.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for p.server.Info().Sessions > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -240,7 +240,9 @@ func (s *Server) forward(owner string, payload []byte, c *compressor) ([]byte, e
 	if err := s.frag.Forward(out, ss.s, engine.Batch{Tokens: req.Tokens, Hidden: req.Hidden, AllLogits: req.AllLogits}); err != nil {
 		return nil, err
 	}
-	took := s.clock().Sub(start)
+	end := s.clock()
+	ss.used = end // idle from the end of its last batch
+	took := end.Sub(start)
 	s.forwards++
 	s.busy += took
 	compute := uint32(min(took.Microseconds(), 1<<32-1))
