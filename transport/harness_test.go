@@ -49,12 +49,16 @@ func startPeer(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swarm)
 
 // startPeerAt serves fragment i on addr with the given limits.
 func startPeerAt(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swarm, addr string, o ServerOptions) *testPeer {
+	return startPeerOn(t, dir, m, i, swarm, addr, o, cpu.New(cpu.Options{Threads: 1}))
+}
+
+// startPeerOn serves fragment i on addr, computing on b.
+func startPeerOn(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swarm, addr string, o ServerOptions, b engine.Backend) *testPeer {
 	f := m.Fragments[i]
 	file, err := gguf.Open(filepath.Join(dir, f.File))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := cpu.New(cpu.Options{Threads: 1})
 	frag, err := engine.NewFragment(file, b, engine.FragmentOptions{})
 	if err != nil {
 		t.Fatal(err)
