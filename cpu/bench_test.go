@@ -76,3 +76,22 @@ func BenchmarkMatMul(b *testing.B) {
 }
 
 var _ engine.Backend = (*Backend)(nil)
+
+// BenchmarkDot is the f32 dot product at Mistral-7B's row lengths.
+func BenchmarkDot(b *testing.B) {
+	for _, n := range []int{4096, 14336} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			x, y := make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i], y[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			}
+			b.SetBytes(int64(8 * n))
+			var s float32
+			for b.Loop() {
+				s += Dot(x, y)
+			}
+			_ = s
+		})
+	}
+}

@@ -1,0 +1,42 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// func dotBlocksAVX2(s *[32]float32, a, b *float32, n int)
+TEXT ·dotBlocksAVX2(SB), NOSPLIT, $0-32
+	MOVQ s+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	SHRQ $5, CX
+	JZ done
+
+loop:
+	VMOVUPS 0(SI), Y4
+	VMULPS 0(DX), Y4, Y4
+	VADDPS Y4, Y0, Y0
+	VMOVUPS 32(SI), Y5
+	VMULPS 32(DX), Y5, Y5
+	VADDPS Y5, Y1, Y1
+	VMOVUPS 64(SI), Y6
+	VMULPS 64(DX), Y6, Y6
+	VADDPS Y6, Y2, Y2
+	VMOVUPS 96(SI), Y7
+	VMULPS 96(DX), Y7, Y7
+	VADDPS Y7, Y3, Y3
+	ADDQ $128, SI
+	ADDQ $128, DX
+	DECQ CX
+	JNZ loop
+
+done:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VZEROUPPER
+	RET
