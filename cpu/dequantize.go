@@ -108,6 +108,7 @@ func scaleMinK4(j int, q []byte) (sc, m uint8) {
 // (2i, 2i+1) shares 32 bytes: low nibbles then high nibbles.
 // value = d·scale × q − dmin·min.
 func dequantizeQ4K(dst []float32, src []byte) {
+	var lo, hi [16]float32 // the 16 values a nibble can stand for, per sub-block
 	for b := 0; b < len(dst)/256; b++ {
 		blk := src[b*144 : b*144+144]
 		y := dst[b*256 : b*256+256]
@@ -120,12 +121,16 @@ func dequantizeQ4K(dst []float32, src []byte) {
 			d1, m1 := d*float32(sc), dmin*float32(m)
 			sc, m = scaleMinK4(2*i+1, scales)
 			d2, m2 := d*float32(sc), dmin*float32(m)
+			for v := range 16 {
+				lo[v] = d1*float32(v) - m1
+				hi[v] = d2*float32(v) - m2
+			}
 			q := qs[32*i : 32*i+32]
-			lo := y[64*i : 64*i+32]
-			hi := y[64*i+32 : 64*i+64]
+			yl := y[64*i : 64*i+32]
+			yh := y[64*i+32 : 64*i+64]
 			for l := range 32 {
-				lo[l] = d1*float32(q[l]&0xf) - m1
-				hi[l] = d2*float32(q[l]>>4) - m2
+				yl[l] = lo[q[l]&0xf]
+				yh[l] = hi[q[l]>>4]
 			}
 		}
 	}
@@ -171,16 +176,24 @@ func dequantizeQ6K(dst []float32, src []byte) {
 			ql := blk[64*h : 64*h+64]
 			qh := blk[128+32*h : 128+32*h+32]
 			sc := blk[192+8*h : 192+8*h+8]
-			for l := range 32 {
-				is := l / 16
-				q1 := int32(ql[l]&0xf|(qh[l]>>0&3)<<4) - 32
-				q2 := int32(ql[l+32]&0xf|(qh[l]>>2&3)<<4) - 32
-				q3 := int32(ql[l]>>4|(qh[l]>>4&3)<<4) - 32
-				q4 := int32(ql[l+32]>>4|(qh[l]>>6&3)<<4) - 32
-				y[l] = d * float32(int8(sc[is])) * float32(q1)
-				y[l+32] = d * float32(int8(sc[is+2])) * float32(q2)
-				y[l+64] = d * float32(int8(sc[is+4])) * float32(q3)
-				y[l+96] = d * float32(int8(sc[is+6])) * float32(q4)
+			// The scale of values l and l+16 of each quarter, times d, as
+			// d * scale * q rounds them: (d*scale)*q.
+			var ds [8]float32
+			for i := range ds {
+				ds[i] = d * float32(int8(sc[i]))
+			}
+			for half := range 2 {
+				s0, s1, s2, s3 := ds[half], ds[half+2], ds[half+4], ds[half+6]
+				for l := 16 * half; l < 16*half+16; l++ {
+					q1 := int32(ql[l]&0xf|(qh[l]>>0&3)<<4) - 32
+					q2 := int32(ql[l+32]&0xf|(qh[l]>>2&3)<<4) - 32
+					q3 := int32(ql[l]>>4|(qh[l]>>4&3)<<4) - 32
+					q4 := int32(ql[l+32]>>4|(qh[l]>>6&3)<<4) - 32
+					y[l] = s0 * float32(q1)
+					y[l+32] = s1 * float32(q2)
+					y[l+64] = s2 * float32(q3)
+					y[l+96] = s3 * float32(q4)
+				}
 			}
 		}
 	}
