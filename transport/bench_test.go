@@ -3,21 +3,57 @@ package transport
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"strata/cpu"
 	"strata/engine"
+	"strata/engine/testmodel"
 	"strata/gguf"
 )
 
-// BenchmarkDecode times greedy decode steps of the tiny model in one
-// process and through 2 and 3 peers on loopback, every peer and the local
-// run on one CPU thread. It reports tokens/s, the bytes each hop receives per token,
-// and what zstd made of the activations (sent/raw).
+// benchModels are the models BenchmarkDecode runs: the tiny test model
+// (a decode step of about 10 ms on one thread) and a wider random one
+// (about 6× the weights), to show how the network's fixed cost per hop
+// weighs against more compute.
+var benchModels = []struct {
+	name  string
+	path  func(b *testing.B) string
+	two   [][2]int
+	three [][2]int
+}{
+	{"tiny", func(*testing.B) string { return tinyModel },
+		[][2]int{{0, 2}, {2, 4}}, [][2]int{{0, 1}, {1, 3}, {3, 4}}},
+	{"wide", func(b *testing.B) string {
+		data, err := testmodel.Build(testmodel.Spec{Layers: 6, Embedding: 1024, FeedForward: 2816, Heads: 8, KVHeads: 2,
+			HeadDim: 128, Vocab: 32000, Context: 4096, RopeBase: 1e6, NormEps: 1e-5, Seed: 9,
+			Types: map[string]gguf.TensorType{"output": gguf.Q6_K, "attn_v": gguf.Q6_K, "ffn_down": gguf.Q6_K}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := filepath.Join(b.TempDir(), "wide.gguf")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}, [][2]int{{0, 3}, {3, 6}}, [][2]int{{0, 2}, {2, 4}, {4, 6}}},
+}
+
+// BenchmarkDecode times greedy decode steps in one process and through 2
+// and 3 peers on loopback, every peer and the local run on one CPU
+// thread. It reports tokens/s, the bytes each hop receives per token, and
+// what zstd made of the activations (sent/raw).
 func BenchmarkDecode(b *testing.B) {
 	prompt := []int32{1, 9038, 2501, 263, 931, 29892, 727, 471}
+	for _, model := range benchModels {
+		b.Run(model.name, func(b *testing.B) { benchDecode(b, model.path(b), prompt, model.two, model.three) })
+	}
+}
+
+func benchDecode(b *testing.B, path string, prompt []int32, two, three [][2]int) {
 	b.Run("local", func(b *testing.B) {
-		f, err := gguf.Open(tinyModel)
+		f, err := gguf.Open(path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -41,13 +77,10 @@ func BenchmarkDecode(b *testing.B) {
 	for _, split := range []struct {
 		name   string
 		ranges [][2]int
-	}{
-		{"2peers", [][2]int{{0, 2}, {2, 4}}},
-		{"3peers", [][2]int{{0, 1}, {1, 3}, {3, 4}}},
-	} {
+	}{{"2peers", two}, {"3peers", three}} {
 		for _, wire := range []Wire{WireF32, WireF16} {
 			b.Run(fmt.Sprintf("%s/%v", split.name, wire), func(b *testing.B) {
-				dir, m := splitTiny(b, split.ranges)
+				dir, m := splitModel(b, path, split.ranges)
 				swarm := testSwarm(b)
 				var addrs []string
 				for i := range m.Fragments {

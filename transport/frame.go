@@ -61,6 +61,11 @@ func WriteFrame(w io.Writer, t FrameType, payload []byte) error {
 	if len(payload) > MaxPayload {
 		return fmt.Errorf("%w: %d bytes (at most %d)", ErrOversized, len(payload), MaxPayload)
 	}
+	if len(payload) <= 64<<10 {
+		// Small frames in one write, so that they leave in one packet.
+		_, err := w.Write(AppendFrame(make([]byte, 0, HeaderSize+len(payload)), t, payload))
+		return err
+	}
 	var h [HeaderSize]byte
 	h[0] = byte(t)
 	binary.LittleEndian.PutUint32(h[4:], uint32(len(payload)))

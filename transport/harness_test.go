@@ -17,8 +17,13 @@ var tinyModel = filepath.Join("..", "testdata", "tiny-mistral", "tiny-mistral-q4
 
 // splitTiny splits the tiny model into fragments of the given layers.
 func splitTiny(t testing.TB, ranges [][2]int) (string, *engine.Manifest) {
+	return splitModel(t, tinyModel, ranges)
+}
+
+// splitModel splits a model file into fragments of the given layers.
+func splitModel(t testing.TB, path string, ranges [][2]int) (string, *engine.Manifest) {
 	dir := t.TempDir()
-	m, err := engine.Split(tinyModel, ranges, dir, nil)
+	m, err := engine.Split(path, ranges, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

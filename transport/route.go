@@ -210,6 +210,9 @@ func (r *Route) Eval(logits []float32, tokens []int32) error {
 	}
 	needs := r.needs
 	r.needs = engine.LogitsNeeds{}
+	if len(tokens) <= r.o.Chunk {
+		return r.evalOne(logits, tokens, needs)
+	}
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
 	var first sync.Once
@@ -268,6 +271,26 @@ func (r *Route) Eval(logits []float32, tokens []int32) error {
 		return failure
 	}
 	copy(logits, last)
+	r.pos += len(tokens)
+	return nil
+}
+
+// evalOne runs a single chunk (every decode step) through the hops in the
+// caller's goroutine: nothing to pipeline, so no hand-offs.
+func (r *Route) evalOne(logits []float32, tokens []int32, needs engine.LogitsNeeds) error {
+	req := &ForwardRequest{Session: r.session, Pos: r.pos, N: len(tokens), Tokens: tokens}
+	for hi, h := range r.hops {
+		out := logits[:r.vocab]
+		if last := hi == len(r.hops)-1; last {
+			req.Needs = needs
+		} else {
+			out = make([]float32, len(tokens)*r.embd)
+		}
+		if err := r.send(r.ctx, hi, h.c.encodeForward(req, r.o.Wire), out); err != nil {
+			return err
+		}
+		req = &ForwardRequest{Session: r.session, Pos: r.pos, N: len(tokens), Hidden: out}
+	}
 	r.pos += len(tokens)
 	return nil
 }
