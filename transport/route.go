@@ -280,11 +280,12 @@ func (r *Route) Eval(logits []float32, tokens []int32) error {
 func (r *Route) evalOne(logits []float32, tokens []int32, needs engine.LogitsNeeds) error {
 	req := &ForwardRequest{Session: r.session, Pos: r.pos, N: len(tokens), Tokens: tokens}
 	for hi, h := range r.hops {
-		out := logits[:r.vocab]
-		if last := hi == len(r.hops)-1; last {
-			req.Needs = needs
+		var out []float32
+		if hi < len(r.hops)-1 {
+			out = make([]float32, len(tokens)*r.embd) // hidden states for the next hop
 		} else {
-			out = make([]float32, len(tokens)*r.embd)
+			out = logits[:r.vocab]
+			req.Needs = needs
 		}
 		if err := r.send(r.ctx, hi, h.c.encodeForward(req, r.o.Wire), out); err != nil {
 			return err
