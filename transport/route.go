@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,15 +126,15 @@ func NewRoute(ctx context.Context, addrs []string, o RouteOptions) (*Route, erro
 	}
 	first, last := r.hops[0].info, r.hops[len(r.hops)-1].info
 	r.vocab, r.embd = last.Vocab, first.Embedding
-	r.context = h0Context(r.hops)
+	r.context = minContext(r.hops)
 	if o.Context > 0 {
 		r.context = min(r.context, o.Context)
 	}
 	return r, nil
 }
 
-// h0Context is the smallest context of the hops.
-func h0Context(hops []*hop) int {
+// minContext is the smallest context of the hops.
+func minContext(hops []*hop) int {
 	c := hops[0].info.MaxContext
 	for _, h := range hops {
 		c = min(c, h.info.MaxContext)
@@ -383,7 +384,7 @@ func (r *Route) replace(ctx context.Context, hi int) error {
 func (r *Route) replay(ctx context.Context, p *Peer, h *hop) error {
 	var out []float32
 	for _, payload := range h.sent {
-		n := int(leUint32(payload[12:]))
+		n := int(binary.LittleEndian.Uint32(payload[12:]))
 		size := n * r.embd
 		if h.end == r.hops[len(r.hops)-1].end {
 			size = r.vocab
@@ -399,8 +400,4 @@ func (r *Route) replay(ctx context.Context, p *Peer, h *hop) error {
 		}
 	}
 	return nil
-}
-
-func leUint32(b []byte) uint32 {
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }

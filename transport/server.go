@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,7 +177,7 @@ func (s *Server) serveStream(stream *quic.Stream, owner string, c *compressor) {
 		WriteFrame(stream, FrameResult, out)
 	case FrameClose:
 		if len(payload) == 8 {
-			s.closeSession(sessionKey{owner, leUint64(payload)})
+			s.closeSession(sessionKey{owner, binary.LittleEndian.Uint64(payload)})
 		}
 		WriteFrame(stream, FrameEnd, nil)
 	case FrameFetch:
@@ -312,11 +313,6 @@ func (s *Server) sendFile(stream *quic.Stream, sum string) {
 			return
 		}
 	}
-}
-
-func leUint64(b []byte) uint64 {
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // chooseLogits returns the ids of the needs.TopK largest logits (ties to

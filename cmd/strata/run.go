@@ -174,7 +174,10 @@ func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTok
 	defer out.Flush()
 	text := vocab.NewTextStream()
 	var all []byte
+	n := 0
 	emit := func(tok int32) error {
+		n++
+		slog.Debug("token", "n", n, "id", tok)
 		piece := text.Add(tok)
 		all = append(all, piece...)
 		if !c.Bool("json") {
@@ -183,13 +186,7 @@ func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTok
 		}
 		return nil
 	}
-	n := 0
-	counted := func(tok int32) error {
-		n++
-		slog.Debug("token", "n", n, "id", tok)
-		return emit(tok)
-	}
-	r, err := engine.Generate(ctx, stack, promptTokens, opts, counted)
+	r, err := engine.Generate(ctx, stack, promptTokens, opts, emit)
 	interrupted := errors.Is(err, context.Canceled)
 	if err != nil && !interrupted {
 		return err
