@@ -4,21 +4,33 @@ MODEL   ?= testdata/tiny-mistral/tiny-mistral-q4km.gguf
 PROMPT  ?= Once upon a time, there was a little robot who
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build test check vet fmt nocgo shaders bench bench-kernels fuzz demo clean
+.PHONY: all build test check vet fmt nocgo noasm race shaders bench bench-kernels fuzz demo clean
 
 all: build
 
 build:
 	$(GO) build -o bin/strata ./cmd/strata
 
-# check: formatting, vet, a build without cgo, then the whole test suite.
+# check: formatting, vet (amd64 and arm64), a build without cgo, the whole
+# test suite, the CPU kernels' pure-Go twins (noasm) and the race detector
+# on the packages that run the worker pool.
 check: fmt vet nocgo
 	$(GO) test ./...
+	$(MAKE) noasm race
+
+# noasm: the pure-Go twins of the assembly kernels, alone.
+noasm:
+	$(GO) test -tags noasm ./cpu ./engine
+
+race:
+	$(GO) test -race ./cpu ./engine
 
 test: check
 
 vet:
 	$(GO) vet ./...
+	GOARCH=arm64 $(GO) vet ./...
+	GOARCH=arm64 CGO_ENABLED=0 $(GO) build ./...
 
 # nocgo: strata builds without cgo, CPU only.
 nocgo:
@@ -32,9 +44,12 @@ shaders:
 fmt:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# bench: matrix-vector products of every CPU format at Mistral-7B's shapes.
+# bench: matrix-vector products of every CPU format at Mistral-7B's shapes,
+# streamed from DRAM, and the tiny model's decode and prompt (set
+# STRATA_BENCH_MODEL=FILE for another model, STRATA_CPU for a variant).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 10x ./cpu
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./cpu
+	$(GO) test -run '^$$' -bench 'Decode|Prompt' -benchtime 100x ./engine
 
 # bench-kernels: every shader at Mistral-7B and Magistral-Small shapes.
 bench-kernels: build

@@ -43,7 +43,7 @@ func (t *attentionTask) Do(worker, lo, hi int) {
 		scores := t.b.scratch[worker][:positions]
 		best := float32(math.Inf(-1))
 		for p := range positions {
-			s := Dot(q, t.k[p*t.width+kvOff:p*t.width+kvOff+hd]) * a.Scale
+			s := t.b.dot(q, t.k[p*t.width+kvOff:p*t.width+kvOff+hd]) * a.Scale
 			scores[p] = s
 			best = max(best, s)
 		}
@@ -57,10 +57,7 @@ func (t *attentionTask) Do(worker, lo, hi int) {
 		clear(o)
 		for p, e := range scores {
 			w := e * inv
-			vp := t.v[p*t.width+kvOff : p*t.width+kvOff+hd]
-			for d := range o {
-				o[d] += w * vp[d]
-			}
+			t.b.axpy(o, t.v[p*t.width+kvOff:p*t.width+kvOff+hd], w)
 		}
 	}
 }

@@ -15,12 +15,29 @@ import (
 type Options struct {
 	// Threads is the number of workers; 0 means one per logical CPU.
 	Threads int
+	// Kernels names the kernel variant to run: "generic" (pure Go),
+	// "avx2" or "avx512"; "" or "auto" picks the fastest the processor
+	// runs. Every variant computes the same bits.
+	Kernels string
+}
+
+// Validate reports an option New cannot honour.
+func (o Options) Validate() error {
+	if o.Threads < 0 {
+		return fmt.Errorf("cpu: %d threads", o.Threads)
+	}
+	_, err := parseVariant(o.Kernels)
+	return err
 }
 
 // Backend is the CPU implementation of engine.Backend.
 type Backend struct {
 	pool    *Pool
-	scratch [][]float32 // per worker
+	variant kernelVariant
+	tile    tileProduct                  // the variant's
+	dot     func(w, x []float32) float32 // the variant's pairDot
+	axpy    func(y, x []float32, a float32)
+	scratch [][]float32 // per worker: a tile of dequantized rows
 
 	matmul    matmulTask
 	attention attentionTask
@@ -31,24 +48,32 @@ type Backend struct {
 
 var _ engine.Backend = (*Backend)(nil)
 
-// New starts a CPU backend and its worker pool.
+// New starts a CPU backend and its worker pool. Options that do not
+// validate fall back to their defaults.
 func New(o Options) *Backend {
 	threads := o.Threads
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	b := &Backend{pool: NewPool(threads), scratch: make([][]float32, threads)}
-	b.matmul.b = b
+	v, err := parseVariant(o.Kernels)
+	if err != nil {
+		v = bestVariant()
+	}
+	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), dot: dots(v), axpy: axpys(v), scratch: make([][]float32, threads)}
 	b.attention.b = b
+	b.matmul.b = b
 	return b
 }
+
+// Kernels names the kernel variant the backend runs.
+func (b *Backend) Kernels() string { return b.variant.String() }
 
 // Name is "cpu".
 func (b *Backend) Name() string { return "cpu" }
 
 // Device names the processor and the number of threads.
 func (b *Backend) Device() string {
-	return fmt.Sprintf("%s (%d threads)", processorName(), b.pool.Workers())
+	return fmt.Sprintf("%s (%d threads, %s kernels)", processorName(), b.pool.Workers(), b.variant)
 }
 
 // Close stops the worker pool.
@@ -88,7 +113,8 @@ type weight struct {
 	rowBytes   int
 	data       []byte
 	format     format
-	vector     []float32 // the values of a one-row weight (norms), decoded at load
+	kernel     rowsKernel // the format's matrix-vector kernel
+	vector     []float32  // the values of a one-row weight (norms), decoded at load
 }
 
 func (w *weight) Type() gguf.TensorType { return w.typ }
@@ -107,7 +133,8 @@ func (b *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 	}
 	cols := int(t.Dims[0])
 	rows := int(t.Elements()) / max(cols, 1)
-	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), data: data, format: f}
+	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), data: data,
+		format: f, kernel: f.kernel(b.variant)}
 	if len(data) != rows*w.rowBytes {
 		return nil, fmt.Errorf("cpu: tensor %q: %d bytes, want %d", t.Name, len(data), rows*w.rowBytes)
 	}

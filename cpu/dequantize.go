@@ -7,8 +7,10 @@ import (
 	"strata/gguf"
 )
 
-// A format knows how to turn rows of one tensor type into f32.
+// A format knows how to turn rows of one tensor type into f32, and how to
+// multiply them with an input row.
 type format struct {
+	typ       gguf.TensorType
 	blockSize int // elements per block
 	typeSize  int // bytes per block
 	// dequantize writes the len(dst) elements encoded by src, a whole
@@ -17,14 +19,23 @@ type format struct {
 }
 
 var formats = map[gguf.TensorType]format{
-	gguf.F32:  {1, 4, dequantizeF32},
-	gguf.F16:  {1, 2, dequantizeF16},
-	gguf.BF16: {1, 2, dequantizeBF16},
-	gguf.Q4_0: {32, 18, dequantizeQ4_0},
-	gguf.Q8_0: {32, 34, dequantizeQ8_0},
-	gguf.Q4_K: {256, 144, dequantizeQ4K},
-	gguf.Q5_K: {256, 176, dequantizeQ5K},
-	gguf.Q6_K: {256, 210, dequantizeQ6K},
+	gguf.F32:  {gguf.F32, 1, 4, dequantizeF32},
+	gguf.F16:  {gguf.F16, 1, 2, dequantizeF16},
+	gguf.BF16: {gguf.BF16, 1, 2, dequantizeBF16},
+	gguf.Q4_0: {gguf.Q4_0, 32, 18, dequantizeQ4_0},
+	gguf.Q8_0: {gguf.Q8_0, 32, 34, dequantizeQ8_0},
+	gguf.Q4_K: {gguf.Q4_K, 256, 144, dequantizeQ4K},
+	gguf.Q5_K: {gguf.Q5_K, 256, 176, dequantizeQ5K},
+	gguf.Q6_K: {gguf.Q6_K, 256, 210, dequantizeQ6K},
+}
+
+// kernel returns the format's kernel in variant v: assembly where there is
+// one, else the pure-Go twin, which computes the same bits.
+func (f format) kernel(v kernelVariant) rowsKernel {
+	if k := asmKernel(f.typ, v); k != nil {
+		return k
+	}
+	return genericRows(f.dequantize, f.blockSize, f.typeSize)
 }
 
 // Supported lists the tensor types this backend computes.

@@ -60,7 +60,7 @@ func TestDequantize(t *testing.T) {
 	}
 }
 
-func TestDot(t *testing.T) {
+func TestPairDot(t *testing.T) {
 	rng := newRNG(t)
 	for _, n := range []int{0, 1, 7, 8, 9, 255, 4096} {
 		a, b := make([]float32, n), make([]float32, n)
@@ -70,7 +70,7 @@ func TestDot(t *testing.T) {
 			want += float64(a[i]) * float64(b[i])
 			mag += math.Abs(float64(a[i]) * float64(b[i]))
 		}
-		if got := Dot(a, b); math.Abs(float64(got)-want) > 1e-6*mag+1e-30 {
+		if got := pairDot(a, b); math.Abs(float64(got)-want) > 1e-6*mag+1e-30 {
 			t.Errorf("n=%d: got %v want %v", n, got, want)
 		}
 	}
@@ -103,8 +103,14 @@ func randomTensor(t testing.TB, b *Backend, rows, cols int, rng *rand.Rand) (eng
 }
 
 func TestMatMul(t *testing.T) {
+	for _, v := range supportedVariants() {
+		t.Run(v.String(), func(t *testing.T) { testMatMul(t, v) })
+	}
+}
+
+func testMatMul(t *testing.T, v kernelVariant) {
 	rng := newRNG(t)
-	b := New(Options{Threads: 3})
+	b := New(Options{Threads: 3, Kernels: v.String()})
 	defer b.Close()
 	for _, typ := range Supported() {
 		for _, shape := range [][2]int{{1, 256}, {37, 512}, {130, 768}} {

@@ -2,12 +2,15 @@ package cpu
 
 import "strata/engine"
 
-// tileRows weight rows are dequantized together, then each is dotted with
+// tileRows weight rows are dequantized together, then multiplied with
 // every row of the batch while they sit in cache.
-const tileRows = 4
+const tileRows = 16
 
-// MatMul computes out[j] = W · x[j] for j < n. Each element is one Dot of
-// a dequantized weight row with an input row, whatever n is.
+// MatMul computes out[j] = W · x[j] for j < n. Each element is computed in
+// the order of pairDot over the dequantized weight row (see kernel.go),
+// whatever n is, so it has the same bits in any batch: a single input
+// row goes through the format's fused kernel, a batch through dequantized
+// tiles of rows.
 func (b *Backend) MatMul(out engine.Tensor, w engine.Weight, x engine.Tensor, n int) {
 	t := &b.matmul
 	t.out, t.w, t.x, t.n = out.(*tensor), w.(*weight), x.(*tensor), n
@@ -25,18 +28,17 @@ type matmulTask struct {
 
 func (t *matmulTask) Do(worker, lo, hi int) {
 	w := t.w
-	cols, rows := w.cols, w.rows
+	cols, rows, rb := w.cols, w.rows, w.rowBytes
+	r0, r1 := lo*tileRows, min(hi*tileRows, rows)
 	scratch := t.b.scratch[worker]
-	for r0 := lo * tileRows; r0 < min(hi*tileRows, rows); r0 += tileRows {
-		r1 := min(r0+tileRows, rows)
-		tile := scratch[:(r1-r0)*cols]
-		w.format.dequantize(tile, w.data[r0*w.rowBytes:r1*w.rowBytes])
-		for j := range t.n {
-			xj := t.x.data[j*cols : (j+1)*cols]
-			o := t.out.data[j*rows : (j+1)*rows]
-			for r := r0; r < r1; r++ {
-				o[r] = Dot(tile[(r-r0)*cols:(r-r0+1)*cols], xj)
-			}
-		}
+	if t.n == 1 {
+		w.kernel(t.out.data[r0:r1], w.data[r0*rb:r1*rb], rb, t.x.data[:cols], scratch)
+		return
+	}
+	for a := r0; a < r1; a += tileRows {
+		e := min(a+tileRows, r1)
+		tile := scratch[:(e-a)*cols]
+		w.format.dequantize(tile, w.data[a*rb:e*rb])
+		t.b.tile(t.out.data[a:], rows, tile, e-a, cols, t.x.data, t.n)
 	}
 }

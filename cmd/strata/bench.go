@@ -12,7 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"strata/cpu"
 	"strata/engine"
 	"strata/engine/testmodel"
 	"strata/gguf"
@@ -198,7 +197,11 @@ func benchKernels(c *cli.Context) error {
 	}
 	var cb engine.Backend
 	if !c.Bool("no-cpu") {
-		cb = cpu.New(cpu.Options{Threads: c.Int("threads")})
+		o, err := cpuOptions(c)
+		if err != nil {
+			return err
+		}
+		cb = newCPUBackend(o)
 		defer cb.Close()
 		rep.CPU = cb.Device()
 	}

@@ -40,7 +40,14 @@ var tinyModel = filepath.Join(tinyDir, "tiny-mistral-q4km.gguf")
 // strata runs the binary and returns stdout, stderr and the exit code.
 func strata(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return strataEnv(t, nil, args...)
+}
+
+// strataEnv runs the binary with env added to the environment.
+func strataEnv(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(strataBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -124,10 +131,55 @@ func TestReference(t *testing.T) {
 		}
 		for _, row := range c.FullRows {
 			e := testmodel.NMSE(logits[row*vocab:(row+1)*vocab], exact[full*vocab:(full+1)*vocab])
-			if !(e <= 1e-6) {
-				t.Errorf("case %d row %d: NMSE %.3g > 1e-6", ci, row, e)
+			if !(e <= 1e-9) {
+				t.Errorf("case %d row %d: NMSE %.3g > 1e-9", ci, row, e)
 			}
 			full++
+		}
+	}
+}
+
+// TestLogitsBits checks that the logits are the same bits for every CPU
+// kernel variant, thread count and batch size.
+func TestLogitsBits(t *testing.T) {
+	cases, _ := loadReference(t)
+	c := cases[0]
+	tokens := append(slices.Clone(c.PromptTokens), c.GreedyTokens...)
+	list := make([]string, len(tokens))
+	for i, id := range tokens {
+		list[i] = strconv.Itoa(int(id))
+	}
+	run := func(env []string, args ...string) []byte {
+		file := filepath.Join(t.TempDir(), "logits.f32")
+		args = append([]string{"logits", tinyModel, "--backend", "cpu", "--tokens", strings.Join(list, ","), "-o", file}, args...)
+		if _, errs, code := strataEnv(t, env, args...); code != 0 {
+			t.Fatalf("%v %v: exit %d: %s", env, args, code, errs)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	want := run([]string{"STRATA_CPU=generic"}, "-t", "1", "-b", "1")
+	for _, v := range []struct {
+		env  []string
+		args []string
+	}{
+		{[]string{"STRATA_CPU=generic"}, []string{"-t", "2"}},
+		{nil, []string{"-t", "1"}},
+		{nil, []string{"-t", "2", "-b", "7"}},
+		{nil, []string{"-t", "3"}},
+		{[]string{"STRATA_CPU=avx2"}, []string{"-t", "2", "-b", "5"}},
+		{[]string{"STRATA_CPU=avx512"}, nil},
+	} {
+		out, errs, _ := strataEnv(t, v.env, "run", tinyModel, "--backend", "cpu", "-p", "x", "-n", "1", "--json")
+		if strings.Contains(errs, "processor or build runs only") || (len(v.env) > 0 && !strings.Contains(out, strings.TrimPrefix(v.env[0], "STRATA_CPU="))) {
+			t.Logf("%v: not on this processor", v.env)
+			continue
+		}
+		if got := run(v.env, v.args...); !bytes.Equal(got, want) {
+			t.Errorf("%v %v: logits differ from generic -t 1 -b 1", v.env, v.args)
 		}
 	}
 }

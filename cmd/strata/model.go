@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -26,10 +27,11 @@ func backendFlags() []cli.Flag {
 // when a device works and otherwise says why, in one line, and computes
 // on the CPU.
 func openBackend(c *cli.Context) (engine.Backend, error) {
-	if c.Int("threads") < 0 {
-		return nil, fmt.Errorf("-t %d: threads must be 0 or more", c.Int("threads"))
+	o, err := cpuOptions(c)
+	if err != nil {
+		return nil, err
 	}
-	newCPU := func() engine.Backend { return cpu.New(cpu.Options{Threads: c.Int("threads")}) }
+	newCPU := func() engine.Backend { return newCPUBackend(o) }
 	switch name := c.String("backend"); name {
 	case "auto":
 		b, err := gpu.New(gpu.Options{Device: c.Int("device"), GPUOnly: true})
@@ -45,6 +47,26 @@ func openBackend(c *cli.Context) (engine.Backend, error) {
 	default:
 		return nil, fmt.Errorf("--backend %q: want auto, vulkan or cpu", name)
 	}
+}
+
+// cpuOptions are the CPU backend's options from the flags and from
+// STRATA_CPU, which forces a kernel variant (generic, avx2, avx512).
+func cpuOptions(c *cli.Context) (cpu.Options, error) {
+	if c.Int("threads") < 0 {
+		return cpu.Options{}, fmt.Errorf("-t %d: threads must be 0 or more", c.Int("threads"))
+	}
+	o := cpu.Options{Threads: c.Int("threads"), Kernels: os.Getenv("STRATA_CPU")}
+	if err := o.Validate(); err != nil {
+		return cpu.Options{}, fmt.Errorf("STRATA_CPU: %w", err)
+	}
+	return o, nil
+}
+
+// newCPUBackend starts a CPU backend and logs which kernels it runs.
+func newCPUBackend(o cpu.Options) *cpu.Backend {
+	b := cpu.New(o)
+	slog.Debug("cpu backend", "device", b.Device(), "kernels", b.Kernels())
+	return b
 }
 
 // model is an opened model file with its whole-model fragment.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 
@@ -31,11 +32,27 @@ type Spec struct {
 	Tied        bool // no output.weight: the head is token_embd
 	NormEps     float32
 	Types       map[string]gguf.TensorType
-	Seed        uint64
+	// TypeOf, if set, chooses the type of a layer's tensor (layer −1 for
+	// the others) before Types does; ok false defers to Types.
+	TypeOf func(role string, layer int) (t gguf.TensorType, ok bool)
+	// Metadata is written after the model's own keys (a tokenizer, say).
+	Metadata []gguf.KV
+	Seed     uint64
 }
 
 // Build returns the GGUF file of a model with random weights.
 func Build(s Spec) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := Write(&buf, s); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Write writes the GGUF file of a model with random weights to out,
+// generating one tensor at a time, so that a model of any size needs the
+// memory of its largest tensor.
+func Write(out io.Writer, s Spec) error {
 	rng := rand.New(rand.NewPCG(s.Seed, 0x7e57))
 	w := &gguf.Writer{}
 	var err error
@@ -61,14 +78,23 @@ func Build(s Spec) ([]byte, error) {
 		ropeDims = s.HeadDim
 	}
 	set("llama.rope.dimension_count", uint32(ropeDims))
+	for _, kv := range s.Metadata {
+		set(kv.Key, kv.Value)
+	}
 
-	add := func(name, role string, cols, rows int) {
+	// Tensors are generated as WriteTo reaches them, in the order added.
+	add := func(name, role string, layer, cols, rows int) {
 		if err != nil {
 			return
 		}
 		typ := gguf.Q4_K
 		if t, ok := s.Types[role]; ok {
 			typ = t
+		}
+		if s.TypeOf != nil {
+			if t, ok := s.TypeOf(role, layer); ok {
+				typ = t
+			}
 		}
 		if role == "norm" {
 			typ = gguf.F32
@@ -77,45 +103,74 @@ func Build(s Spec) ([]byte, error) {
 		if rows > 0 {
 			dims = append(dims, uint64(rows))
 		}
-		var data []byte
-		data, err = randomTensor(rng, typ, cols, max(rows, 1), role == "norm")
-		if err == nil {
-			err = w.AddTensor(name, typ, dims, data)
+		if cols%typ.BlockSize() != 0 {
+			err = fmt.Errorf("testmodel: %s: %d columns are not whole %v blocks", name, cols, typ)
+			return
 		}
+		size := int64(typ.RowSize(cols)) * int64(max(rows, 1))
+		err = w.AddTensorReader(name, typ, dims, size, &lazyTensor{gen: func() ([]byte, error) {
+			return randomTensor(rng, typ, cols, max(rows, 1), role == "norm")
+		}})
 	}
 	qw, kvw := s.Heads*s.HeadDim, s.KVHeads*s.HeadDim
-	add("token_embd.weight", "token_embd", s.Embedding, s.Vocab)
+	add("token_embd.weight", "token_embd", -1, s.Embedding, s.Vocab)
 	for i := range s.Layers {
 		p := fmt.Sprintf("blk.%d.", i)
-		add(p+"attn_norm.weight", "norm", s.Embedding, 0)
-		add(p+"attn_q.weight", "attn_q", s.Embedding, qw)
-		add(p+"attn_k.weight", "attn_k", s.Embedding, kvw)
-		add(p+"attn_v.weight", "attn_v", s.Embedding, kvw)
-		add(p+"attn_output.weight", "attn_output", qw, s.Embedding)
-		add(p+"ffn_norm.weight", "norm", s.Embedding, 0)
-		add(p+"ffn_gate.weight", "ffn_gate", s.Embedding, s.FeedForward)
-		add(p+"ffn_up.weight", "ffn_up", s.Embedding, s.FeedForward)
-		add(p+"ffn_down.weight", "ffn_down", s.FeedForward, s.Embedding)
+		add(p+"attn_norm.weight", "norm", i, s.Embedding, 0)
+		add(p+"attn_q.weight", "attn_q", i, s.Embedding, qw)
+		add(p+"attn_k.weight", "attn_k", i, s.Embedding, kvw)
+		add(p+"attn_v.weight", "attn_v", i, s.Embedding, kvw)
+		add(p+"attn_output.weight", "attn_output", i, qw, s.Embedding)
+		add(p+"ffn_norm.weight", "norm", i, s.Embedding, 0)
+		add(p+"ffn_gate.weight", "ffn_gate", i, s.Embedding, s.FeedForward)
+		add(p+"ffn_up.weight", "ffn_up", i, s.Embedding, s.FeedForward)
+		add(p+"ffn_down.weight", "ffn_down", i, s.FeedForward, s.Embedding)
 	}
-	add("output_norm.weight", "norm", s.Embedding, 0)
+	add("output_norm.weight", "norm", -1, s.Embedding, 0)
 	if !s.Tied {
-		add("output.weight", "output", s.Embedding, s.Vocab)
+		add("output.weight", "output", -1, s.Embedding, s.Vocab)
 	}
 	if s.RopeFactors && err == nil {
-		f := make([]byte, 0, ropeDims/2*4)
-		for range ropeDims / 2 {
-			f = binary.LittleEndian.AppendUint32(f, math.Float32bits(float32(1+3*rng.Float64())))
-		}
-		err = w.AddTensor("rope_freqs.weight", gguf.F32, []uint64{uint64(ropeDims / 2)}, f)
+		err = w.AddTensorReader("rope_freqs.weight", gguf.F32, []uint64{uint64(ropeDims / 2)}, int64(ropeDims/2*4),
+			&lazyTensor{gen: func() ([]byte, error) {
+				f := make([]byte, 0, ropeDims/2*4)
+				for range ropeDims / 2 {
+					f = binary.LittleEndian.AppendUint32(f, math.Float32bits(float32(1+3*rng.Float64())))
+				}
+				return f, nil
+			}})
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		return nil, err
+	_, err = w.WriteTo(out)
+	return err
+}
+
+// A lazyTensor generates its bytes at the first Read and lets them go
+// once read.
+type lazyTensor struct {
+	gen  func() ([]byte, error)
+	data []byte
+}
+
+func (l *lazyTensor) Read(p []byte) (int, error) {
+	if l.gen != nil {
+		d, err := l.gen()
+		if err != nil {
+			return 0, err
+		}
+		l.data, l.gen = d, nil
 	}
-	return buf.Bytes(), nil
+	if len(l.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, l.data)
+	l.data = l.data[n:]
+	if len(l.data) == 0 {
+		l.data = nil
+	}
+	return n, nil
 }
 
 // Random returns rows × cols random weights of type typ, of standard
@@ -157,8 +212,10 @@ func randomTensor(rng *rand.Rand, typ gguf.TensorType, cols, rows int, norm bool
 		}
 		return data, nil
 	}
-	for i := range data {
-		data[i] = byte(rng.Uint32())
+	for i := 0; i < len(data); i += 8 {
+		var b [8]byte
+		le.PutUint64(b[:], rng.Uint64())
+		copy(data[i:], b[:])
 	}
 	// Random quants are uniform; choose the scales so that values have
 	// about the standard deviation of the plain types.

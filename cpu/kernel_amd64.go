@@ -1,0 +1,225 @@
+//go:build amd64 && !noasm
+
+package cpu
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+
+	"strata/gguf"
+)
+
+var (
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasOSXSAVE
+	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
+)
+
+// An asmRows kernel computes rows × blocks of one format against x.
+type asmRows func(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func q4kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func q6kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func f32AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func gemm4x4AVX512(out *float32, ostride int, w, x *float32, cols int)
+
+//go:noescape
+func q4kAVX2(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func q6kAVX2(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func f32AVX2(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func gemm1x4AVX2(out *float32, ostride int, w, x *float32, cols int)
+
+//go:noescape
+func axpyAVX512(y, x *float32, a float32, n int)
+
+//go:noescape
+func axpyAVX2(y, x *float32, a float32, n int)
+
+// axpys returns the axpy of variant v.
+func axpys(v kernelVariant) func(y, x []float32, a float32) {
+	switch v {
+	case variantAVX512:
+		return func(y, x []float32, a float32) { axpyAsm(axpyAVX512, 16, y, x, a) }
+	case variantAVX2:
+		return func(y, x []float32, a float32) { axpyAsm(axpyAVX2, 8, y, x, a) }
+	}
+	return axpy
+}
+
+func axpyAsm(k func(y, x *float32, a float32, n int), width int, y, x []float32, a float32) {
+	n := len(y) / width * width
+	if n > 0 {
+		_ = x[n-1]
+		k(&y[0], &x[0], a, n)
+	}
+	axpy(y[n:], x[n:], a)
+}
+
+// wrap makes a rowsKernel of an assembly kernel over blocks of typeSize
+// bytes and blockSize elements, checking the lengths that keep every
+// access in bounds. Rows that are not whole blocks (float formats) go to
+// the generic kernel.
+func wrap(k asmRows, f format, typeSize, blockSize int) rowsKernel {
+	generic := genericRows(f.dequantize, f.blockSize, f.typeSize)
+	return func(out []float32, w []byte, rowBytes int, x, scratch []float32) {
+		if len(out) == 0 {
+			return
+		}
+		if rowBytes%typeSize != 0 {
+			generic(out, w, rowBytes, x, scratch)
+			return
+		}
+		blocks := rowBytes / typeSize
+		_ = w[len(out)*rowBytes-1]
+		_ = x[blocks*blockSize-1]
+		k(&out[0], &w[0], len(out), blocks, &x[0])
+	}
+}
+
+// asmKernel returns the assembly kernel of type t in variant v, if any.
+func asmKernel(t gguf.TensorType, v kernelVariant) rowsKernel {
+	f := formats[t]
+	switch v {
+	case variantAVX512:
+		switch t {
+		case gguf.Q4_K:
+			return wrap(q4kAVX512, f, 144, 256)
+		case gguf.Q6_K:
+			return wrap(q6kAVX512, f, 210, 256)
+		case gguf.F32:
+			return wrap(f32AVX512, f, 128, 32)
+		}
+	case variantAVX2:
+		switch t {
+		case gguf.Q4_K:
+			return wrap(q4kAVX2, f, 144, 256)
+		case gguf.Q6_K:
+			return wrap(q6kAVX2, f, 210, 256)
+		case gguf.F32:
+			return wrap(f32AVX2, f, 128, 32)
+		}
+	}
+	return nil
+}
+
+// dots returns the pairDot of variant v.
+func dots(v kernelVariant) func(w, x []float32) float32 {
+	switch v {
+	case variantAVX512:
+		return pairDotAVX512
+	case variantAVX2:
+		return pairDotAVX2
+	}
+	return pairDot
+}
+
+// tileProducts returns the tile product of variant v.
+func tileProducts(v kernelVariant) tileProduct {
+	switch v {
+	case variantAVX512:
+		return tileAVX512
+	case variantAVX2:
+		return tileAVX2
+	}
+	return tileGeneric
+}
+
+// tileAVX2 is tileGeneric one row by four inputs at a time.
+func tileAVX2(out []float32, stride int, tile []float32, rows, cols int, x []float32, n int) {
+	if cols%32 != 0 || cols == 0 {
+		tileGeneric(out, stride, tile, rows, cols, x, n)
+		return
+	}
+	_ = tile[rows*cols-1]
+	_ = x[n*cols-1]
+	j := 0
+	for ; j+4 <= n; j += 4 {
+		for r := range rows {
+			_ = out[(j+3)*stride+r]
+			gemm1x4AVX2(&out[j*stride+r], stride, &tile[r*cols], &x[j*cols], cols)
+		}
+	}
+	for ; j < n; j++ {
+		xj := x[j*cols:]
+		for r := range rows {
+			out[j*stride+r] = pairDotAVX2(tile[r*cols:(r+1)*cols], xj)
+		}
+	}
+}
+
+// pairDotAVX2 is pairDot.
+func pairDotAVX2(w, x []float32) float32 {
+	if len(w)%32 != 0 || len(w) == 0 {
+		return pairDot(w, x)
+	}
+	var out float32
+	_ = x[len(w)-1]
+	f32AVX2(&out, (*byte)(unsafe.Pointer(&w[0])), 1, len(w)/32, &x[0])
+	return out
+}
+
+// tileAVX512 is tileGeneric in blocks of four rows by four inputs.
+func tileAVX512(out []float32, stride int, tile []float32, rows, cols int, x []float32, n int) {
+	if cols%32 != 0 || cols == 0 {
+		tileGeneric(out, stride, tile, rows, cols, x, n)
+		return
+	}
+	_ = tile[rows*cols-1]
+	_ = x[n*cols-1]
+	j := 0
+	for ; j+4 <= n; j += 4 {
+		r := 0
+		for ; r+4 <= rows; r += 4 {
+			_ = out[(j+3)*stride+r+3]
+			gemm4x4AVX512(&out[j*stride+r], stride, &tile[r*cols], &x[j*cols], cols)
+		}
+		for ; r < rows; r++ {
+			for jj := j; jj < j+4; jj++ {
+				out[jj*stride+r] = pairDotAVX512(tile[r*cols:(r+1)*cols], x[jj*cols:])
+			}
+		}
+	}
+	for ; j < n; j++ {
+		xj := x[j*cols:]
+		for r := range rows {
+			out[j*stride+r] = pairDotAVX512(tile[r*cols:(r+1)*cols], xj)
+		}
+	}
+}
+
+// pairDotAVX512 is pairDot.
+func pairDotAVX512(w, x []float32) float32 {
+	if len(w)%32 != 0 || len(w) == 0 {
+		return pairDot(w, x)
+	}
+	var out float32
+	_ = x[len(w)-1]
+	f32AVX512(&out, (*byte)(unsafe.Pointer(&w[0])), 1, len(w)/32, &x[0])
+	return out
+}
+
+// supportedVariants lists the kernel variants this processor runs,
+// slowest first.
+func supportedVariants() []kernelVariant {
+	v := []kernelVariant{variantGeneric}
+	if hasAVX2 {
+		v = append(v, variantAVX2)
+	}
+	if hasAVX512 {
+		v = append(v, variantAVX512)
+	}
+	return v
+}

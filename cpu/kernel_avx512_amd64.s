@@ -1,0 +1,405 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// AVX-512 kernels: the 16 canonical lanes in one Z register, weights
+// decoded in registers to exactly the values Dequantize gives, products and
+// sums rounded one at a time (no fused multiply-add), the lanes reduced by
+// the tree of reduce16. They compute the bits of pairDot over the
+// dequantized row (kernel.go).
+
+DATA iota16<>+0(SB)/4, $0.0
+DATA iota16<>+4(SB)/4, $1.0
+DATA iota16<>+8(SB)/4, $2.0
+DATA iota16<>+12(SB)/4, $3.0
+DATA iota16<>+16(SB)/4, $4.0
+DATA iota16<>+20(SB)/4, $5.0
+DATA iota16<>+24(SB)/4, $6.0
+DATA iota16<>+28(SB)/4, $7.0
+DATA iota16<>+32(SB)/4, $8.0
+DATA iota16<>+36(SB)/4, $9.0
+DATA iota16<>+40(SB)/4, $10.0
+DATA iota16<>+44(SB)/4, $11.0
+DATA iota16<>+48(SB)/4, $12.0
+DATA iota16<>+52(SB)/4, $13.0
+DATA iota16<>+56(SB)/4, $14.0
+DATA iota16<>+60(SB)/4, $15.0
+GLOBL iota16<>(SB), RODATA|NOPTR, $64
+
+// REDUCE16(z, y, rx, ry, tx, ty) leaves in rx the lanes of z (whose low
+// half is y) summed as reduce16 does; ry is rx's Y register, tx and ty a
+// scratch register's.
+#define REDUCE16(z, y, rx, ry, tx, ty) \
+	VEXTRACTF64X4 $1, z, ty \
+	VADDPS ty, y, ry \
+	VEXTRACTF128 $1, ry, tx \
+	VADDPS tx, rx, rx \
+	VMOVHLPS rx, rx, tx \
+	VADDPS tx, rx, rx \
+	VPSHUFD $1, rx, tx \
+	VADDSS tx, rx, rx
+
+// PAIRS(w0, w1, xo, acc): acc += w0·x[0:16] + w1·x[16:32], x at xo(R11).
+#define PAIRS(w0, w1, xo, acc) \
+	VMULPS xo(R11), w0, w0 \
+	VMULPS xo+64(R11), w1, w1 \
+	VADDPS w1, w0, w0 \
+	VADDPS w0, acc, acc
+
+// Q4K_TABLE(j, t): t[v] = (d·scale_j)·v − dmin·min_j for v < 16, the 16
+// values a nibble of sub-block j stands for (as dequantizeQ4K computes them).
+#define Q4K_TABLE(j, t) \
+	VBROADCASTSS (4*j)(SP), t \
+	VMULPS Z30, t, t \
+	VBROADCASTSS (32+4*j)(SP), Z15 \
+	VSUBPS Z15, t, t
+
+// Q4K_CHUNK: sub-blocks ja (low nibbles) and jb (high nibbles) of the 32
+// bytes at qs(R10), against 64 values of x from xo(R11).
+#define Q4K_CHUNK(qs, xo, ja, jb) \
+	Q4K_TABLE(ja, Z8) \
+	Q4K_TABLE(jb, Z9) \
+	VPMOVZXBD qs(R10), Z0 \
+	VPMOVZXBD qs+16(R10), Z1 \
+	VPSRLD $4, Z0, Z2 \
+	VPSRLD $4, Z1, Z3 \
+	VPERMPS Z8, Z0, Z0 \
+	VPERMPS Z8, Z1, Z1 \
+	VPERMPS Z9, Z2, Z2 \
+	VPERMPS Z9, Z3, Z3 \
+	PAIRS(Z0, Z1, xo, Z16) \
+	PAIRS(Z2, Z3, xo+128, Z16)
+
+// K4SCALES: d·scale_j at 0(SP) and dmin·min_j at 32(SP) for j < 8, from
+// the Q4_K/Q5_K super-block at R10. Needs X25-X28 as set by K4CONSTS.
+#define K4SCALES \
+	VMOVDQU 4(R10), X0 \
+	VPANDD X28, X0, X1 \
+	VPSHUFD $0xAA, X0, X2 \
+	VPSRLVD X27, X2, X2 \
+	VPANDD X26, X2, X2 \
+	VPSRLD $6, X0, X3 \
+	VPANDD X25, X3, X3 \
+	VPSLLD $4, X3, X3 \
+	VPORD X3, X2, X2 \
+	VPUNPCKLDQ X2, X1, X1 \
+	VPMOVZXBD X1, Z1 \
+	VCVTDQ2PS Z1, Z1 \
+	MOVL (R10), AX \
+	VMOVD AX, X2 \
+	VCVTPH2PS X2, X2 \
+	VBROADCASTSS X2, Z3 \
+	VPSHUFD $0x55, X2, X4 \
+	VBROADCASTSS X4, Y4 \
+	VINSERTF64X4 $1, Y4, Z3, Z3 \
+	VMULPS Z3, Z1, Z1 \
+	VMOVUPS Z1, 0(SP)
+
+#define K4CONSTS \
+	MOVL $0x3f3f3f3f, AX \
+	VPBROADCASTD AX, X28 \
+	MOVL $0x0f0f0f0f, AX \
+	VPBROADCASTD AX, X26 \
+	MOVL $0x03030303, AX \
+	VPBROADCASTD AX, X25 \
+	MOVL $4, AX \
+	VMOVD AX, X27 \
+	VPSLLDQ $4, X27, X27 \
+	VMOVUPS iota16<>(SB), Z30
+
+// func q4kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
+TEXT ·q4kAVX512(SB), NOSPLIT, $64-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	K4CONSTS
+	TESTQ R9, R9
+	JZ q4kdone
+
+q4krow:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VPXORD Z16, Z16, Z16
+
+q4kblock:
+	K4SCALES
+	Q4K_CHUNK(16, 0, 0, 1)
+	Q4K_CHUNK(48, 256, 2, 3)
+	Q4K_CHUNK(80, 512, 4, 5)
+	Q4K_CHUNK(112, 768, 6, 7)
+	ADDQ $144, R10
+	ADDQ $1024, R11
+	DECQ CX
+	JNZ q4kblock
+
+	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ q4krow
+
+q4kdone:
+	VZEROUPPER
+	RET
+
+// Q6K_W(q, sc): q = (q − 32)·(d·scale) at sc(SP), in floats.
+#define Q6K_W(q, sc) \
+	VPSUBD Z29, q, q \
+	VCVTDQ2PS q, q \
+	VBROADCASTSS sc(SP), Z15 \
+	VMULPS Z15, q, q
+
+// Q6K_HALF: the 128 values of one half of the super-block at R10: 64
+// bytes of ql at ql, 32 of qh at qh, x from xo, scales from sc(SP).
+// Block k of 32 (k < 4) is sub-blocks 2k and 2k+1 of the half.
+#define Q6K_HALF(ql, qh, xo, sc) \
+	VPMOVZXBD ql(R10), Z0 \
+	VPMOVZXBD ql+16(R10), Z1 \
+	VPMOVZXBD ql+32(R10), Z2 \
+	VPMOVZXBD ql+48(R10), Z3 \
+	VPMOVZXBD qh(R10), Z4 \
+	VPMOVZXBD qh+16(R10), Z5 \
+	VPSLLD $4, Z4, Z6 \
+	VPSLLD $4, Z5, Z7 \
+	VPANDD Z28, Z6, Z6 \
+	VPANDD Z28, Z7, Z7 \
+	VPANDD Z31, Z0, Z8 \
+	VPANDD Z31, Z1, Z9 \
+	VPORD Z6, Z8, Z8 \
+	VPORD Z7, Z9, Z9 \
+	Q6K_W(Z8, sc) \
+	Q6K_W(Z9, sc+4) \
+	PAIRS(Z8, Z9, xo, Z16) \
+	VPSLLD $2, Z4, Z6 \
+	VPSLLD $2, Z5, Z7 \
+	VPANDD Z28, Z6, Z6 \
+	VPANDD Z28, Z7, Z7 \
+	VPANDD Z31, Z2, Z8 \
+	VPANDD Z31, Z3, Z9 \
+	VPORD Z6, Z8, Z8 \
+	VPORD Z7, Z9, Z9 \
+	Q6K_W(Z8, sc+8) \
+	Q6K_W(Z9, sc+12) \
+	PAIRS(Z8, Z9, xo+128, Z16) \
+	VPANDD Z28, Z4, Z6 \
+	VPANDD Z28, Z5, Z7 \
+	VPSRLD $4, Z0, Z8 \
+	VPSRLD $4, Z1, Z9 \
+	VPORD Z6, Z8, Z8 \
+	VPORD Z7, Z9, Z9 \
+	Q6K_W(Z8, sc+16) \
+	Q6K_W(Z9, sc+20) \
+	PAIRS(Z8, Z9, xo+256, Z16) \
+	VPSRLD $2, Z4, Z6 \
+	VPSRLD $2, Z5, Z7 \
+	VPANDD Z28, Z6, Z6 \
+	VPANDD Z28, Z7, Z7 \
+	VPSRLD $4, Z2, Z8 \
+	VPSRLD $4, Z3, Z9 \
+	VPORD Z6, Z8, Z8 \
+	VPORD Z7, Z9, Z9 \
+	Q6K_W(Z8, sc+24) \
+	Q6K_W(Z9, sc+28) \
+	PAIRS(Z8, Z9, xo+384, Z16)
+
+// func q6kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
+TEXT ·q6kAVX512(SB), NOSPLIT, $64-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	MOVL $15, AX
+	VPBROADCASTD AX, Z31
+	MOVL $0x30, AX
+	VPBROADCASTD AX, Z28
+	MOVL $32, AX
+	VPBROADCASTD AX, Z29
+	TESTQ R9, R9
+	JZ q6kdone
+
+q6krow:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VPXORD Z16, Z16, Z16
+
+q6kblock:
+	MOVWLZX 208(R10), AX
+	VMOVD AX, X2
+	VCVTPH2PS X2, X2
+	VBROADCASTSS X2, Z2
+	VPMOVSXBD 192(R10), Z1
+	VCVTDQ2PS Z1, Z1
+	VMULPS Z2, Z1, Z1
+	VMOVUPS Z1, 0(SP)
+	Q6K_HALF(0, 128, 0, 0)
+	Q6K_HALF(64, 160, 512, 32)
+	ADDQ $210, R10
+	ADDQ $1024, R11
+	DECQ CX
+	JNZ q6kblock
+
+	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ q6krow
+
+q6kdone:
+	VZEROUPPER
+	RET
+
+// func f32AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+// blocks are of 32 floats.
+TEXT ·f32AVX512(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	TESTQ R9, R9
+	JZ f32done
+
+f32row:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VPXORD Z16, Z16, Z16
+
+f32block:
+	VMOVUPS (R10), Z0
+	VMOVUPS 64(R10), Z1
+	PAIRS(Z0, Z1, 0, Z16)
+	ADDQ $128, R10
+	ADDQ $128, R11
+	DECQ CX
+	JNZ f32block
+
+	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ f32row
+
+f32done:
+	VZEROUPPER
+	RET
+
+// GEMM_PAIRS(w0, w1, acc): acc += w0·Z8 + w1·Z9, through Z10, Z11.
+#define GEMM_PAIRS(w0, w1, acc) \
+	VMULPS Z8, w0, Z10 \
+	VMULPS Z9, w1, Z11 \
+	VADDPS Z11, Z10, Z10 \
+	VADDPS Z10, acc, acc
+
+// GEMM_TOKEN(x, a0, a1, a2, a3): the four rows against token x.
+#define GEMM_TOKEN(x, a0, a1, a2, a3) \
+	VMOVUPS (x), Z8 \
+	VMOVUPS 64(x), Z9 \
+	GEMM_PAIRS(Z0, Z1, a0) \
+	GEMM_PAIRS(Z2, Z3, a1) \
+	GEMM_PAIRS(Z4, Z5, a2) \
+	GEMM_PAIRS(Z6, Z7, a3)
+
+// GEMM_STORE(a0, a1, a2, a3): out[0..3] at (DX) = the reduced lanes.
+#define GEMM_STORE(a0, y0, a1, y1, a2, y2, a3, y3) \
+	REDUCE16(a0, y0, X0, Y0, X1, Y1) \
+	VMOVSS X0, 0(DX) \
+	REDUCE16(a1, y1, X0, Y0, X1, Y1) \
+	VMOVSS X0, 4(DX) \
+	REDUCE16(a2, y2, X0, Y0, X1, Y1) \
+	VMOVSS X0, 8(DX) \
+	REDUCE16(a3, y3, X0, Y0, X1, Y1) \
+	VMOVSS X0, 12(DX)
+
+// func gemm4x4AVX512(out *float32, ostride int, w, x *float32, cols int)
+// out[t·ostride + r] = pairDot(w row r, x row t) for r, t < 4; rows of w
+// and of x are cols floats apart, cols a multiple of 32.
+TEXT ·gemm4x4AVX512(SB), NOSPLIT, $0-40
+	MOVQ cols+32(FP), CX
+	MOVQ w+16(FP), R8
+	LEAQ (R8)(CX*4), R9
+	LEAQ (R9)(CX*4), R10
+	LEAQ (R10)(CX*4), R11
+	MOVQ x+24(FP), AX
+	LEAQ (AX)(CX*4), BX
+	LEAQ (BX)(CX*4), SI
+	LEAQ (SI)(CX*4), DI
+	SHRQ $5, CX
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	TESTQ CX, CX
+	JZ gemmstore
+
+gemmloop:
+	VMOVUPS (R8), Z0
+	VMOVUPS 64(R8), Z1
+	VMOVUPS (R9), Z2
+	VMOVUPS 64(R9), Z3
+	VMOVUPS (R10), Z4
+	VMOVUPS 64(R10), Z5
+	VMOVUPS (R11), Z6
+	VMOVUPS 64(R11), Z7
+	GEMM_TOKEN(AX, Z16, Z17, Z18, Z19)
+	GEMM_TOKEN(BX, Z20, Z21, Z22, Z23)
+	GEMM_TOKEN(SI, Z24, Z25, Z26, Z27)
+	GEMM_TOKEN(DI, Z28, Z29, Z30, Z31)
+	ADDQ $128, R8
+	ADDQ $128, R9
+	ADDQ $128, R10
+	ADDQ $128, R11
+	ADDQ $128, AX
+	ADDQ $128, BX
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ gemmloop
+
+gemmstore:
+	MOVQ out+0(FP), DX
+	MOVQ ostride+8(FP), CX
+	SHLQ $2, CX
+	GEMM_STORE(Z16, Y16, Z17, Y17, Z18, Y18, Z19, Y19)
+	ADDQ CX, DX
+	GEMM_STORE(Z20, Y20, Z21, Y21, Z22, Y22, Z23, Y23)
+	ADDQ CX, DX
+	GEMM_STORE(Z24, Y24, Z25, Y25, Z26, Y26, Z27, Y27)
+	ADDQ CX, DX
+	GEMM_STORE(Z28, Y28, Z29, Y29, Z30, Y30, Z31, Y31)
+	VZEROUPPER
+	RET
+
+// func axpyAVX512(y, x *float32, a float32, n int)
+// y[i] = y[i] + a·x[i] for n a multiple of 16, rounding the product.
+TEXT ·axpyAVX512(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS a+16(FP), Z1
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ axpydone
+
+axpyloop:
+	VMULPS (SI), Z1, Z0
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ axpyloop
+
+axpydone:
+	VZEROUPPER
+	RET

@@ -1,0 +1,20 @@
+//go:build !amd64 || noasm
+
+package cpu
+
+import "strata/gguf"
+
+// asmKernel has no assembly to offer on this build.
+func asmKernel(gguf.TensorType, kernelVariant) rowsKernel { return nil }
+
+// supportedVariants lists the kernel variants this build runs here.
+func supportedVariants() []kernelVariant { return []kernelVariant{variantGeneric} }
+
+// tileProducts returns the tile product of variant v.
+func tileProducts(kernelVariant) tileProduct { return tileGeneric }
+
+// dots returns the pairDot of variant v.
+func dots(kernelVariant) func(w, x []float32) float32 { return pairDot }
+
+// axpys returns the axpy of variant v.
+func axpys(kernelVariant) func(y, x []float32, a float32) { return axpy }
