@@ -29,13 +29,14 @@ var formats = map[gguf.TensorType]format{
 	gguf.Q6_K: {gguf.Q6_K, 256, 210, dequantizeQ6K},
 }
 
-// kernel returns the format's kernel in variant v: assembly where there is
-// one, else the pure-Go twin, which computes the same bits.
+// kernel returns the format's kernel in variant v: a fused assembly one
+// where there is one, else rows dequantized and dotted by the variant's
+// dot; all compute the same bits.
 func (f format) kernel(v kernelVariant) rowsKernel {
 	if k := asmKernel(f.typ, v); k != nil {
 		return k
 	}
-	return genericRows(f.dequantize, f.blockSize, f.typeSize)
+	return dequantizedRows(f.dequantize, f.blockSize, f.typeSize, dots(v))
 }
 
 // Supported lists the tensor types this backend computes.

@@ -58,15 +58,16 @@ func pairDot(w, x []float32) float32 {
 // row of floats, for kernels that need one.
 type rowsKernel func(out []float32, w []byte, rowBytes int, x, scratch []float32)
 
-// genericRows is the pure-Go kernel of a format: each row dequantized
-// into scratch, then pairDot.
-func genericRows(dequantize func(dst []float32, src []byte), blockSize, typeSize int) rowsKernel {
+// dequantizedRows is the kernel of a format that has no fused one: each
+// row dequantized into scratch, then dot (pairDot or a variant's twin of
+// it). With pairDot it is the pure-Go kernel, the definition of the bits.
+func dequantizedRows(dequantize func(dst []float32, src []byte), blockSize, typeSize int, dot func(w, x []float32) float32) rowsKernel {
 	return func(out []float32, w []byte, rowBytes int, x, scratch []float32) {
 		cols := rowBytes / typeSize * blockSize
 		row := scratch[:cols]
 		for r := range out {
 			dequantize(row, w[r*rowBytes:(r+1)*rowBytes])
-			out[r] = pairDot(row, x)
+			out[r] = dot(row, x)
 		}
 	}
 }

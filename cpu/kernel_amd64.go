@@ -43,6 +43,30 @@ func f32AVX2(out *float32, w *byte, rows, blocks int, x *float32)
 func gemm1x4AVX2(out *float32, ostride int, w, x *float32, cols int)
 
 //go:noescape
+func q8_0AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func q4_0AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func f16AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func bf16AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func q8_0AVX2(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func q4_0AVX2(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func f16AVX2(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func bf16AVX2(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
 func axpyAVX512(y, x *float32, a float32, n int)
 
 //go:noescape
@@ -73,7 +97,7 @@ func axpyAsm(k func(y, x *float32, a float32, n int), width int, y, x []float32,
 // access in bounds. Rows that are not whole blocks (float formats) go to
 // the generic kernel.
 func wrap(k asmRows, f format, typeSize, blockSize int) rowsKernel {
-	generic := genericRows(f.dequantize, f.blockSize, f.typeSize)
+	generic := dequantizedRows(f.dequantize, f.blockSize, f.typeSize, pairDot)
 	return func(out []float32, w []byte, rowBytes int, x, scratch []float32) {
 		if len(out) == 0 {
 			return
@@ -101,6 +125,14 @@ func asmKernel(t gguf.TensorType, v kernelVariant) rowsKernel {
 			return wrap(q6kAVX512, f, 210, 256)
 		case gguf.F32:
 			return wrap(f32AVX512, f, 128, 32)
+		case gguf.Q8_0:
+			return wrap(q8_0AVX512, f, 34, 32)
+		case gguf.Q4_0:
+			return wrap(q4_0AVX512, f, 18, 32)
+		case gguf.F16:
+			return wrap(f16AVX512, f, 64, 32)
+		case gguf.BF16:
+			return wrap(bf16AVX512, f, 64, 32)
 		}
 	case variantAVX2:
 		switch t {
@@ -110,6 +142,14 @@ func asmKernel(t gguf.TensorType, v kernelVariant) rowsKernel {
 			return wrap(q6kAVX2, f, 210, 256)
 		case gguf.F32:
 			return wrap(f32AVX2, f, 128, 32)
+		case gguf.Q8_0:
+			return wrap(q8_0AVX2, f, 34, 32)
+		case gguf.Q4_0:
+			return wrap(q4_0AVX2, f, 18, 32)
+		case gguf.F16:
+			return wrap(f16AVX2, f, 64, 32)
+		case gguf.BF16:
+			return wrap(bf16AVX2, f, 64, 32)
 		}
 	}
 	return nil

@@ -374,3 +374,216 @@ axpy2loop:
 axpy2done:
 	VZEROUPPER
 	RET
+
+// HALF2(off, y): y = the f16 at off(R10), broadcast as float32.
+#define HALF2(off, y) \
+	MOVWLZX off(R10), AX \
+	VMOVD AX, X14 \
+	VCVTPH2PS X14, X14 \
+	VBROADCASTSS X14, y
+
+// FOUR2: the 32 weights in Y0 (elements 0-7), Y1 (8-15), Y2 (16-23) and
+// Y3 (24-31) against x, into Y12 (lanes 0-7) and Y13 (8-15).
+#define FOUR2 \
+	PAIRS2(Y0, Y2, 0, 64, Y12) \
+	PAIRS2(Y1, Y3, 32, 96, Y13)
+
+#define Q8_0_2 \
+	HALF2(0, Y4) \
+	VPMOVSXBD 2(R10), Y0 \
+	VPMOVSXBD 10(R10), Y1 \
+	VPMOVSXBD 18(R10), Y2 \
+	VPMOVSXBD 26(R10), Y3 \
+	VCVTDQ2PS Y0, Y0 \
+	VCVTDQ2PS Y1, Y1 \
+	VCVTDQ2PS Y2, Y2 \
+	VCVTDQ2PS Y3, Y3 \
+	VMULPS Y4, Y0, Y0 \
+	VMULPS Y4, Y1, Y1 \
+	VMULPS Y4, Y2, Y2 \
+	VMULPS Y4, Y3, Y3 \
+	FOUR2
+
+#define Q4_0_2 \
+	HALF2(0, Y4) \
+	VPMOVZXBD 2(R10), Y0 \
+	VPMOVZXBD 10(R10), Y1 \
+	VPSRLD $4, Y0, Y2 \
+	VPSRLD $4, Y1, Y3 \
+	VPAND Y15, Y0, Y0 \
+	VPAND Y15, Y1, Y1 \
+	VPSUBD Y8, Y0, Y0 \
+	VPSUBD Y8, Y1, Y1 \
+	VPSUBD Y8, Y2, Y2 \
+	VPSUBD Y8, Y3, Y3 \
+	VCVTDQ2PS Y0, Y0 \
+	VCVTDQ2PS Y1, Y1 \
+	VCVTDQ2PS Y2, Y2 \
+	VCVTDQ2PS Y3, Y3 \
+	VMULPS Y4, Y0, Y0 \
+	VMULPS Y4, Y1, Y1 \
+	VMULPS Y4, Y2, Y2 \
+	VMULPS Y4, Y3, Y3 \
+	FOUR2
+
+#define F16_2 \
+	VCVTPH2PS (R10), Y0 \
+	VCVTPH2PS 16(R10), Y1 \
+	VCVTPH2PS 32(R10), Y2 \
+	VCVTPH2PS 48(R10), Y3 \
+	FOUR2
+
+#define BF16_2 \
+	VPMOVZXWD (R10), Y0 \
+	VPMOVZXWD 16(R10), Y1 \
+	VPMOVZXWD 32(R10), Y2 \
+	VPMOVZXWD 48(R10), Y3 \
+	VPSLLD $16, Y0, Y0 \
+	VPSLLD $16, Y1, Y1 \
+	VPSLLD $16, Y2, Y2 \
+	VPSLLD $16, Y3, Y3 \
+	FOUR2
+
+// func q8_0AVX2(out *float32, w *byte, rows, blocks int, x *float32)
+TEXT ·q8_0AVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	VPBROADCASTD k15<>(SB), Y15
+	MOVL $8, AX
+	VMOVD AX, X8
+	VPBROADCASTD X8, Y8
+	TESTQ R9, R9
+	JZ done
+
+row:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+
+block:
+	Q8_0_2
+	ADDQ $34, R10
+	ADDQ $128, R11
+	DECQ CX
+	JNZ block
+
+	REDUCE8(Y12, Y13, X0, Y0, X1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ row
+
+done:
+	VZEROUPPER
+	RET
+
+// func q4_0AVX2(out *float32, w *byte, rows, blocks int, x *float32)
+TEXT ·q4_0AVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	VPBROADCASTD k15<>(SB), Y15
+	MOVL $8, AX
+	VMOVD AX, X8
+	VPBROADCASTD X8, Y8
+	TESTQ R9, R9
+	JZ done
+
+row:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+
+block:
+	Q4_0_2
+	ADDQ $18, R10
+	ADDQ $128, R11
+	DECQ CX
+	JNZ block
+
+	REDUCE8(Y12, Y13, X0, Y0, X1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ row
+
+done:
+	VZEROUPPER
+	RET
+
+// func f16AVX2(out *float32, w *byte, rows, blocks int, x *float32)
+TEXT ·f16AVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	VPBROADCASTD k15<>(SB), Y15
+	MOVL $8, AX
+	VMOVD AX, X8
+	VPBROADCASTD X8, Y8
+	TESTQ R9, R9
+	JZ done
+
+row:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+
+block:
+	F16_2
+	ADDQ $64, R10
+	ADDQ $128, R11
+	DECQ CX
+	JNZ block
+
+	REDUCE8(Y12, Y13, X0, Y0, X1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ row
+
+done:
+	VZEROUPPER
+	RET
+
+// func bf16AVX2(out *float32, w *byte, rows, blocks int, x *float32)
+TEXT ·bf16AVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	VPBROADCASTD k15<>(SB), Y15
+	MOVL $8, AX
+	VMOVD AX, X8
+	VPBROADCASTD X8, Y8
+	TESTQ R9, R9
+	JZ done
+
+row:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+
+block:
+	BF16_2
+	ADDQ $64, R10
+	ADDQ $128, R11
+	DECQ CX
+	JNZ block
+
+	REDUCE8(Y12, Y13, X0, Y0, X1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ row
+
+done:
+	VZEROUPPER
+	RET

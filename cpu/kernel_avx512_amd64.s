@@ -403,3 +403,175 @@ axpyloop:
 axpydone:
 	VZEROUPPER
 	RET
+
+// HALF512(off, z): z = the f16 at off(R10), broadcast as float32.
+#define HALF512(off, z) \
+	MOVWLZX off(R10), AX \
+	VMOVD AX, X15 \
+	VCVTPH2PS X15, X15 \
+	VBROADCASTSS X15, z
+
+// Q8_0: d·q for 32 int8 q.
+#define Q8_0_512 \
+	HALF512(0, Z2) \
+	VPMOVSXBD 2(R10), Z0 \
+	VPMOVSXBD 18(R10), Z1 \
+	VCVTDQ2PS Z0, Z0 \
+	VCVTDQ2PS Z1, Z1 \
+	VMULPS Z2, Z0, Z0 \
+	VMULPS Z2, Z1, Z1 \
+	PAIRS(Z0, Z1, 0, Z16)
+
+// Q4_0: d·(q−8), element j the low nibble of byte j, j+16 its high one.
+#define Q4_0_512 \
+	HALF512(0, Z2) \
+	VPMOVZXBD 2(R10), Z0 \
+	VPSRLD $4, Z0, Z1 \
+	VPANDD Z31, Z0, Z0 \
+	VPSUBD Z30, Z0, Z0 \
+	VPSUBD Z30, Z1, Z1 \
+	VCVTDQ2PS Z0, Z0 \
+	VCVTDQ2PS Z1, Z1 \
+	VMULPS Z2, Z0, Z0 \
+	VMULPS Z2, Z1, Z1 \
+	PAIRS(Z0, Z1, 0, Z16)
+
+#define F16_512 \
+	VCVTPH2PS (R10), Z0 \
+	VCVTPH2PS 32(R10), Z1 \
+	PAIRS(Z0, Z1, 0, Z16)
+
+#define BF16_512 \
+	VPMOVZXWD (R10), Z0 \
+	VPMOVZXWD 32(R10), Z1 \
+	VPSLLD $16, Z0, Z0 \
+	VPSLLD $16, Z1, Z1 \
+	PAIRS(Z0, Z1, 0, Z16)
+
+// func q8_0AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+TEXT ·q8_0AVX512(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	TESTQ R9, R9
+	JZ done
+
+row:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VPXORD Z16, Z16, Z16
+
+block:
+	Q8_0_512
+	ADDQ $34, R10
+	ADDQ $128, R11
+	DECQ CX
+	JNZ block
+
+	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ row
+
+done:
+	VZEROUPPER
+	RET
+
+// func q4_0AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+TEXT ·q4_0AVX512(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	MOVL $15, AX
+	VPBROADCASTD AX, Z31
+	MOVL $8, AX
+	VPBROADCASTD AX, Z30
+	TESTQ R9, R9
+	JZ done
+
+row:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VPXORD Z16, Z16, Z16
+
+block:
+	Q4_0_512
+	ADDQ $18, R10
+	ADDQ $128, R11
+	DECQ CX
+	JNZ block
+
+	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ row
+
+done:
+	VZEROUPPER
+	RET
+
+// func f16AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+TEXT ·f16AVX512(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	TESTQ R9, R9
+	JZ done
+
+row:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VPXORD Z16, Z16, Z16
+
+block:
+	F16_512
+	ADDQ $64, R10
+	ADDQ $128, R11
+	DECQ CX
+	JNZ block
+
+	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ row
+
+done:
+	VZEROUPPER
+	RET
+
+// func bf16AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+TEXT ·bf16AVX512(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	TESTQ R9, R9
+	JZ done
+
+row:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VPXORD Z16, Z16, Z16
+
+block:
+	BF16_512
+	ADDQ $64, R10
+	ADDQ $128, R11
+	DECQ CX
+	JNZ block
+
+	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ row
+
+done:
+	VZEROUPPER
+	RET
