@@ -51,10 +51,14 @@ const (
 
 // Result is what a generation did and how long it took.
 type Result struct {
-	Tokens       []int32 // generated tokens (an end-of-generation token excluded)
-	Stop         StopReason
-	PromptTime   time.Duration
+	Tokens     []int32 // generated tokens (an end-of-generation token excluded)
+	Stop       StopReason
+	PromptTime time.Duration // the prompt's evaluation, which gives the first token's logits
+	// GenerateTime is the time from the prompt's end to the last token:
+	// DecodeSteps evaluations (one per token after the first) and the
+	// sampling of every token.
 	GenerateTime time.Duration
+	DecodeSteps  int
 }
 
 // Generate feeds prompt to the stack, then samples tokens one at a time,
@@ -115,5 +119,6 @@ func Generate(ctx context.Context, s Stack, prompt []int32, o GenerateOptions, e
 		if err := s.Eval(logits, next); err != nil {
 			return r, err
 		}
+		r.DecodeSteps++
 	}
 }

@@ -39,7 +39,7 @@ func benchCommand() *cli.Command {
 				&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			},
 			Action: benchKernels,
-		}},
+		}, benchModelCommand()},
 	}
 }
 

@@ -184,6 +184,62 @@ func TestLogitsBits(t *testing.T) {
 	}
 }
 
+// TestTimings checks that the decode rate counts the steps it timed: the
+// first token comes from the prompt's logits.
+func TestTimings(t *testing.T) {
+	out, errs, code := strata(t, "run", tinyModel, "-p", "Once upon a time", "-n", "9", "--ignore-eos", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Tokens  []int32 `json:"tokens"`
+		Timings struct {
+			Tokens    int     `json:"predicted_tokens"`
+			Steps     int     `json:"decode_steps"`
+			MS        float64 `json:"predicted_ms"`
+			PerSecond float64 `json:"predicted_tokens_per_second"`
+		} `json:"timings"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	tm := r.Timings
+	if len(r.Tokens) != 9 || tm.Tokens != 9 || tm.Steps != 8 {
+		t.Fatalf("%d tokens, timings %+v: want 9 tokens and 8 decode steps", len(r.Tokens), tm)
+	}
+	if want := 8 / (tm.MS / 1000); math.Abs(tm.PerSecond-want) > 0.01*want {
+		t.Errorf("%.1f tokens/s, want 8 steps in %.3f ms = %.1f", tm.PerSecond, tm.MS, want)
+	}
+}
+
+// TestBenchModel runs 'strata bench model' and checks its table and JSON.
+func TestBenchModel(t *testing.T) {
+	out, errs, code := strata(t, "bench", "model", tinyModel, "-p", "16,8", "-n", "4", "-r", "2", "-t", "2", "--backend", "cpu")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"| model | size | params | backend | threads | test | t/s |", "| pp16 |", "| pp8 |", "| tg4 |", "20.06 M", "| cpu | 2 |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	out, errs, code = strata(t, "bench", "model", tinyModel, "-p", "0", "-n", "3", "-r", "3", "--backend", "cpu", "--json")
+	var rows []struct {
+		Test    string    `json:"test"`
+		Mean    float64   `json:"avg_ts"`
+		Samples []float64 `json:"samples_ts"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil {
+		t.Fatalf("--json: exit %d, %q %s", code, out, errs)
+	}
+	if len(rows) != 1 || rows[0].Test != "tg3" || len(rows[0].Samples) != 3 || !(rows[0].Mean > 0) {
+		t.Errorf("--json rows %+v", rows)
+	}
+	if _, errs, code := strata(t, "bench", "model", tinyModel, "-p", "x"); code == 0 || !strings.Contains(errs, "--n-prompt") {
+		t.Errorf("-p x: exit %d, %q", code, errs)
+	}
+}
+
 // ggufHeader starts a GGUF v3 file by hand, for inputs the writer refuses.
 func ggufHeader(nTensors, nKV uint64) []byte {
 	b := []byte("GGUF")

@@ -75,6 +75,7 @@ type runTimings struct {
 	PromptPerSecond float64 `json:"prompt_tokens_per_second"`
 	Tokens          int     `json:"predicted_tokens"`
 	PredictMS       float64 `json:"predicted_ms"`
+	DecodeSteps     int     `json:"decode_steps"`
 	PerSecond       float64 `json:"predicted_tokens_per_second"`
 }
 
@@ -197,8 +198,8 @@ func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTok
 		r.Stop = "interrupted"
 	}
 	t := timings(len(promptTokens), &r)
-	fmt.Fprintf(os.Stderr, "\nprompt: %d tokens in %.1f ms (%.1f tokens/s); generation: %d tokens in %.1f ms (%.1f tokens/s); %s on %s\n",
-		t.PromptTokens, t.PromptMS, t.PromptPerSecond, t.Tokens, t.PredictMS, t.PerSecond, res.Backend, res.Device)
+	fmt.Fprintf(os.Stderr, "\nprompt: %d tokens in %.1f ms (%.1f tokens/s); generation: %d tokens, %d decode steps in %.1f ms (%.1f tokens/s); %s on %s\n",
+		t.PromptTokens, t.PromptMS, t.PromptPerSecond, t.Tokens, t.DecodeSteps, t.PredictMS, t.PerSecond, res.Backend, res.Device)
 	if report != nil {
 		report(&res)
 	}
@@ -226,7 +227,10 @@ func timings(promptTokens int, r *engine.Result) runTimings {
 	}
 	return runTimings{
 		PromptTokens: promptTokens, PromptMS: ms(r.PromptTime), PromptPerSecond: perSecond(promptTokens, r.PromptTime),
-		Tokens: len(r.Tokens), PredictMS: ms(r.GenerateTime), PerSecond: perSecond(len(r.Tokens), r.GenerateTime),
+		// The first token comes from the prompt's logits; predicted_ms times
+		// the decode steps that gave the others, so they are what is counted.
+		Tokens: len(r.Tokens), PredictMS: ms(r.GenerateTime), DecodeSteps: r.DecodeSteps,
+		PerSecond: perSecond(r.DecodeSteps, r.GenerateTime),
 	}
 }
 
