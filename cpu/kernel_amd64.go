@@ -67,6 +67,12 @@ func f16AVX2(out *float32, w *byte, rows, blocks int, x *float32)
 func bf16AVX2(out *float32, w *byte, rows, blocks int, x *float32)
 
 //go:noescape
+func q5kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
+func q5kAVX2(out *float32, w *byte, rows, blocks int, x *float32)
+
+//go:noescape
 func axpyAVX512(y, x *float32, a float32, n int)
 
 //go:noescape
@@ -125,6 +131,8 @@ func asmKernel(t gguf.TensorType, v kernelVariant) rowsKernel {
 			return wrap(q6kAVX512, f, 210, 256)
 		case gguf.F32:
 			return wrap(f32AVX512, f, 128, 32)
+		case gguf.Q5_K:
+			return wrap(q5kAVX512, f, 176, 256)
 		case gguf.Q8_0:
 			return wrap(q8_0AVX512, f, 34, 32)
 		case gguf.Q4_0:
@@ -142,6 +150,8 @@ func asmKernel(t gguf.TensorType, v kernelVariant) rowsKernel {
 			return wrap(q6kAVX2, f, 210, 256)
 		case gguf.F32:
 			return wrap(f32AVX2, f, 128, 32)
+		case gguf.Q5_K:
+			return wrap(q5kAVX2, f, 176, 256)
 		case gguf.Q8_0:
 			return wrap(q8_0AVX2, f, 34, 32)
 		case gguf.Q4_0:

@@ -46,34 +46,35 @@ GLOBL iota16<>(SB), RODATA|NOPTR, $64
 	VADDPS w1, w0, w0 \
 	VADDPS w0, acc, acc
 
-// Q4K_TABLE(j, t): t[v] = (d·scale_j)·v − dmin·min_j for v < 16, the 16
-// values a nibble of sub-block j stands for (as dequantizeQ4K computes them).
-#define Q4K_TABLE(j, t) \
-	VBROADCASTSS (4*j)(SP), t \
-	VMULPS Z30, t, t \
-	VBROADCASTSS (32+4*j)(SP), Z15 \
-	VSUBPS Z15, t, t
+// Q4K_CHUNK(base, qs, xo, sc, acc, t0..t3, ta, tb, tm): sub-blocks 2i (low
+// nibbles) and 2i+1 (high nibbles) of the 32 bytes at qs(base), against 64
+// values of x from xo(R11); the sub-blocks' d·scale and dmin·min at
+// sc(SP) and sc+32(SP). Each nibble is looked up in a table of the 16
+// values it stands for, t[v] = (d·scale)·v − dmin·min (one rounding, as
+// dequantizeQ4K: the product is exact), built with Z30 = 0, 1, …, 15.
+#define Q4K_CHUNK(base, qs, xo, sc, acc, t0, t1, t2, t3, ta, tb, tm) \
+	VBROADCASTSS sc(SP), ta \
+	VBROADCASTSS sc+32(SP), tm \
+	VFMSUB213PS tm, Z30, ta \
+	VBROADCASTSS sc+4(SP), tb \
+	VBROADCASTSS sc+36(SP), tm \
+	VFMSUB213PS tm, Z30, tb \
+	VPMOVZXBD qs(base), t0 \
+	VPMOVZXBD qs+16(base), t1 \
+	VPSRLD $4, t0, t2 \
+	VPSRLD $4, t1, t3 \
+	VPERMPS ta, t0, t0 \
+	VPERMPS ta, t1, t1 \
+	VPERMPS tb, t2, t2 \
+	VPERMPS tb, t3, t3 \
+	PAIRS(t0, t1, xo, acc) \
+	PAIRS(t2, t3, xo+128, acc)
 
-// Q4K_CHUNK: sub-blocks ja (low nibbles) and jb (high nibbles) of the 32
-// bytes at qs(R10), against 64 values of x from xo(R11).
-#define Q4K_CHUNK(qs, xo, ja, jb) \
-	Q4K_TABLE(ja, Z8) \
-	Q4K_TABLE(jb, Z9) \
-	VPMOVZXBD qs(R10), Z0 \
-	VPMOVZXBD qs+16(R10), Z1 \
-	VPSRLD $4, Z0, Z2 \
-	VPSRLD $4, Z1, Z3 \
-	VPERMPS Z8, Z0, Z0 \
-	VPERMPS Z8, Z1, Z1 \
-	VPERMPS Z9, Z2, Z2 \
-	VPERMPS Z9, Z3, Z3 \
-	PAIRS(Z0, Z1, xo, Z16) \
-	PAIRS(Z2, Z3, xo+128, Z16)
-
-// K4SCALES: d·scale_j at 0(SP) and dmin·min_j at 32(SP) for j < 8, from
-// the Q4_K/Q5_K super-block at R10. Needs X25-X28 as set by K4CONSTS.
-#define K4SCALES \
-	VMOVDQU 4(R10), X0 \
+// K4SCALES(base, sc): d·scale_j at sc(SP) and dmin·min_j at sc+32(SP)
+// for j < 8, from the Q4_K/Q5_K super-block at base. Needs X25-X28 as set
+// by K4CONSTS; uses X0-X4.
+#define K4SCALES(base, sc) \
+	VMOVDQU 4(base), X0 \
 	VPANDD X28, X0, X1 \
 	VPSHUFD $0xAA, X0, X2 \
 	VPSRLVD X27, X2, X2 \
@@ -85,7 +86,7 @@ GLOBL iota16<>(SB), RODATA|NOPTR, $64
 	VPUNPCKLDQ X2, X1, X1 \
 	VPMOVZXBD X1, Z1 \
 	VCVTDQ2PS Z1, Z1 \
-	MOVL (R10), AX \
+	MOVL (base), AX \
 	VMOVD AX, X2 \
 	VCVTPH2PS X2, X2 \
 	VBROADCASTSS X2, Z3 \
@@ -93,7 +94,7 @@ GLOBL iota16<>(SB), RODATA|NOPTR, $64
 	VBROADCASTSS X4, Y4 \
 	VINSERTF64X4 $1, Y4, Z3, Z3 \
 	VMULPS Z3, Z1, Z1 \
-	VMOVUPS Z1, 0(SP)
+	VMOVUPS Z1, sc(SP)
 
 #define K4CONSTS \
 	MOVL $0x3f3f3f3f, AX \
@@ -107,39 +108,71 @@ GLOBL iota16<>(SB), RODATA|NOPTR, $64
 	VPSLLDQ $4, X27, X27 \
 	VMOVUPS iota16<>(SB), Z30
 
+#define Q4K_BLOCK(base, sc, acc, t0, t1, t2, t3, ta, tb, tm) \
+	Q4K_CHUNK(base, 16, 0, sc, acc, t0, t1, t2, t3, ta, tb, tm) \
+	Q4K_CHUNK(base, 48, 256, sc+8, acc, t0, t1, t2, t3, ta, tb, tm) \
+	Q4K_CHUNK(base, 80, 512, sc+16, acc, t0, t1, t2, t3, ta, tb, tm) \
+	Q4K_CHUNK(base, 112, 768, sc+24, acc, t0, t1, t2, t3, ta, tb, tm)
+
 // func q4kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
-TEXT ·q4kAVX512(SB), NOSPLIT, $64-40
+// Rows go two at a time, so that two accumulations are in flight.
+TEXT ·q4kAVX512(SB), NOSPLIT, $128-40
 	MOVQ out+0(FP), DI
 	MOVQ w+8(FP), R10
 	MOVQ rows+16(FP), R9
 	MOVQ x+32(FP), DX
+	MOVQ blocks+24(FP), R13
+	IMULQ $144, R13
 	K4CONSTS
-	TESTQ R9, R9
-	JZ q4kdone
 
-q4krow:
+pair:
+	CMPQ R9, $2
+	JLT single
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	LEAQ (R10)(R13*1), R12
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+
+pairblock:
+	K4SCALES(R10, 0)
+	K4SCALES(R12, 64)
+	Q4K_BLOCK(R10, 0, Z16, Z0, Z1, Z2, Z3, Z8, Z9, Z10)
+	Q4K_BLOCK(R12, 64, Z17, Z4, Z5, Z6, Z7, Z12, Z13, Z14)
+	ADDQ $144, R10
+	ADDQ $144, R12
+	ADDQ $1024, R11
+	DECQ CX
+	JNZ pairblock
+
+	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
+	VMOVSS X0, (DI)
+	REDUCE16(Z17, Y17, X0, Y0, X1, Y1)
+	VMOVSS X0, 4(DI)
+	ADDQ $8, DI
+	MOVQ R12, R10
+	SUBQ $2, R9
+	JMP pair
+
+single:
+	TESTQ R9, R9
+	JZ done
 	MOVQ DX, R11
 	MOVQ blocks+24(FP), CX
 	VPXORD Z16, Z16, Z16
 
-q4kblock:
-	K4SCALES
-	Q4K_CHUNK(16, 0, 0, 1)
-	Q4K_CHUNK(48, 256, 2, 3)
-	Q4K_CHUNK(80, 512, 4, 5)
-	Q4K_CHUNK(112, 768, 6, 7)
+singleblock:
+	K4SCALES(R10, 0)
+	Q4K_BLOCK(R10, 0, Z16, Z0, Z1, Z2, Z3, Z8, Z9, Z10)
 	ADDQ $144, R10
 	ADDQ $1024, R11
 	DECQ CX
-	JNZ q4kblock
+	JNZ singleblock
 
 	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
 	VMOVSS X0, (DI)
-	ADDQ $4, DI
-	DECQ R9
-	JNZ q4krow
 
-q4kdone:
+done:
 	VZEROUPPER
 	RET
 
@@ -563,6 +596,179 @@ block:
 	BF16_512
 	ADDQ $64, R10
 	ADDQ $128, R11
+	DECQ CX
+	JNZ block
+
+	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R9
+	JNZ row
+
+done:
+	VZEROUPPER
+	RET
+
+// func q5kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
+// Q5_K: Q4_K with a fifth bit of element l of sub-block j in bit j of
+// qh[l] (the 32 bytes at 16 of the block); w = (d·scale)·q − dmin·min in
+// one rounding (the product is exact), as dequantizeQ5K computes it.
+TEXT ·q5kAVX512(SB), NOSPLIT, $64-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), R10
+	MOVQ rows+16(FP), R9
+	MOVQ x+32(FP), DX
+	K4CONSTS
+	MOVL $15, AX
+	VPBROADCASTD AX, Z31
+	MOVL $16, AX
+	VPBROADCASTD AX, Z29
+	TESTQ R9, R9
+	JZ done
+
+row:
+	MOVQ DX, R11
+	MOVQ blocks+24(FP), CX
+	VPXORD Z16, Z16, Z16
+
+block:
+	K4SCALES(R10, 0)
+	VPMOVZXBD 16(R10), Z20
+	VPMOVZXBD 32(R10), Z21
+	// sub-blocks 0 and 1
+	VPMOVZXBD 48(R10), Z0
+	VPMOVZXBD 64(R10), Z1
+	VPSRLD $4, Z0, Z2
+	VPSRLD $4, Z1, Z3
+	VPANDD Z31, Z0, Z0
+	VPANDD Z31, Z1, Z1
+	VPSLLD $4, Z20, Z4
+	VPSLLD $4, Z21, Z5
+	VPSLLD $3, Z20, Z6
+	VPSLLD $3, Z21, Z7
+	VPANDD Z29, Z4, Z4
+	VPANDD Z29, Z5, Z5
+	VPANDD Z29, Z6, Z6
+	VPANDD Z29, Z7, Z7
+	VPORD Z4, Z0, Z0
+	VPORD Z5, Z1, Z1
+	VPORD Z6, Z2, Z2
+	VPORD Z7, Z3, Z3
+	VCVTDQ2PS Z0, Z0
+	VCVTDQ2PS Z1, Z1
+	VCVTDQ2PS Z2, Z2
+	VCVTDQ2PS Z3, Z3
+	VBROADCASTSS 0(SP), Z8
+	VBROADCASTSS 32(SP), Z9
+	VBROADCASTSS 4(SP), Z10
+	VBROADCASTSS 36(SP), Z11
+	VFMSUB213PS Z9, Z8, Z0
+	VFMSUB213PS Z9, Z8, Z1
+	VFMSUB213PS Z11, Z10, Z2
+	VFMSUB213PS Z11, Z10, Z3
+	PAIRS(Z0, Z1, 0, Z16)
+	PAIRS(Z2, Z3, 128, Z16)
+	// sub-blocks 2 and 3
+	VPMOVZXBD 80(R10), Z0
+	VPMOVZXBD 96(R10), Z1
+	VPSRLD $4, Z0, Z2
+	VPSRLD $4, Z1, Z3
+	VPANDD Z31, Z0, Z0
+	VPANDD Z31, Z1, Z1
+	VPSLLD $2, Z20, Z4
+	VPSLLD $2, Z21, Z5
+	VPSLLD $1, Z20, Z6
+	VPSLLD $1, Z21, Z7
+	VPANDD Z29, Z4, Z4
+	VPANDD Z29, Z5, Z5
+	VPANDD Z29, Z6, Z6
+	VPANDD Z29, Z7, Z7
+	VPORD Z4, Z0, Z0
+	VPORD Z5, Z1, Z1
+	VPORD Z6, Z2, Z2
+	VPORD Z7, Z3, Z3
+	VCVTDQ2PS Z0, Z0
+	VCVTDQ2PS Z1, Z1
+	VCVTDQ2PS Z2, Z2
+	VCVTDQ2PS Z3, Z3
+	VBROADCASTSS 8(SP), Z8
+	VBROADCASTSS 40(SP), Z9
+	VBROADCASTSS 12(SP), Z10
+	VBROADCASTSS 44(SP), Z11
+	VFMSUB213PS Z9, Z8, Z0
+	VFMSUB213PS Z9, Z8, Z1
+	VFMSUB213PS Z11, Z10, Z2
+	VFMSUB213PS Z11, Z10, Z3
+	PAIRS(Z0, Z1, 256, Z16)
+	PAIRS(Z2, Z3, 384, Z16)
+	// sub-blocks 4 and 5
+	VPMOVZXBD 112(R10), Z0
+	VPMOVZXBD 128(R10), Z1
+	VPSRLD $4, Z0, Z2
+	VPSRLD $4, Z1, Z3
+	VPANDD Z31, Z0, Z0
+	VPANDD Z31, Z1, Z1
+	VMOVDQU32 Z20, Z4
+	VMOVDQU32 Z21, Z5
+	VPSRLD $1, Z20, Z6
+	VPSRLD $1, Z21, Z7
+	VPANDD Z29, Z4, Z4
+	VPANDD Z29, Z5, Z5
+	VPANDD Z29, Z6, Z6
+	VPANDD Z29, Z7, Z7
+	VPORD Z4, Z0, Z0
+	VPORD Z5, Z1, Z1
+	VPORD Z6, Z2, Z2
+	VPORD Z7, Z3, Z3
+	VCVTDQ2PS Z0, Z0
+	VCVTDQ2PS Z1, Z1
+	VCVTDQ2PS Z2, Z2
+	VCVTDQ2PS Z3, Z3
+	VBROADCASTSS 16(SP), Z8
+	VBROADCASTSS 48(SP), Z9
+	VBROADCASTSS 20(SP), Z10
+	VBROADCASTSS 52(SP), Z11
+	VFMSUB213PS Z9, Z8, Z0
+	VFMSUB213PS Z9, Z8, Z1
+	VFMSUB213PS Z11, Z10, Z2
+	VFMSUB213PS Z11, Z10, Z3
+	PAIRS(Z0, Z1, 512, Z16)
+	PAIRS(Z2, Z3, 640, Z16)
+	// sub-blocks 6 and 7
+	VPMOVZXBD 144(R10), Z0
+	VPMOVZXBD 160(R10), Z1
+	VPSRLD $4, Z0, Z2
+	VPSRLD $4, Z1, Z3
+	VPANDD Z31, Z0, Z0
+	VPANDD Z31, Z1, Z1
+	VPSRLD $2, Z20, Z4
+	VPSRLD $2, Z21, Z5
+	VPSRLD $3, Z20, Z6
+	VPSRLD $3, Z21, Z7
+	VPANDD Z29, Z4, Z4
+	VPANDD Z29, Z5, Z5
+	VPANDD Z29, Z6, Z6
+	VPANDD Z29, Z7, Z7
+	VPORD Z4, Z0, Z0
+	VPORD Z5, Z1, Z1
+	VPORD Z6, Z2, Z2
+	VPORD Z7, Z3, Z3
+	VCVTDQ2PS Z0, Z0
+	VCVTDQ2PS Z1, Z1
+	VCVTDQ2PS Z2, Z2
+	VCVTDQ2PS Z3, Z3
+	VBROADCASTSS 24(SP), Z8
+	VBROADCASTSS 56(SP), Z9
+	VBROADCASTSS 28(SP), Z10
+	VBROADCASTSS 60(SP), Z11
+	VFMSUB213PS Z9, Z8, Z0
+	VFMSUB213PS Z9, Z8, Z1
+	VFMSUB213PS Z11, Z10, Z2
+	VFMSUB213PS Z11, Z10, Z3
+	PAIRS(Z0, Z1, 768, Z16)
+	PAIRS(Z2, Z3, 896, Z16)
+	ADDQ $176, R10
+	ADDQ $1024, R11
 	DECQ CX
 	JNZ block
 
