@@ -38,6 +38,7 @@ type Backend struct {
 	dot     func(w, x []float32) float32 // the variant's pairDot
 	axpy    func(y, x []float32, a float32)
 	scratch [][]float32 // per worker: a tile of dequantized rows
+	lanes   [][]float32 // per worker: the tile product's carried lanes
 
 	matmul    matmulTask
 	attention attentionTask
@@ -59,7 +60,8 @@ func New(o Options) *Backend {
 	if err != nil {
 		v = bestVariant()
 	}
-	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), dot: dots(v), axpy: axpys(v), scratch: make([][]float32, threads)}
+	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), dot: dots(v), axpy: axpys(v),
+		scratch: make([][]float32, threads), lanes: make([][]float32, threads)}
 	b.attention.b = b
 	b.matmul.b = b
 	return b
@@ -113,8 +115,9 @@ type weight struct {
 	rowBytes   int
 	data       []byte
 	format     format
-	kernel     rowsKernel // the format's matrix-vector kernel
-	vector     []float32  // the values of a one-row weight (norms), decoded at load
+	kernel     rowsKernel                      // the format's matrix-vector kernel
+	dequantize func(dst []float32, src []byte) // the format's, in the backend's variant
+	vector     []float32                       // the values of a one-row weight (norms), decoded at load
 }
 
 func (w *weight) Type() gguf.TensorType { return w.typ }
@@ -134,7 +137,7 @@ func (b *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 	cols := int(t.Dims[0])
 	rows := int(t.Elements()) / max(cols, 1)
 	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), data: data,
-		format: f, kernel: f.kernel(b.variant)}
+		format: f, kernel: f.kernel(b.variant), dequantize: f.dequantizer(b.variant)}
 	if len(data) != rows*w.rowBytes {
 		return nil, fmt.Errorf("cpu: tensor %q: %d bytes, want %d", t.Name, len(data), rows*w.rowBytes)
 	}

@@ -29,6 +29,15 @@ var formats = map[gguf.TensorType]format{
 	gguf.Q6_K: {gguf.Q6_K, 256, 210, dequantizeQ6K},
 }
 
+// dequantizer returns the format's dequantizer in variant v: assembly
+// where there is some, else the Go one; both give the same bits.
+func (f format) dequantizer(v kernelVariant) func(dst []float32, src []byte) {
+	if d := asmDequantizer(f.typ, v); d != nil {
+		return d
+	}
+	return f.dequantize
+}
+
 // kernel returns the format's kernel in variant v: a fused assembly one
 // where there is one, else rows dequantized and dotted by the variant's
 // dot; all compute the same bits.

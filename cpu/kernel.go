@@ -92,11 +92,12 @@ func (v kernelVariant) String() string {
 }
 
 // A tileProduct writes out[j*stride + r] = pairDot(tile row r, x row j)
-// for r < rows and j < n; tile and x rows are cols floats.
-type tileProduct func(out []float32, stride int, tile []float32, rows, cols int, x []float32, n int)
+// for r < rows and j < n; tile and x rows are cols floats. scratch is
+// the caller's, for the product to grow and keep.
+type tileProduct func(out []float32, stride int, tile []float32, rows, cols int, x []float32, n int, scratch *[]float32)
 
 // tileGeneric is the pure-Go tile product.
-func tileGeneric(out []float32, stride int, tile []float32, rows, cols int, x []float32, n int) {
+func tileGeneric(out []float32, stride int, tile []float32, rows, cols int, x []float32, n int, _ *[]float32) {
 	for j := range n {
 		xj := x[j*cols : (j+1)*cols]
 		for r := range rows {

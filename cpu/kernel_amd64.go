@@ -28,7 +28,40 @@ func q6kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
 func f32AVX512(out *float32, w *byte, rows, blocks int, x *float32)
 
 //go:noescape
-func gemm4x4AVX512(out *float32, ostride int, w, x *float32, cols int)
+func gemm4x4AVX512(acc *float32, w, x *float32, stride, k int)
+
+//go:noescape
+func reduceAVX512(out *float32, acc *float32, n int)
+
+//go:noescape
+func dequantQ4KAVX512(dst *float32, src *byte, blocks int)
+
+//go:noescape
+func dequantQ6KAVX512(dst *float32, src *byte, blocks int)
+
+// asmDequantizer returns the assembly dequantizer of type t in variant v,
+// if any: the same values as the format's own, to the bit.
+func asmDequantizer(t gguf.TensorType, v kernelVariant) func(dst []float32, src []byte) {
+	wrapDQ := func(k func(dst *float32, src *byte, blocks int), typeSize, blockSize int) func([]float32, []byte) {
+		return func(dst []float32, src []byte) {
+			blocks := len(dst) / blockSize
+			if blocks == 0 {
+				return
+			}
+			_ = src[blocks*typeSize-1]
+			k(&dst[0], &src[0], blocks)
+		}
+	}
+	if v == variantAVX512 {
+		switch t {
+		case gguf.Q4_K:
+			return wrapDQ(dequantQ4KAVX512, 144, 256)
+		case gguf.Q6_K:
+			return wrapDQ(dequantQ6KAVX512, 210, 256)
+		}
+	}
+	return nil
+}
 
 //go:noescape
 func q4kAVX2(out *float32, w *byte, rows, blocks int, x *float32)
@@ -188,9 +221,9 @@ func tileProducts(v kernelVariant) tileProduct {
 }
 
 // tileAVX2 is tileGeneric one row by four inputs at a time.
-func tileAVX2(out []float32, stride int, tile []float32, rows, cols int, x []float32, n int) {
+func tileAVX2(out []float32, stride int, tile []float32, rows, cols int, x []float32, n int, scratch *[]float32) {
 	if cols%32 != 0 || cols == 0 {
-		tileGeneric(out, stride, tile, rows, cols, x, n)
+		tileGeneric(out, stride, tile, rows, cols, x, n, scratch)
 		return
 	}
 	_ = tile[rows*cols-1]
@@ -221,31 +254,55 @@ func pairDotAVX2(w, x []float32) float32 {
 	return out
 }
 
-// tileAVX512 is tileGeneric in blocks of four rows by four inputs.
-func tileAVX512(out []float32, stride int, tile []float32, rows, cols int, x []float32, n int) {
+// sliceCols is the length of the slices of a row that tileAVX512
+// multiplies at a time, so that four rows of the tile and four inputs
+// stay in L1 while the lanes of their products carry over.
+const sliceCols = 256
+
+// tileAVX512 is tileGeneric in blocks of four rows by four inputs, each
+// cut into slices of sliceCols: for each slice, every block adds its
+// slice's blocks of 32 to the block's 16 lanes per product, in pairDot's
+// order; the lanes are reduced at the end. Rows and inputs past the
+// blocks of four go through pairDotAVX512.
+func tileAVX512(out []float32, stride int, tile []float32, rows, cols int, x []float32, n int, scratch *[]float32) {
 	if cols%32 != 0 || cols == 0 {
-		tileGeneric(out, stride, tile, rows, cols, x, n)
+		tileGeneric(out, stride, tile, rows, cols, x, n, scratch)
 		return
 	}
 	_ = tile[rows*cols-1]
 	_ = x[n*cols-1]
-	j := 0
-	for ; j+4 <= n; j += 4 {
-		r := 0
-		for ; r+4 <= rows; r += 4 {
-			_ = out[(j+3)*stride+r+3]
-			gemm4x4AVX512(&out[j*stride+r], stride, &tile[r*cols], &x[j*cols], cols)
-		}
-		for ; r < rows; r++ {
-			for jj := j; jj < j+4; jj++ {
-				out[jj*stride+r] = pairDotAVX512(tile[r*cols:(r+1)*cols], x[jj*cols:])
+	rb, tb := rows/4, n/4
+	if need := rb * tb * 256; len(*scratch) < need {
+		*scratch = make([]float32, need)
+	}
+	acc := (*scratch)[:rb*tb*256]
+	clear(acc)
+	for k := 0; k < cols; k += sliceCols {
+		kn := min(sliceCols, cols-k)
+		for t := range tb {
+			for r := range rb {
+				gemm4x4AVX512(&acc[(t*rb+r)*256], &tile[4*r*cols+k], &x[4*t*cols+k], cols, kn)
 			}
 		}
 	}
-	for ; j < n; j++ {
-		xj := x[j*cols:]
-		for r := range rows {
-			out[j*stride+r] = pairDotAVX512(tile[r*cols:(r+1)*cols], xj)
+	var lanes [4]float32
+	for t := range tb {
+		for r := range rb {
+			a := acc[(t*rb+r)*256:]
+			for tt := range 4 {
+				reduceAVX512(&lanes[0], &a[tt*64], 4)
+				copy(out[(4*t+tt)*stride+4*r:(4*t+tt)*stride+4*r+4], lanes[:])
+			}
+		}
+	}
+	for r := 4 * rb; r < rows; r++ {
+		for j := range n {
+			out[j*stride+r] = pairDotAVX512(tile[r*cols:(r+1)*cols], x[j*cols:])
+		}
+	}
+	for j := 4 * tb; j < n; j++ {
+		for r := range 4 * rb {
+			out[j*stride+r] = pairDotAVX512(tile[r*cols:(r+1)*cols], x[j*cols:])
 		}
 	}
 }

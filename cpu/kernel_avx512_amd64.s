@@ -332,47 +332,63 @@ f32done:
 	GEMM_PAIRS(Z4, Z5, a2) \
 	GEMM_PAIRS(Z6, Z7, a3)
 
-// GEMM_STORE(a0, a1, a2, a3): out[0..3] at (DX) = the reduced lanes.
-#define GEMM_STORE(a0, y0, a1, y1, a2, y2, a3, y3) \
-	REDUCE16(a0, y0, X0, Y0, X1, Y1) \
-	VMOVSS X0, 0(DX) \
-	REDUCE16(a1, y1, X0, Y0, X1, Y1) \
-	VMOVSS X0, 4(DX) \
-	REDUCE16(a2, y2, X0, Y0, X1, Y1) \
-	VMOVSS X0, 8(DX) \
-	REDUCE16(a3, y3, X0, Y0, X1, Y1) \
-	VMOVSS X0, 12(DX)
+// ACC16(op, base): op (VMOVUPS) each of the 16 accumulators Z16-Z31
+// from or to base, 64 bytes apart (a register first to store).
+#define ACC_LOAD(base) \
+	VMOVUPS 0(base), Z16 \
+	VMOVUPS 64(base), Z17 \
+	VMOVUPS 128(base), Z18 \
+	VMOVUPS 192(base), Z19 \
+	VMOVUPS 256(base), Z20 \
+	VMOVUPS 320(base), Z21 \
+	VMOVUPS 384(base), Z22 \
+	VMOVUPS 448(base), Z23 \
+	VMOVUPS 512(base), Z24 \
+	VMOVUPS 576(base), Z25 \
+	VMOVUPS 640(base), Z26 \
+	VMOVUPS 704(base), Z27 \
+	VMOVUPS 768(base), Z28 \
+	VMOVUPS 832(base), Z29 \
+	VMOVUPS 896(base), Z30 \
+	VMOVUPS 960(base), Z31
 
-// func gemm4x4AVX512(out *float32, ostride int, w, x *float32, cols int)
-// out[t·ostride + r] = pairDot(w row r, x row t) for r, t < 4; rows of w
-// and of x are cols floats apart, cols a multiple of 32.
+#define ACC_STORE(base) \
+	VMOVUPS Z16, 0(base) \
+	VMOVUPS Z17, 64(base) \
+	VMOVUPS Z18, 128(base) \
+	VMOVUPS Z19, 192(base) \
+	VMOVUPS Z20, 256(base) \
+	VMOVUPS Z21, 320(base) \
+	VMOVUPS Z22, 384(base) \
+	VMOVUPS Z23, 448(base) \
+	VMOVUPS Z24, 512(base) \
+	VMOVUPS Z25, 576(base) \
+	VMOVUPS Z26, 640(base) \
+	VMOVUPS Z27, 704(base) \
+	VMOVUPS Z28, 768(base) \
+	VMOVUPS Z29, 832(base) \
+	VMOVUPS Z30, 896(base) \
+	VMOVUPS Z31, 960(base)
+
+// func gemm4x4AVX512(acc *float32, w, x *float32, stride, k int)
+// For rows r < 4 of w and t < 4 of x (stride floats apart), adds blocks
+// [0, k/32) of their pairDot to the 16 lanes at acc[(4t+r)·16:], in the
+// order pairDot adds them: a product can be cut into slices of k and the
+// lanes carried between them.
 TEXT ·gemm4x4AVX512(SB), NOSPLIT, $0-40
-	MOVQ cols+32(FP), CX
-	MOVQ w+16(FP), R8
+	MOVQ acc+0(FP), DX
+	MOVQ stride+24(FP), CX
+	MOVQ w+8(FP), R8
 	LEAQ (R8)(CX*4), R9
 	LEAQ (R9)(CX*4), R10
 	LEAQ (R10)(CX*4), R11
-	MOVQ x+24(FP), AX
+	MOVQ x+16(FP), AX
 	LEAQ (AX)(CX*4), BX
 	LEAQ (BX)(CX*4), SI
 	LEAQ (SI)(CX*4), DI
+	MOVQ k+32(FP), CX
 	SHRQ $5, CX
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
-	VPXORD Z20, Z20, Z20
-	VPXORD Z21, Z21, Z21
-	VPXORD Z22, Z22, Z22
-	VPXORD Z23, Z23, Z23
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	VPXORD Z26, Z26, Z26
-	VPXORD Z27, Z27, Z27
-	VPXORD Z28, Z28, Z28
-	VPXORD Z29, Z29, Z29
-	VPXORD Z30, Z30, Z30
-	VPXORD Z31, Z31, Z31
+	ACC_LOAD(DX)
 	TESTQ CX, CX
 	JZ gemmstore
 
@@ -401,16 +417,29 @@ gemmloop:
 	JNZ gemmloop
 
 gemmstore:
-	MOVQ out+0(FP), DX
-	MOVQ ostride+8(FP), CX
-	SHLQ $2, CX
-	GEMM_STORE(Z16, Y16, Z17, Y17, Z18, Y18, Z19, Y19)
-	ADDQ CX, DX
-	GEMM_STORE(Z20, Y20, Z21, Y21, Z22, Y22, Z23, Y23)
-	ADDQ CX, DX
-	GEMM_STORE(Z24, Y24, Z25, Y25, Z26, Y26, Z27, Y27)
-	ADDQ CX, DX
-	GEMM_STORE(Z28, Y28, Z29, Y29, Z30, Y30, Z31, Y31)
+	ACC_STORE(DX)
+	VZEROUPPER
+	RET
+
+// func reduceAVX512(out *float32, acc *float32, n int)
+// out[i] = reduce16 of the 16 lanes at acc[16i:], for i < n.
+TEXT ·reduceAVX512(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ acc+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ reducedone
+
+reduceloop:
+	VMOVUPS (SI), Z16
+	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
+	VMOVSS X0, (DI)
+	ADDQ $64, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ reduceloop
+
+reducedone:
 	VZEROUPPER
 	RET
 
@@ -777,6 +806,142 @@ block:
 	ADDQ $4, DI
 	DECQ R9
 	JNZ row
+
+done:
+	VZEROUPPER
+	RET
+
+// Q4K_DQ_CHUNK: as Q4K_CHUNK, storing the 64 weights at xo(R11) instead.
+#define Q4K_DQ_CHUNK(qs, xo, sc) \
+	VBROADCASTSS sc(SP), Z8 \
+	VBROADCASTSS sc+32(SP), Z10 \
+	VFMSUB213PS Z10, Z30, Z8 \
+	VBROADCASTSS sc+4(SP), Z9 \
+	VBROADCASTSS sc+36(SP), Z10 \
+	VFMSUB213PS Z10, Z30, Z9 \
+	VPMOVZXBD qs(R10), Z0 \
+	VPMOVZXBD qs+16(R10), Z1 \
+	VPSRLD $4, Z0, Z2 \
+	VPSRLD $4, Z1, Z3 \
+	VPERMPS Z8, Z0, Z0 \
+	VPERMPS Z8, Z1, Z1 \
+	VPERMPS Z9, Z2, Z2 \
+	VPERMPS Z9, Z3, Z3 \
+	VMOVUPS Z0, xo(R11) \
+	VMOVUPS Z1, xo+64(R11) \
+	VMOVUPS Z2, xo+128(R11) \
+	VMOVUPS Z3, xo+192(R11)
+
+// func dequantQ4KAVX512(dst *float32, src *byte, blocks int)
+// dequantizeQ4K: the same values, to the bit.
+TEXT ·dequantQ4KAVX512(SB), NOSPLIT, $64-24
+	MOVQ dst+0(FP), R11
+	MOVQ src+8(FP), R10
+	MOVQ blocks+16(FP), CX
+	K4CONSTS
+	TESTQ CX, CX
+	JZ done
+
+block:
+	K4SCALES(R10, 0)
+	Q4K_DQ_CHUNK(16, 0, 0)
+	Q4K_DQ_CHUNK(48, 256, 8)
+	Q4K_DQ_CHUNK(80, 512, 16)
+	Q4K_DQ_CHUNK(112, 768, 24)
+	ADDQ $144, R10
+	ADDQ $1024, R11
+	DECQ CX
+	JNZ block
+
+done:
+	VZEROUPPER
+	RET
+
+// Q6K_DQ_HALF: as Q6K_HALF, storing the 128 weights at xo(R11).
+#define Q6K_DQ_HALF(ql, qh, xo, sc) \
+	VPMOVZXBD ql(R10), Z0 \
+	VPMOVZXBD ql+16(R10), Z1 \
+	VPMOVZXBD ql+32(R10), Z2 \
+	VPMOVZXBD ql+48(R10), Z3 \
+	VPMOVZXBD qh(R10), Z4 \
+	VPMOVZXBD qh+16(R10), Z5 \
+	VPSLLD $4, Z4, Z6 \
+	VPSLLD $4, Z5, Z7 \
+	VPANDD Z28, Z6, Z6 \
+	VPANDD Z28, Z7, Z7 \
+	VPANDD Z31, Z0, Z8 \
+	VPANDD Z31, Z1, Z9 \
+	VPORD Z6, Z8, Z8 \
+	VPORD Z7, Z9, Z9 \
+	Q6K_W(Z8, sc) \
+	Q6K_W(Z9, sc+4) \
+	VMOVUPS Z8, xo(R11) \
+	VMOVUPS Z9, xo+64(R11) \
+	VPSLLD $2, Z4, Z6 \
+	VPSLLD $2, Z5, Z7 \
+	VPANDD Z28, Z6, Z6 \
+	VPANDD Z28, Z7, Z7 \
+	VPANDD Z31, Z2, Z8 \
+	VPANDD Z31, Z3, Z9 \
+	VPORD Z6, Z8, Z8 \
+	VPORD Z7, Z9, Z9 \
+	Q6K_W(Z8, sc+8) \
+	Q6K_W(Z9, sc+12) \
+	VMOVUPS Z8, xo+128(R11) \
+	VMOVUPS Z9, xo+192(R11) \
+	VPANDD Z28, Z4, Z6 \
+	VPANDD Z28, Z5, Z7 \
+	VPSRLD $4, Z0, Z8 \
+	VPSRLD $4, Z1, Z9 \
+	VPORD Z6, Z8, Z8 \
+	VPORD Z7, Z9, Z9 \
+	Q6K_W(Z8, sc+16) \
+	Q6K_W(Z9, sc+20) \
+	VMOVUPS Z8, xo+256(R11) \
+	VMOVUPS Z9, xo+320(R11) \
+	VPSRLD $2, Z4, Z6 \
+	VPSRLD $2, Z5, Z7 \
+	VPANDD Z28, Z6, Z6 \
+	VPANDD Z28, Z7, Z7 \
+	VPSRLD $4, Z2, Z8 \
+	VPSRLD $4, Z3, Z9 \
+	VPORD Z6, Z8, Z8 \
+	VPORD Z7, Z9, Z9 \
+	Q6K_W(Z8, sc+24) \
+	Q6K_W(Z9, sc+28) \
+	VMOVUPS Z8, xo+384(R11) \
+	VMOVUPS Z9, xo+448(R11)
+
+// func dequantQ6KAVX512(dst *float32, src *byte, blocks int)
+// dequantizeQ6K: the same values, to the bit.
+TEXT ·dequantQ6KAVX512(SB), NOSPLIT, $64-24
+	MOVQ dst+0(FP), R11
+	MOVQ src+8(FP), R10
+	MOVQ blocks+16(FP), CX
+	MOVL $15, AX
+	VPBROADCASTD AX, Z31
+	MOVL $0x30, AX
+	VPBROADCASTD AX, Z28
+	MOVL $32, AX
+	VPBROADCASTD AX, Z29
+	TESTQ CX, CX
+	JZ done
+
+block:
+	MOVWLZX 208(R10), AX
+	VMOVD AX, X2
+	VCVTPH2PS X2, X2
+	VBROADCASTSS X2, Z2
+	VPMOVSXBD 192(R10), Z1
+	VCVTDQ2PS Z1, Z1
+	VMULPS Z2, Z1, Z1
+	VMOVUPS Z1, 0(SP)
+	Q6K_DQ_HALF(0, 128, 0, 0)
+	Q6K_DQ_HALF(64, 160, 512, 32)
+	ADDQ $210, R10
+	ADDQ $1024, R11
+	DECQ CX
+	JNZ block
 
 done:
 	VZEROUPPER

@@ -86,7 +86,7 @@ func TestTileVariants(t *testing.T) {
 	rng := newRNG(t)
 	for _, v := range supportedVariants() {
 		tile, dot := tileProducts(v), dots(v)
-		for _, cols := range []int{32, 96, 256, 100} {
+		for _, cols := range []int{32, 96, 256, 100, 800} {
 			for rows := 1; rows <= 9; rows += 2 {
 				for _, n := range []int{1, 3, 4, 8, 9} {
 					w := make([]float32, rows*cols)
@@ -100,8 +100,9 @@ func TestTileVariants(t *testing.T) {
 					stride := rows + 2
 					want := make([]float32, n*stride)
 					got := make([]float32, n*stride)
-					tileGeneric(want, stride, w, rows, cols, x, n)
-					tile(got, stride, w, rows, cols, x, n)
+					var scratch []float32
+					tileGeneric(want, stride, w, rows, cols, x, n, nil)
+					tile(got, stride, w, rows, cols, x, n, &scratch)
 					for j := range n {
 						for r := range rows {
 							g, e := got[j*stride+r], want[j*stride+r]
@@ -155,6 +156,32 @@ func TestAxpyVariants(t *testing.T) {
 			for i := range y {
 				if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("%v n=%d: y[%d] = %v, generic %v", v, n, i, y[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestDequantizerVariants checks every variant's dequantizer against the
+// format's Go one, bit for bit.
+func TestDequantizerVariants(t *testing.T) {
+	rng := newRNG(t)
+	for _, typ := range Supported() {
+		f := formats[typ]
+		const cols = 1024
+		rows := 3
+		var src []byte
+		for range rows {
+			src = append(src, randomRow(rng, typ, cols)...)
+		}
+		want := make([]float32, rows*cols)
+		f.dequantize(want, src)
+		for _, v := range supportedVariants() {
+			got := make([]float32, rows*cols)
+			f.dequantizer(v)(got, src)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%v %v: element %d = %v, want %v", typ, v, i, got[i], want[i])
 				}
 			}
 		}
