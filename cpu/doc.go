@@ -1,9 +1,16 @@
-// Package cpu is strata's pure-Go compute backend: the fallback for peers
+// Package cpu is strata's CPU compute backend: the fallback for peers
 // without a GPU, and the reference the GPU backend is tested against.
 //
-// Kernels work on whole rows: Dequantize turns a row of quantized blocks
-// into f32, Dot reduces two f32 rows, and MatMul spreads tiles of weight
-// rows over a persistent worker Pool. Every output element is computed by
-// the same instruction sequence whatever the batch size, so prefill and
-// decode agree bit for bit. Kernels never allocate or log.
+// A matrix-vector product (decode) runs a fused kernel per weight format
+// that decodes the blocks in registers and multiplies them with the input
+// in one pass; a batch (a prompt) dequantizes tiles of rows and multiplies
+// them with every input by a register-blocked tile product. Both compute
+// every output in one canonical order (kernel.go), so prefill and decode,
+// any thread count and every kernel variant agree bit for bit.
+//
+// Kernels come in variants: pure Go (the twins, which define the bits, and
+// the only ones built with the noasm tag or off amd64), AVX2 and AVX-512
+// assembly, chosen at run time from the processor's features or forced by
+// Options.Kernels. Work is spread over a persistent worker Pool. Kernels
+// never allocate or log.
 package cpu
