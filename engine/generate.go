@@ -69,15 +69,20 @@ func Generate(ctx context.Context, s Stack, prompt []int32, o GenerateOptions, e
 	if len(prompt) == 0 {
 		return r, fmt.Errorf("engine: %w: empty prompt", ErrBadInput)
 	}
-	if room := s.Context() - s.Pos(); len(prompt) > room {
+	if free := room(s); len(prompt) > free {
 		return r, fmt.Errorf("engine: %w: the prompt of %d tokens does not fit the context of %d (-c)",
-			ErrContextFull, len(prompt), room)
+			ErrContextFull, len(prompt), free)
 	}
 	logits := make([]float32, s.VocabSize())
 	sampler := NewSampler(o.Sampler, s.VocabSize())
-	history := make([]int32, 0, len(prompt)+max(o.MaxTokens, 0))
+	// At most room+1 tokens can come: each but the last takes a position.
+	want := room(s) + 1
+	if o.MaxTokens > 0 {
+		want = min(want, o.MaxTokens)
+	}
+	history := make([]int32, 0, len(prompt)+want)
 	history = append(history, prompt...)
-	r.Tokens = make([]int32, 0, max(o.MaxTokens, 0))
+	r.Tokens = make([]int32, 0, want)
 	next := make([]int32, 1)
 
 	start := time.Now()
@@ -122,3 +127,6 @@ func Generate(ctx context.Context, s Stack, prompt []int32, o GenerateOptions, e
 		r.DecodeSteps++
 	}
 }
+
+// room is the number of positions the stack can still take.
+func room(s Stack) int { return s.Context() - s.Pos() }

@@ -184,6 +184,26 @@ func TestLogitsBits(t *testing.T) {
 	}
 }
 
+// TestHugeTokenCount checks that -n far past the context stops at the
+// context instead of reserving memory for every token asked for.
+func TestHugeTokenCount(t *testing.T) {
+	out, errs, code := strata(t, "run", tinyModel, "-p", "hi", "-c", "16", "-n", "9000000000000000000", "--ignore-eos", "--json")
+	var r struct {
+		Tokens []int32 `json:"tokens"`
+		Stop   string  `json:"stop"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
+		t.Fatalf("exit %d: %q %s", code, out, errs)
+	}
+	if r.Stop != "context" || len(r.Tokens) == 0 || len(r.Tokens) > 16 {
+		t.Errorf("stop %q after %d tokens, want the context's 16 at most", r.Stop, len(r.Tokens))
+	}
+	_, errs, code = strataEnv(t, []string{"STRATA_CPU=sse9"}, "run", tinyModel, "-p", "hi", "--backend", "cpu")
+	if code == 0 || !strings.Contains(errs, `STRATA_CPU: cpu: kernels "sse9"`) {
+		t.Errorf("STRATA_CPU=sse9: exit %d, %q", code, errs)
+	}
+}
+
 // TestTimings checks that the decode rate counts the steps it timed: the
 // first token comes from the prompt's logits.
 func TestTimings(t *testing.T) {
@@ -300,6 +320,7 @@ func TestBadInput(t *testing.T) {
 		{"bad flag", []string{"run", tinyModel, "--frobnicate"}, "flag provided but not defined"},
 		{"bad backend", []string{"run", tinyModel, "-p", "hi", "--backend", "tpu"}, `--backend "tpu"`},
 		{"no prompt", []string{"run", tinyModel}, "no prompt"},
+		{"absurd threads", []string{"run", tinyModel, "-p", "hi", "-t", "100000"}, "-t 100000: at most"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

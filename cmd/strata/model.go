@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 
 	"github.com/urfave/cli/v2"
 
@@ -54,6 +55,10 @@ func openBackend(c *cli.Context) (engine.Backend, error) {
 func cpuOptions(c *cli.Context) (cpu.Options, error) {
 	if c.Int("threads") < 0 {
 		return cpu.Options{}, fmt.Errorf("-t %d: threads must be 0 or more", c.Int("threads"))
+	}
+	// More workers than cores only add wake-ups and per-worker scratch.
+	if most := 8 * runtime.NumCPU(); c.Int("threads") > most {
+		return cpu.Options{}, fmt.Errorf("-t %d: at most %d (8 × the %d logical CPUs)", c.Int("threads"), most, runtime.NumCPU())
 	}
 	o := cpu.Options{Threads: c.Int("threads"), Kernels: os.Getenv("STRATA_CPU")}
 	if err := o.Validate(); err != nil {
