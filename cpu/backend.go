@@ -38,7 +38,7 @@ type Backend struct {
 	dot     func(w, x []float32) float32 // the variant's pairDot
 	axpy    func(y, x []float32, a float32)
 	scratch [][]float32 // per worker: a tile of dequantized rows
-	lanes   [][]float32 // per worker: the tile product's carried lanes
+	carried [][]float32 // per worker: the tile product's carried lanes
 
 	matmul    matmulTask
 	attention attentionTask
@@ -61,7 +61,7 @@ func New(o Options) *Backend {
 		v = bestVariant()
 	}
 	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), dot: dots(v), axpy: axpys(v),
-		scratch: make([][]float32, threads), lanes: make([][]float32, threads)}
+		scratch: make([][]float32, threads), carried: make([][]float32, threads)}
 	b.attention.b = b
 	b.matmul.b = b
 	return b

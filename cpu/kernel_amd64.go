@@ -39,28 +39,28 @@ func dequantQ4KAVX512(dst *float32, src *byte, blocks int)
 //go:noescape
 func dequantQ6KAVX512(dst *float32, src *byte, blocks int)
 
+// asmDequantizers are the assembly dequantizers, by variant and type:
+// the same values as the format's own, to the bit.
+var asmDequantizers = map[kernelVariant]map[gguf.TensorType]func(dst *float32, src *byte, blocks int){
+	variantAVX512: {gguf.Q4_K: dequantQ4KAVX512, gguf.Q6_K: dequantQ6KAVX512},
+}
+
 // asmDequantizer returns the assembly dequantizer of type t in variant v,
-// if any: the same values as the format's own, to the bit.
+// if any, checking the lengths that keep every access in bounds.
 func asmDequantizer(t gguf.TensorType, v kernelVariant) func(dst []float32, src []byte) {
-	wrapDQ := func(k func(dst *float32, src *byte, blocks int), typeSize, blockSize int) func([]float32, []byte) {
-		return func(dst []float32, src []byte) {
-			blocks := len(dst) / blockSize
-			if blocks == 0 {
-				return
-			}
-			_ = src[blocks*typeSize-1]
-			k(&dst[0], &src[0], blocks)
-		}
+	k, ok := asmDequantizers[v][t]
+	if !ok {
+		return nil
 	}
-	if v == variantAVX512 {
-		switch t {
-		case gguf.Q4_K:
-			return wrapDQ(dequantQ4KAVX512, 144, 256)
-		case gguf.Q6_K:
-			return wrapDQ(dequantQ6KAVX512, 210, 256)
+	f := formats[t]
+	return func(dst []float32, src []byte) {
+		blocks := len(dst) / f.blockSize
+		if blocks == 0 {
+			return
 		}
+		_ = src[blocks*f.typeSize-1]
+		k(&dst[0], &src[0], blocks)
 	}
-	return nil
 }
 
 //go:noescape
@@ -131,11 +131,31 @@ func axpyAsm(k func(y, x *float32, a float32, n int), width int, y, x []float32,
 	axpy(y[n:], x[n:], a)
 }
 
-// wrap makes a rowsKernel of an assembly kernel over blocks of typeSize
-// bytes and blockSize elements, checking the lengths that keep every
-// access in bounds. Rows that are not whole blocks (float formats) go to
-// the generic kernel.
-func wrap(k asmRows, f format, typeSize, blockSize int) rowsKernel {
+// asmKernels are the fused assembly kernels, by variant and type.
+var asmKernels = map[kernelVariant]map[gguf.TensorType]asmRows{
+	variantAVX512: {
+		gguf.Q4_K: q4kAVX512, gguf.Q5_K: q5kAVX512, gguf.Q6_K: q6kAVX512, gguf.Q8_0: q8_0AVX512,
+		gguf.Q4_0: q4_0AVX512, gguf.F16: f16AVX512, gguf.BF16: bf16AVX512, gguf.F32: f32AVX512,
+	},
+	variantAVX2: {
+		gguf.Q4_K: q4kAVX2, gguf.Q5_K: q5kAVX2, gguf.Q6_K: q6kAVX2, gguf.Q8_0: q8_0AVX2,
+		gguf.Q4_0: q4_0AVX2, gguf.F16: f16AVX2, gguf.BF16: bf16AVX2, gguf.F32: f32AVX2,
+	},
+}
+
+// asmKernel returns the assembly kernel of type t in variant v, if any,
+// as a rowsKernel that checks the lengths that keep every access in
+// bounds. The assembly takes blocks of the format's, or of 32 elements
+// for the float formats; rows that are not whole such blocks go to the
+// generic kernel.
+func asmKernel(t gguf.TensorType, v kernelVariant) rowsKernel {
+	k, ok := asmKernels[v][t]
+	if !ok {
+		return nil
+	}
+	f := formats[t]
+	blockSize := max(f.blockSize, 32)
+	typeSize := blockSize / f.blockSize * f.typeSize
 	generic := dequantizedRows(f.dequantize, f.blockSize, f.typeSize, pairDot)
 	return func(out []float32, w []byte, rowBytes int, x, scratch []float32) {
 		if len(out) == 0 {
@@ -150,52 +170,6 @@ func wrap(k asmRows, f format, typeSize, blockSize int) rowsKernel {
 		_ = x[blocks*blockSize-1]
 		k(&out[0], &w[0], len(out), blocks, &x[0])
 	}
-}
-
-// asmKernel returns the assembly kernel of type t in variant v, if any.
-func asmKernel(t gguf.TensorType, v kernelVariant) rowsKernel {
-	f := formats[t]
-	switch v {
-	case variantAVX512:
-		switch t {
-		case gguf.Q4_K:
-			return wrap(q4kAVX512, f, 144, 256)
-		case gguf.Q6_K:
-			return wrap(q6kAVX512, f, 210, 256)
-		case gguf.F32:
-			return wrap(f32AVX512, f, 128, 32)
-		case gguf.Q5_K:
-			return wrap(q5kAVX512, f, 176, 256)
-		case gguf.Q8_0:
-			return wrap(q8_0AVX512, f, 34, 32)
-		case gguf.Q4_0:
-			return wrap(q4_0AVX512, f, 18, 32)
-		case gguf.F16:
-			return wrap(f16AVX512, f, 64, 32)
-		case gguf.BF16:
-			return wrap(bf16AVX512, f, 64, 32)
-		}
-	case variantAVX2:
-		switch t {
-		case gguf.Q4_K:
-			return wrap(q4kAVX2, f, 144, 256)
-		case gguf.Q6_K:
-			return wrap(q6kAVX2, f, 210, 256)
-		case gguf.F32:
-			return wrap(f32AVX2, f, 128, 32)
-		case gguf.Q5_K:
-			return wrap(q5kAVX2, f, 176, 256)
-		case gguf.Q8_0:
-			return wrap(q8_0AVX2, f, 34, 32)
-		case gguf.Q4_0:
-			return wrap(q4_0AVX2, f, 18, 32)
-		case gguf.F16:
-			return wrap(f16AVX2, f, 64, 32)
-		case gguf.BF16:
-			return wrap(bf16AVX2, f, 64, 32)
-		}
-	}
-	return nil
 }
 
 // dots returns the pairDot of variant v.
@@ -243,7 +217,8 @@ func tileAVX2(out []float32, stride int, tile []float32, rows, cols int, x []flo
 	}
 }
 
-// pairDotAVX2 is pairDot.
+// pairDotAVX2 is pairDot. It calls the assembly directly, not through a
+// function value, so that out stays on the stack.
 func pairDotAVX2(w, x []float32) float32 {
 	if len(w)%32 != 0 || len(w) == 0 {
 		return pairDot(w, x)
@@ -285,13 +260,13 @@ func tileAVX512(out []float32, stride int, tile []float32, rows, cols int, x []f
 			}
 		}
 	}
-	var lanes [4]float32
+	var sums [4]float32
 	for t := range tb {
 		for r := range rb {
 			a := acc[(t*rb+r)*256:]
 			for tt := range 4 {
-				reduceAVX512(&lanes[0], &a[tt*64], 4)
-				copy(out[(4*t+tt)*stride+4*r:(4*t+tt)*stride+4*r+4], lanes[:])
+				reduceAVX512(&sums[0], &a[tt*64], 4)
+				copy(out[(4*t+tt)*stride+4*r:(4*t+tt)*stride+4*r+4], sums[:])
 			}
 		}
 	}
@@ -307,7 +282,7 @@ func tileAVX512(out []float32, stride int, tile []float32, rows, cols int, x []f
 	}
 }
 
-// pairDotAVX512 is pairDot.
+// pairDotAVX512 is pairDotAVX2 in AVX-512.
 func pairDotAVX512(w, x []float32) float32 {
 	if len(w)%32 != 0 || len(w) == 0 {
 		return pairDot(w, x)

@@ -39,6 +39,6 @@ func (t *matmulTask) Do(worker, lo, hi int) {
 		e := min(a+tileRows, r1)
 		tile := scratch[:(e-a)*cols]
 		w.dequantize(tile, w.data[a*rb:e*rb])
-		t.b.tile(t.out.data[a:], rows, tile, e-a, cols, t.x.data, t.n, &t.b.lanes[worker])
+		t.b.tile(t.out.data[a:], rows, tile, e-a, cols, t.x.data, t.n, &t.b.carried[worker])
 	}
 }

@@ -9,13 +9,13 @@ import (
 	"strata/gguf"
 )
 
-// benchModel is the tiny model, or the GGUF file named by STRATA_BENCH_MODEL
-// (a synthetic 7B from tools/synth, say).
+// benchFragment loads the tiny model, or the GGUF file named by
+// STRATA_BENCH_MODEL (a synthetic 7B from tools/synth, say), on the CPU.
 func benchFragment(b *testing.B) *engine.Fragment {
 	f := openTiny(b)
 	if path := os.Getenv("STRATA_BENCH_MODEL"); path != "" {
 		var err error
-		if f, err = openFile(path); err != nil {
+		if f, err = gguf.Open(path); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -75,5 +75,3 @@ func BenchmarkPrompt(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(tokens)*b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
-
-func openFile(path string) (*gguf.File, error) { return gguf.Open(path) }

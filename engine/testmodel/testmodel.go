@@ -103,10 +103,6 @@ func Write(out io.Writer, s Spec) error {
 		if rows > 0 {
 			dims = append(dims, uint64(rows))
 		}
-		if cols%typ.BlockSize() != 0 {
-			err = fmt.Errorf("testmodel: %s: %d columns are not whole %v blocks", name, cols, typ)
-			return
-		}
 		size := int64(typ.RowSize(cols)) * int64(max(rows, 1))
 		err = w.AddTensorReader(name, typ, dims, size, &lazyTensor{gen: func() ([]byte, error) {
 			return randomTensor(rng, typ, cols, max(rows, 1), role == "norm")
