@@ -94,18 +94,15 @@ func ConfigFrom(f *gguf.File) (Config, error) {
 }
 
 func (c *Config) validate() error {
-	// Bounds well above any model of the family (Llama 3 405B: 126 layers,
-	// width 16384, feed-forward 53248, vocabulary 128256), so that a hostile
-	// file cannot make activations or caches of absurd size.
 	bounded := []struct {
 		name string
 		v    int
 		max  int
 	}{
-		{"block_count", c.Layers, 1024}, {"embedding_length", c.Embedding, 1 << 16},
-		{"feed_forward_length", c.FeedForward, 1 << 18}, {"attention.head_count", c.Heads, 1024},
-		{"attention.head_count_kv", c.KVHeads, 1024}, {"attention.key_length", c.HeadDim, 1024},
-		{"vocab_size", c.Vocab, 1 << 22},
+		{"block_count", c.Layers, MaxLayers}, {"embedding_length", c.Embedding, MaxEmbedding},
+		{"feed_forward_length", c.FeedForward, MaxFeedForward}, {"attention.head_count", c.Heads, MaxHeads},
+		{"attention.head_count_kv", c.KVHeads, MaxHeads}, {"attention.key_length", c.HeadDim, MaxHeadDim},
+		{"vocab_size", c.Vocab, MaxVocab},
 	}
 	for _, p := range bounded {
 		if p.v <= 0 || p.v > p.max {

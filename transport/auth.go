@@ -145,11 +145,14 @@ func authenticate(ctx context.Context, conn *quic.Conn, id *Identity, s Swarm, s
 	return peer, check()
 }
 
+// idleTimeout is how long a connection may hear nothing before it closes.
+const idleTimeout = 2 * time.Second
+
 // quicConfig detects a dead peer within two seconds: keep-alives every
 // half second, and a connection idle for two seconds is closed.
 func quicConfig() *quic.Config {
 	return &quic.Config{
-		MaxIdleTimeout:       2 * time.Second,
+		MaxIdleTimeout:       idleTimeout,
 		KeepAlivePeriod:      500 * time.Millisecond,
 		HandshakeIdleTimeout: 5 * time.Second,
 		MaxIncomingStreams:   64,

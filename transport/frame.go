@@ -23,7 +23,8 @@ const (
 	FrameFetch   FrameType = 8  // request a fragment file by sha256
 	FrameChunk   FrameType = 9  // a piece of a fetched file
 	FrameEnd     FrameType = 10 // the end of a reply made of several frames
-	frameTypeEnd FrameType = 11
+	FrameBusy    FrameType = 11 // the peer is alive but has no room for the request: UTF-8 message
+	frameTypeEnd FrameType = 12
 )
 
 // HeaderSize is the size of a frame header: type, three reserved bytes,
@@ -94,14 +95,26 @@ func parseHeader(h []byte, max int) (FrameType, int, uint32, error) {
 // buf for the payload when it is large enough. A stream that ends inside
 // a frame gives io.ErrUnexpectedEOF; one that ends before gives io.EOF.
 func ReadFrame(r io.Reader, buf []byte, max int) (FrameType, []byte, error) {
-	var h [HeaderSize]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	t, n, sum, err := parseHeader(h[:], max)
+	t, n, sum, err := readHeader(r, max)
 	if err != nil {
 		return 0, nil, err
 	}
+	buf, err = readPayload(r, t, n, sum, buf)
+	return t, buf, err
+}
+
+// readHeader reads and checks a frame header.
+func readHeader(r io.Reader, max int) (FrameType, int, uint32, error) {
+	var h [HeaderSize]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, 0, 0, err
+	}
+	return parseHeader(h[:], max)
+}
+
+// readPayload reads the n bytes of payload that follow a header, into buf
+// when it is large enough, and checks their sum.
+func readPayload(r io.Reader, t FrameType, n int, sum uint32, buf []byte) ([]byte, error) {
 	if cap(buf) < n {
 		buf = make([]byte, n)
 	}
@@ -110,12 +123,12 @@ func ReadFrame(r io.Reader, buf []byte, max int) (FrameType, []byte, error) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return 0, nil, fmt.Errorf("transport: frame of %d bytes: %w", n, err)
+		return nil, fmt.Errorf("transport: frame of %d bytes: %w", n, err)
 	}
 	if checksum(t, buf) != sum {
-		return 0, nil, ErrChecksum
+		return nil, ErrChecksum
 	}
-	return t, buf, nil
+	return buf, nil
 }
 
 // DecodeFrame decodes the frame at the start of b and returns it and the

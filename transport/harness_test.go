@@ -78,7 +78,10 @@ func startPeerOn(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swar
 	}
 	o.Identity, o.Swarm, o.Fragment, o.SHA256, o.Logger = id, swarm, i, f.SHA256, quiet
 	o.Files = map[string]string{f.SHA256: filepath.Join(dir, f.File)}
-	s := NewServer(frag, o)
+	s, err := NewServer(frag, o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go s.Serve(ctx, ln)
 	p := &testPeer{addr: ln.Addr().String(), server: s, ln: ln, cancel: cancel}

@@ -16,10 +16,22 @@ import (
 )
 
 // A RemoteError is an error a peer answered with: the peer is alive and
-// refused or failed the request.
-type RemoteError struct{ Message string }
+// refused or failed the request. Busy marks a peer that had no room for
+// it (errors.Is(err, ErrBusy)).
+type RemoteError struct {
+	Message string
+	Busy    bool
+}
 
 func (e *RemoteError) Error() string { return "peer: " + e.Message }
+
+// Unwrap gives ErrBusy for a busy peer.
+func (e *RemoteError) Unwrap() error {
+	if e.Busy {
+		return ErrBusy
+	}
+	return nil
+}
 
 // A Peer is an authenticated connection to another node.
 type Peer struct {
@@ -83,8 +95,8 @@ func (p *Peer) request(ctx context.Context, t FrameType, payload []byte, read fu
 		if err != nil {
 			return fmt.Errorf("transport: %s: %w", p.Addr, err)
 		}
-		if rt == FrameError {
-			return &RemoteError{Message: string(reply)}
+		if rt == FrameError || rt == FrameBusy {
+			return &RemoteError{Message: string(reply), Busy: rt == FrameBusy}
 		}
 		done, err := read(rt, reply)
 		if done || err != nil {
@@ -140,13 +152,18 @@ func (p *Peer) CloseSession(ctx context.Context, session uint64) error {
 	})
 }
 
-// Fetch downloads the fragment file with the given sha256 into w and
-// checks the hash.
-func (p *Peer) Fetch(ctx context.Context, sum string, w io.Writer) error {
+// Fetch downloads the fragment file of the given sha256 and size into w,
+// hashing as it goes: a peer that sends more than size bytes is cut off
+// at once, and one whose bytes do not hash to sum is refused.
+func (p *Peer) Fetch(ctx context.Context, sum string, size int64, w io.Writer) error {
 	h := sha256.New()
+	var got int64
 	err := p.request(ctx, FrameFetch, []byte(sum), func(t FrameType, b []byte) (bool, error) {
 		switch t {
 		case FrameChunk:
+			if got += int64(len(b)); got > size {
+				return true, fmt.Errorf("transport: %s sent more than the %d bytes of fragment %.12s…", p.Addr, size, sum)
+			}
 			h.Write(b)
 			_, err := w.Write(b)
 			return false, err
@@ -158,15 +175,19 @@ func (p *Peer) Fetch(ctx context.Context, sum string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if got != size {
+		return fmt.Errorf("transport: %s sent %d bytes of fragment %.12s…, not %d", p.Addr, got, sum, size)
+	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
 		return fmt.Errorf("transport: %s sent a file whose sha256 is %s, not %s", p.Addr, got, sum)
 	}
 	return nil
 }
 
-// peerFailed reports whether err means the peer is gone (as opposed to
-// alive and refusing the request).
+// peerFailed reports whether err means the peer is gone, or cannot take
+// the request (busy), as opposed to alive and refusing it: in both cases
+// a replica may serve instead.
 func peerFailed(err error) bool {
 	var re *RemoteError
-	return err != nil && !errors.As(err, &re)
+	return err != nil && (!errors.As(err, &re) || re.Busy)
 }

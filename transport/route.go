@@ -2,11 +2,12 @@ package transport
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,9 +25,22 @@ type RouteOptions struct {
 	// Context is the most positions a session holds (default: the
 	// smallest MaxContext of the peers).
 	Context int
+	// Model, when set, is the model the peers must serve (the
+	// coordinator's copy of the first fragment says what it is): a peer
+	// that reports other layers, width or vocabulary is refused.
+	Model *engine.Config
 	// Chunk is the batch size of prompt pipelining (default 64).
-	Chunk  int
-	Logger *slog.Logger
+	Chunk int
+	// Timeout is the floor of every request's deadline (default 2 s). A
+	// request may take Timeout plus 8 times what the hop took so far for
+	// that many positions; a hop that has not answered yet gets
+	// FirstTimeout plus a quarter second per position (default 30 s: a
+	// fresh peer may be reading its weights from disk). A peer that
+	// misses a deadline is suspect, and a replica takes over exactly as
+	// for a dead one.
+	Timeout      time.Duration
+	FirstTimeout time.Duration
+	Logger       *slog.Logger
 }
 
 // HopStats is what one hop of a route did.
@@ -43,6 +57,7 @@ type HopStats struct {
 	Raw      int64         `json:"bytes_raw"`  // request bodies before compression
 	Sent     int64         `json:"bytes_sent"` // request bodies sent
 	Replaced int           `json:"replaced"`   // times a replica took over
+	TimedOut int           `json:"timed_out"`  // requests that missed their deadline
 }
 
 // A Route is a coordinator's chain of peers that together hold every
@@ -57,10 +72,12 @@ type Route struct {
 	vocab   int
 	embd    int
 
-	mu    sync.Mutex // guards peers
-	peers map[string]*Peer
-	hops  []*hop
-	needs engine.LogitsNeeds // for the next Eval
+	mu      sync.Mutex // guards peers
+	peers   map[string]*Peer
+	suspect map[string]int // missed deadlines, by address: tried last
+	closed  bool
+	hops    []*hop
+	needs   engine.LogitsNeeds // for the next Eval
 }
 
 type hop struct {
@@ -72,6 +89,10 @@ type hop struct {
 	// session's history, replayed as is on a replica.
 	sent  [][]byte
 	stats HopStats
+	// perPosition is the moving average of the wall time per position on
+	// this hop, for one position (decode) and for more (prompt chunks):
+	// what the next deadline is made from. Zero until the hop answers.
+	perPosition [2]time.Duration
 }
 
 var _ engine.NeedsStack = (*Route)(nil)
@@ -90,34 +111,50 @@ func NewRoute(ctx context.Context, addrs []string, o RouteOptions) (*Route, erro
 	if o.Chunk <= 0 {
 		o.Chunk = 64
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.FirstTimeout <= 0 {
+		o.FirstTimeout = 30 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	r := &Route{o: o, ctx: ctx, addrs: addrs, peers: map[string]*Peer{}, session: rand.Uint64()}
+	r := &Route{o: o, ctx: ctx, addrs: addrs, peers: map[string]*Peer{}, suspect: map[string]int{}, session: rand.Uint64()}
 	infos := map[string]PeerInfo{}
 	var errs []error
-	for _, a := range addrs {
-		p, info, err := r.connect(a)
-		if err != nil {
-			errs = append(errs, err)
+	for i, res := range r.connectAll(addrs) {
+		if res.err != nil {
+			errs = append(errs, res.err)
 			continue
 		}
-		r.peers[a] = p
-		infos[a] = info
+		r.peers[addrs[i]] = res.peer
+		infos[addrs[i]] = res.info
 	}
-	layers, next := -1, 0
-	for next != layers {
+	// Chain the peers, each starting where the one before ends; every hop
+	// must describe the same model as the first.
+	var model *PeerInfo
+	for next := 0; model == nil || next != model.Layers; {
 		var found *hop
 		for _, a := range addrs {
 			info, ok := infos[a]
-			if ok && info.Start == next {
-				found = &hop{start: info.Start, end: info.End, peer: r.peers[a], info: info, c: newCompressor()}
-				layers = info.Layers
-				break
+			if !ok || info.Start != next {
+				continue
 			}
+			if model != nil && !sameModel(*model, info) {
+				errs = append(errs, fmt.Errorf("transport: %s (%.12s) serves %s, unlike %s: refusing to route through it", a, info.ID, describe(info), describe(*model)))
+				delete(infos, a)
+				continue
+			}
+			found = &hop{start: info.Start, end: info.End, peer: r.peers[a], info: info, c: newCompressor()}
+			break
 		}
 		if found == nil {
+			r.closePeers()
 			return nil, fmt.Errorf("%w: nothing serves layer %d (%w)", ErrNoRoute, next, errors.Join(errs...))
+		}
+		if model == nil {
+			model = &found.info
 		}
 		found.stats = HopStats{Addr: found.peer.Addr, ID: found.peer.ID, Start: found.start, End: found.end,
 			Backend: found.info.Backend, Device: found.info.Device}
@@ -142,7 +179,7 @@ func minContext(hops []*hop) int {
 	return c
 }
 
-// connect dials a peer and checks what it serves against the manifest.
+// connect dials a peer and checks what it says it serves.
 func (r *Route) connect(addr string) (*Peer, PeerInfo, error) {
 	ctx, cancel := context.WithTimeout(r.ctx, 3*time.Second)
 	defer cancel()
@@ -151,17 +188,109 @@ func (r *Route) connect(addr string) (*Peer, PeerInfo, error) {
 		return nil, PeerInfo{}, err
 	}
 	info, err := p.Info(ctx)
-	if err == nil && r.o.Manifest != nil {
-		m := r.o.Manifest
-		if info.Fragment < 0 || info.Fragment >= len(m.Fragments) || m.Fragments[info.Fragment].SHA256 != info.SHA256 {
-			err = fmt.Errorf("transport: %s serves a fragment (sha256 %.12s…) that is not in the manifest", addr, info.SHA256)
-		}
+	if err == nil {
+		err = r.checkInfo(addr, info)
 	}
 	if err != nil {
 		p.Close()
 		return nil, PeerInfo{}, err
 	}
 	return p, info, nil
+}
+
+type connected struct {
+	peer *Peer
+	info PeerInfo
+	err  error
+}
+
+// connectAll connects to the peers at once: a dead one costs its dial
+// timeout once, not once per peer.
+func (r *Route) connectAll(addrs []string) []connected {
+	out := make([]connected, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Go(func() {
+			p, info, err := r.connect(a)
+			out[i] = connected{p, info, err}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// keep connects to a peer and keeps the connection for the route.
+func (r *Route) keep(addr string) connected {
+	p, info, err := r.connect(addr)
+	if err != nil {
+		return connected{err: err}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		p.Close()
+		return connected{err: fmt.Errorf("transport: the route is closed")}
+	}
+	if old := r.peers[addr]; old != nil {
+		old.Close()
+	}
+	r.peers[addr] = p
+	return connected{p, info, nil}
+}
+
+// checkInfo refuses a peer whose description of itself is impossible, or
+// disagrees with the manifest or the model: it is never routed through.
+func (r *Route) checkInfo(addr string, info PeerInfo) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("transport: %s (%.12s) %s: refusing to route through it", addr, info.ID, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case info.Layers <= 0 || info.Layers > engine.MaxLayers:
+		return bad("reports a model of %d layers (1 to %d)", info.Layers, engine.MaxLayers)
+	case info.Start < 0 || info.End <= info.Start || info.End > info.Layers:
+		return bad("reports layers [%d, %d) of %d", info.Start, info.End, info.Layers)
+	case info.Embedding <= 0 || info.Embedding > engine.MaxEmbedding:
+		return bad("reports a width of %d (1 to %d)", info.Embedding, engine.MaxEmbedding)
+	case info.Vocab <= 0 || info.Vocab > engine.MaxVocab:
+		return bad("reports a vocabulary of %d (1 to %d)", info.Vocab, engine.MaxVocab)
+	case info.MaxContext <= 0 || info.MaxContext > maxContext:
+		return bad("reports a context of %d positions (1 to %d)", info.MaxContext, maxContext)
+	}
+	if m := r.o.Manifest; m != nil {
+		if info.Fragment < 0 || info.Fragment >= len(m.Fragments) || m.Fragments[info.Fragment].SHA256 != info.SHA256 {
+			return fmt.Errorf("transport: %s serves a fragment (sha256 %.12s…) that is not in the manifest", addr, info.SHA256)
+		}
+		if f := m.Fragments[info.Fragment]; info.Layers != m.Layers || info.Start != f.Start || info.End != f.End {
+			return bad("reports layers %d-%d of %d, but fragment %d of the manifest is layers %d-%d of %d",
+				info.Start, info.End-1, info.Layers, info.Fragment, f.Start, f.End-1, m.Layers)
+		}
+	}
+	if c := r.o.Model; c != nil && (info.Layers != c.Layers || info.Embedding != c.Embedding || info.Vocab != c.Vocab) {
+		return bad("serves %s, but the model has %d layers, width %d and %d tokens", describe(info), c.Layers, c.Embedding, c.Vocab)
+	}
+	return nil
+}
+
+// maxContext bounds the context a peer may report.
+const maxContext = 1 << 24
+
+// sameModel reports whether two peers describe the same model.
+func sameModel(a, b PeerInfo) bool {
+	return a.Layers == b.Layers && a.Embedding == b.Embedding && a.Vocab == b.Vocab && a.Architecture == b.Architecture
+}
+
+func describe(i PeerInfo) string {
+	return fmt.Sprintf("%s of %d layers, width %d and %d tokens", i.Architecture, i.Layers, i.Embedding, i.Vocab)
+}
+
+// closePeers closes every connection.
+func (r *Route) closePeers() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	for _, p := range r.peers {
+		p.Close()
+	}
 }
 
 // VocabSize is the number of logits per position.
@@ -190,11 +319,7 @@ func (r *Route) Close() {
 	for _, h := range r.hops {
 		h.peer.CloseSession(ctx, r.session)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, p := range r.peers {
-		p.Close()
-	}
+	r.closePeers()
 }
 
 // Eval feeds tokens through every hop and writes the logits of the last.
@@ -297,36 +422,94 @@ func (r *Route) evalOne(logits []float32, tokens []int32, needs engine.LogitsNee
 	return nil
 }
 
-// send runs one request on hop hi. When the peer is gone, a replica of
-// the same layers takes over: it is given the session's history, the
-// very requests the hop acknowledged, then this one.
+// send runs one request on hop hi, within a deadline made from what the
+// hop took so far. When the peer is gone, busy or late, a replica of the
+// same layers takes over: it is given the session's history, the very
+// requests the hop acknowledged, then this one.
 func (r *Route) send(ctx context.Context, hi int, payload []byte, out []float32) error {
 	h := r.hops[hi]
+	f, err := parseForward(payload)
+	if err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		compute, err := h.peer.forward(ctx, payload, out)
+		compute, err := r.forward(ctx, h, h.peer, f.n, payload, out)
 		if err == nil {
+			wall := time.Since(start)
 			h.sent = append(h.sent, payload)
 			h.stats.Forwards++
 			h.stats.Compute += compute
-			h.stats.Wall += time.Since(start)
+			h.stats.Wall += wall
+			per, slot := wall/time.Duration(f.n), min(f.n-1, 1)
+			if old := h.perPosition[slot]; old > 0 {
+				per = old + (per-old)/4 // a moving average: a cold first request fades
+			}
+			h.perPosition[slot] = per
 			return nil
 		}
 		if !peerFailed(err) || ctx.Err() != nil || attempt >= 3 {
 			return err
 		}
-		r.o.Logger.Warn("peer failed; moving its layers to a replica", "peer", h.peer.Addr,
-			"layers", fmt.Sprintf("%d-%d", h.start, h.end-1), "err", err)
-		if err := r.replace(ctx, hi); err != nil {
-			return err
+		why, blamed := "peer failed; moving its layers to a replica", misbehaved(err)
+		if blamed {
+			why = "peer misbehaved; moving its layers to a replica"
+			if errors.Is(err, context.DeadlineExceeded) {
+				h.stats.TimedOut++
+			}
+			r.mu.Lock()
+			r.suspect[h.peer.Addr]++
+			r.mu.Unlock()
+		}
+		r.o.Logger.Warn(why, "peer", h.peer.Addr, "layers", fmt.Sprintf("%d-%d", h.start, h.end-1), "err", err)
+		if rerr := r.replace(ctx, hi, blamed); rerr != nil {
+			return fmt.Errorf("%w (%s: %w)", rerr, h.peer.Addr, err)
 		}
 	}
 }
 
+// forward sends one request of n positions to p for hop h, within its
+// deadline.
+func (r *Route) forward(ctx context.Context, h *hop, p *Peer, n int, payload []byte, out []float32) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.deadline(h, p, n))
+	defer cancel()
+	compute, err := p.forward(ctx, payload, out)
+	if err != nil && (ctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded)) {
+		err = fmt.Errorf("transport: %s did not answer a batch of %d positions within %v: %w", p.Addr, n, r.deadline(h, p, n), context.DeadlineExceeded)
+	}
+	return compute, err
+}
+
+// deadline is how long a request of n positions to p may take on hop h:
+// the floor plus eight times what the hop took so far, or, for a peer
+// that has not answered on this hop yet, the first timeout.
+func (r *Route) deadline(h *hop, p *Peer, n int) time.Duration {
+	per := h.perPosition[min(n-1, 1)]
+	if n > 1 && per == 0 {
+		per = h.perPosition[0] // a prompt chunk costs at most a decode step per position
+	}
+	if p != h.peer || per == 0 {
+		return r.o.FirstTimeout + time.Duration(n)*250*time.Millisecond
+	}
+	return r.o.Timeout + 8*time.Duration(n)*per
+}
+
+// misbehaved reports whether a peer's failure is its own doing (late, or
+// a reply that breaks the protocol), as opposed to the peer going away.
+func misbehaved(err error) bool {
+	for _, e := range []error{context.DeadlineExceeded, ErrMalformed, ErrOversized, ErrChecksum} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // replace finds another peer serving hop hi's layers, trying every listed
-// address (peers restart) and the failed one last, and replays the
-// session's history on it.
-func (r *Route) replace(ctx context.Context, hi int) error {
+// address (peers restart), suspects after the others and the failed one
+// last (unless it misbehaved: then it is not tried again now), and
+// replays the session's history on it.
+func (r *Route) replace(ctx context.Context, hi int, blamed bool) error {
 	h := r.hops[hi]
 	dead := h.peer.Addr
 	r.mu.Lock()
@@ -334,36 +517,51 @@ func (r *Route) replace(ctx context.Context, hi int) error {
 		p.Close()
 		delete(r.peers, dead)
 	}
-	r.mu.Unlock()
-	order := make([]string, 0, len(r.addrs))
+	var order []string
 	for _, a := range r.addrs {
 		if a != dead {
 			order = append(order, a)
 		}
 	}
-	order = append(order, dead)
+	slices.SortStableFunc(order, func(a, b string) int { return r.suspect[a] - r.suspect[b] })
+	// Dial the peers not connected all at once; each is waited for only
+	// when its turn comes. The failed one is dialed last, alone.
+	dialing := map[string]chan connected{}
+	for _, a := range order {
+		if r.peers[a] == nil {
+			ch := make(chan connected, 1)
+			dialing[a] = ch
+			go func() { ch <- r.keep(a) }()
+		}
+	}
+	r.mu.Unlock()
+	if !blamed {
+		order = append(order, dead)
+	}
 	var errs []error
 	for _, a := range order {
-		r.mu.Lock()
-		p := r.peers[a]
-		r.mu.Unlock()
-		var info PeerInfo
-		var err error
-		if p != nil {
-			info, err = p.Info(ctx)
+		var c connected
+		if ch, ok := dialing[a]; ok {
+			c = <-ch
 		} else {
-			p, info, err = r.connect(a)
-			if err == nil {
-				r.mu.Lock()
-				r.peers[a] = p
-				r.mu.Unlock()
+			r.mu.Lock()
+			p := r.peers[a]
+			r.mu.Unlock()
+			if p == nil {
+				c = r.keep(a)
+			} else {
+				ictx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				info, err := p.Info(ictx)
+				cancel()
+				c = connected{p, info, err}
 			}
 		}
+		p, info, err := c.peer, c.info, c.err
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if info.Start != h.start || info.End != h.end || info.SHA256 != h.info.SHA256 {
+		if info.Start != h.start || info.End != h.end || info.SHA256 != h.info.SHA256 || !sameModel(info, h.info) {
 			continue
 		}
 		if err := r.replay(ctx, p, h); err != nil {
@@ -373,8 +571,12 @@ func (r *Route) replace(ctx context.Context, hi int) error {
 		h.peer, h.info = p, info
 		h.stats.Addr, h.stats.ID, h.stats.Backend, h.stats.Device = p.Addr, p.ID, info.Backend, info.Device
 		h.stats.Replaced++
+		h.perPosition = [2]time.Duration{}
 		r.o.Logger.Warn("replica took over", "peer", a, "layers", fmt.Sprintf("%d-%d", h.start, h.end-1), "replayed", len(h.sent))
 		return nil
+	}
+	if len(errs) == 0 {
+		return fmt.Errorf("transport: no other peer serves layers %d-%d", h.start, h.end-1)
 	}
 	return fmt.Errorf("transport: no live peer serves layers %d-%d: %w", h.start, h.end-1, errors.Join(errs...))
 }
@@ -383,19 +585,23 @@ func (r *Route) replace(ctx context.Context, hi int) error {
 // the old peer gave, so they are dropped.
 func (r *Route) replay(ctx context.Context, p *Peer, h *hop) error {
 	var out []float32
+	last := h.end == r.hops[len(r.hops)-1].end
 	for _, payload := range h.sent {
-		n := int(binary.LittleEndian.Uint32(payload[12:]))
-		size := n * r.embd
-		if h.end == r.hops[len(r.hops)-1].end {
+		f, err := parseForward(payload)
+		if err != nil {
+			return err
+		}
+		size := f.n * r.embd
+		switch {
+		case last && f.flags&flagAllLogits != 0:
+			size = f.n * r.vocab
+		case last:
 			size = r.vocab
-			if payload[16]&flagAllLogits != 0 {
-				size = n * r.vocab
-			}
 		}
 		if cap(out) < size {
 			out = make([]float32, size)
 		}
-		if _, err := p.forward(ctx, payload, out[:size]); err != nil {
+		if _, err := r.forward(ctx, h, p, f.n, payload, out[:size]); err != nil {
 			return fmt.Errorf("transport: replay on %s: %w", p.Addr, err)
 		}
 	}

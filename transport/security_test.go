@@ -129,14 +129,14 @@ func TestFetch(t *testing.T) {
 	}
 	defer peer.Close()
 	var got countingWriter
-	if err := peer.Fetch(context.Background(), m.Fragments[1].SHA256, &got); err != nil {
+	if err := peer.Fetch(context.Background(), m.Fragments[1].SHA256, m.Fragments[1].Size, &got); err != nil {
 		t.Fatal(err)
 	}
 	if got.n != m.Fragments[1].Size {
 		t.Errorf("fetched %d bytes, the file has %d", got.n, m.Fragments[1].Size)
 	}
 	var re *RemoteError
-	if err := peer.Fetch(context.Background(), m.Fragments[0].SHA256, io.Discard); !errors.As(err, &re) {
+	if err := peer.Fetch(context.Background(), m.Fragments[0].SHA256, m.Fragments[0].Size, io.Discard); !errors.As(err, &re) {
 		t.Errorf("fetching a fragment the peer lacks: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"golang.org/x/sync/semaphore"
 
 	"strata/engine"
 )
@@ -39,15 +40,38 @@ type PeerInfo struct {
 }
 
 // ServerOptions configure a Server. Identity is required; zero values
-// elsewhere take the defaults documented on each field.
+// elsewhere take the defaults documented on each field, and Validate
+// refuses values that cannot work.
 type ServerOptions struct {
 	Identity *Identity
 	Swarm    Swarm
 	// MaxSessions bounds the sessions held at once (default 16).
 	MaxSessions int
+	// SessionsPerIdentity bounds the sessions one identity holds at once
+	// (default a quarter of MaxSessions, at least 1), so that one
+	// coordinator, or one hostile member, cannot lock the others out.
+	SessionsPerIdentity int
+	// ConnsPerIdentity bounds the connections one identity holds open at
+	// once (default 4).
+	ConnsPerIdentity int
 	// MaxContext is the positions a session can hold (default 4096).
 	MaxContext int
+	// Chunk is the most positions computed in one turn of the backend
+	// (default 64): a long batch is cut into chunks, and the other
+	// sessions' batches take their turns in between, so that one client's
+	// prompt delays another's token by at most one chunk.
+	Chunk int
+	// FrameMemory bounds the bytes lent to requests not yet fully read
+	// and to their outputs, all identities together (default 4 ×
+	// MaxPayload); one identity may hold at most MaxPayload of it.
+	FrameMemory int64
+	// ReadTimeout bounds how long a request may take to arrive: its
+	// header must come within ReadTimeout of the stream's opening, its
+	// payload may stall no longer than ReadTimeout, and must all come
+	// within ReadTimeout plus a second per MiB (default 10 s).
+	ReadTimeout time.Duration
 	// IdleTimeout ends sessions unused for this long (default 10 minutes).
+	// A session also ends when the connection that last used it closes.
 	IdleTimeout time.Duration
 	// Fragment and SHA256 describe the fragment served, for PeerInfo.
 	Fragment int
@@ -55,20 +79,76 @@ type ServerOptions struct {
 	// Files maps a sha256 to a verified fragment file this peer hands to
 	// peers that fetch it.
 	Files map[string]string
-	// Logger receives one line per refused connection and failed request.
+	// Logger receives the refused connections (at most one line a
+	// second) and the failed requests.
 	Logger *slog.Logger
+}
+
+// Validate refuses options that cannot work.
+func (o *ServerOptions) Validate() error {
+	switch {
+	case o.Identity == nil:
+		return errors.New("transport: a server needs an identity")
+	case o.MaxSessions < 0, o.SessionsPerIdentity < 0, o.ConnsPerIdentity < 0, o.MaxContext < 0, o.Chunk < 0,
+		o.FrameMemory < 0, o.ReadTimeout < 0, o.IdleTimeout < 0:
+		return errors.New("transport: negative server limits")
+	case o.SessionsPerIdentity > 0 && o.MaxSessions > 0 && o.SessionsPerIdentity > o.MaxSessions:
+		return fmt.Errorf("transport: %d sessions per identity is more than the %d in all", o.SessionsPerIdentity, o.MaxSessions)
+	case o.FrameMemory > 0 && o.FrameMemory < MaxPayload:
+		return fmt.Errorf("transport: %d bytes of frame memory cannot hold one frame of %d", o.FrameMemory, MaxPayload)
+	}
+	return nil
+}
+
+func (o *ServerOptions) defaults() {
+	if o.MaxSessions == 0 {
+		o.MaxSessions = 16
+	}
+	if o.SessionsPerIdentity == 0 {
+		o.SessionsPerIdentity = max(1, o.MaxSessions/4)
+	}
+	if o.ConnsPerIdentity == 0 {
+		o.ConnsPerIdentity = 4
+	}
+	if o.MaxContext == 0 {
+		o.MaxContext = 4096
+	}
+	if o.Chunk == 0 {
+		o.Chunk = 64
+	}
+	if o.FrameMemory == 0 {
+		o.FrameMemory = 4 * MaxPayload
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 10 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 }
 
 // A Server serves one fragment of a model to authenticated peers.
 type Server struct {
 	frag *engine.Fragment
 	o    ServerOptions
+	// turn lets one chunk at a time onto the backend; waiters are served
+	// in the order they came.
+	turn    *semaphore.Weighted
+	refused rateLimitedLog
+	clock   func() time.Time
 
-	mu       sync.Mutex // one batch at a time on the backend
+	mu       sync.Mutex // guards what follows
 	sessions map[sessionKey]*serverSession
+	conns    map[string]int // open connections per identity
+	open     map[uint64]*quic.Conn
+	lent     map[string]int64 // frame memory per identity
+	lentAll  int64
+	nextConn uint64
 	forwards int64
 	busy     time.Duration
-	clock    func() time.Time
 }
 
 // Sessions belong to the identity that opened them: a peer cannot reach
@@ -79,25 +159,25 @@ type sessionKey struct {
 }
 
 type serverSession struct {
-	s    *engine.Session
-	used time.Time
+	s      *engine.Session
+	used   time.Time
+	conn   uint64 // the connection that last used it; the session ends with it
+	active bool   // a request is running on it
+	orphan bool   // its connection closed while a request ran: end it after
 }
 
-// NewServer serves frag.
-func NewServer(frag *engine.Fragment, o ServerOptions) *Server {
-	if o.MaxSessions <= 0 {
-		o.MaxSessions = 16
+// NewServer serves frag. It fails only on options Validate refuses.
+func NewServer(frag *engine.Fragment, o ServerOptions) (*Server, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
-	if o.MaxContext <= 0 {
-		o.MaxContext = 4096
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 10 * time.Minute
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	return &Server{frag: frag, o: o, sessions: map[sessionKey]*serverSession{}, clock: time.Now}
+	o.defaults()
+	return &Server{
+		frag: frag, o: o, turn: semaphore.NewWeighted(1), clock: time.Now,
+		refused:  rateLimitedLog{every: time.Second},
+		sessions: map[sessionKey]*serverSession{}, conns: map[string]int{}, lent: map[string]int64{},
+		open: map[uint64]*quic.Conn{},
+	}, nil
 }
 
 // Listen opens a QUIC listener for a node.
@@ -112,6 +192,7 @@ func Listen(addr string, id *Identity) (*quic.Listener, error) {
 // Serve accepts connections until ctx ends or the listener fails.
 func (s *Server) Serve(ctx context.Context, ln *quic.Listener) error {
 	go s.evictIdle(ctx)
+	go s.watchSuspension(ctx)
 	for {
 		conn, err := ln.Accept(ctx)
 		if err != nil {
@@ -124,15 +205,23 @@ func (s *Server) Serve(ctx context.Context, ln *quic.Listener) error {
 	}
 }
 
-// serveConn authenticates a connection, then answers its streams.
+// serveConn authenticates a connection, then answers its streams. When
+// the connection closes, the sessions it last used end with it.
 func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	peer, err := authenticate(ctx, conn, s.o.Identity, s.o.Swarm, true)
 	if err != nil {
-		s.o.Logger.Warn("refused a connection", "from", conn.RemoteAddr().String(), "err", err)
+		s.refused.warn(s.o.Logger, s.clock(), "refused a connection", "from", conn.RemoteAddr().String(), "err", err)
 		conn.CloseWithError(1, "authentication failed")
 		return
 	}
 	owner := keyID(peer)
+	id, err := s.openConn(owner, conn)
+	if err != nil {
+		s.refused.warn(s.o.Logger, s.clock(), "refused a connection", "from", conn.RemoteAddr().String(), "peer", owner[:12], "err", err)
+		conn.CloseWithError(2, err.Error())
+		return
+	}
+	defer s.closeConn(owner, id)
 	stop := context.AfterFunc(ctx, func() { conn.CloseWithError(0, "peer stopping") })
 	defer stop()
 	c := newCompressor()
@@ -142,25 +231,38 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		if err != nil {
 			return
 		}
-		go func() {
-			cmu.Lock()
-			defer cmu.Unlock()
-			s.serveStream(stream, owner, c)
-		}()
+		go s.serveStream(conn.Context(), stream, owner, id, c, &cmu)
 	}
 }
 
 // serveStream answers one request. A malformed request gets an error
 // frame and ends its stream; the connection and the server go on.
-func (s *Server) serveStream(stream *quic.Stream, owner string, c *compressor) {
+func (s *Server) serveStream(ctx context.Context, stream *quic.Stream, owner string, conn uint64, c *compressor, cmu *sync.Mutex) {
 	defer stream.Close()
-	t, payload, err := ReadFrame(stream, nil, MaxPayload)
-	if err != nil {
-		s.o.Logger.Warn("bad request", "peer", owner[:12], "err", err)
-		WriteFrame(stream, FrameError, []byte(err.Error()))
+	fail := func(t FrameType, err error) {
+		s.o.Logger.Warn("request refused", "peer", owner[:12], "err", err)
+		WriteFrame(stream, t, []byte(err.Error()))
 		stream.CancelRead(1)
+	}
+	stream.SetReadDeadline(s.clock().Add(s.o.ReadTimeout))
+	t, n, sum, err := readHeader(stream, MaxPayload)
+	if err != nil {
+		fail(FrameError, err)
 		return
 	}
+	release, err := s.lend(owner, int64(n))
+	if err != nil {
+		fail(FrameBusy, err)
+		return
+	}
+	defer release()
+	payload, err := readPayload(&stalledReader{stream: stream, idle: s.o.ReadTimeout,
+		end: s.clock().Add(s.o.ReadTimeout + time.Duration(n)*time.Second>>20)}, t, n, sum, nil)
+	if err != nil {
+		fail(FrameError, err)
+		return
+	}
+	stream.SetWriteDeadline(s.clock().Add(s.o.ReadTimeout))
 	switch t {
 	case FrameInfo:
 		b, _ := json.Marshal(s.Info())
@@ -168,23 +270,47 @@ func (s *Server) serveStream(stream *quic.Stream, owner string, c *compressor) {
 	case FramePing:
 		WriteFrame(stream, FramePing, payload)
 	case FrameForward:
-		out, err := s.forward(owner, payload, c)
+		out, err := s.forward(ctx, owner, conn, payload, c, cmu)
 		if err != nil {
-			s.o.Logger.Warn("forward failed", "peer", owner[:12], "err", err)
-			WriteFrame(stream, FrameError, []byte(err.Error()))
+			kind := FrameError
+			if errors.Is(err, ErrBusy) {
+				kind = FrameBusy
+			}
+			fail(kind, err)
 			return
 		}
-		WriteFrame(stream, FrameResult, out)
+		stream.SetWriteDeadline(s.clock().Add(s.o.ReadTimeout + time.Duration(len(out))*time.Second>>20))
+		if err := WriteFrame(stream, FrameResult, out); err != nil {
+			s.o.Logger.Warn("result not delivered", "peer", owner[:12], "err", err)
+		}
 	case FrameClose:
 		if len(payload) == 8 {
 			s.closeSession(sessionKey{owner, binary.LittleEndian.Uint64(payload)})
 		}
 		WriteFrame(stream, FrameEnd, nil)
 	case FrameFetch:
+		stream.SetWriteDeadline(time.Time{}) // a file takes as long as it takes; the client bounds it
 		s.sendFile(stream, string(payload))
 	default:
-		WriteFrame(stream, FrameError, []byte(fmt.Sprintf("transport: unexpected %d frame", t)))
+		fail(FrameError, fmt.Errorf("transport: unexpected %d frame", t))
 	}
+}
+
+// A stalledReader reads a request's payload, giving up when the stream
+// stalls for idle, or when the whole payload has not come by end.
+type stalledReader struct {
+	stream *quic.Stream
+	idle   time.Duration
+	end    time.Time
+}
+
+func (r *stalledReader) Read(b []byte) (int, error) {
+	deadline := time.Now().Add(r.idle)
+	if deadline.After(r.end) {
+		deadline = r.end
+	}
+	r.stream.SetReadDeadline(deadline)
+	return r.stream.Read(b)
 }
 
 // Info describes the peer.
@@ -202,85 +328,100 @@ func (s *Server) Info() PeerInfo {
 }
 
 // forward runs one batch and encodes its output.
-func (s *Server) forward(owner string, payload []byte, c *compressor) ([]byte, error) {
+func (s *Server) forward(ctx context.Context, owner string, conn uint64, payload []byte, c *compressor, cmu *sync.Mutex) ([]byte, error) {
+	cmu.Lock()
 	req, err := c.decodeForward(payload, s.frag.Config.Embedding, s.o.MaxContext)
+	cmu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	wire := WireF32
-	if len(payload) > forwardHeader && payload[16]&flagF16 != 0 {
-		wire = WireF16
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	start := s.clock()
-	key := sessionKey{owner, req.Session}
-	ss, ok := s.sessions[key]
-	if !ok {
-		if req.Pos != 0 {
-			return nil, fmt.Errorf("transport: session %d is unknown here and the batch starts at %d", req.Session, req.Pos)
-		}
-		if len(s.sessions) >= s.o.MaxSessions {
-			return nil, fmt.Errorf("transport: this peer holds its most sessions (%d)", s.o.MaxSessions)
-		}
-		es, err := s.frag.NewSession(s.o.MaxContext)
-		if err != nil {
-			return nil, err
-		}
-		ss = &serverSession{s: es}
-		s.sessions[key] = ss
-	}
-	ss.used = start
-	switch {
-	case req.Pos < ss.s.Pos():
-		ss.s.Truncate(req.Pos) // a replay: forget what follows
-	case req.Pos > ss.s.Pos():
-		return nil, fmt.Errorf("transport: session %d holds %d positions, the batch starts at %d", req.Session, ss.s.Pos(), req.Pos)
-	}
-	out := make([]float32, s.frag.OutputSize(req.N, req.AllLogits))
-	if err := s.frag.Forward(out, ss.s, engine.Batch{Tokens: req.Tokens, Hidden: req.Hidden, AllLogits: req.AllLogits}); err != nil {
+	fields, _ := parseForward(payload) // decodeForward has checked it
+	if err := s.checkResultSize(req, fields.wire()); err != nil {
 		return nil, err
 	}
-	end := s.clock()
-	ss.used = end // idle from the end of its last batch
-	took := end.Sub(start)
-	s.forwards++
-	s.busy += took
+	ss, err := s.openSession(sessionKey{owner, req.Session}, conn, req.Pos)
+	if err != nil {
+		return nil, err
+	}
+	defer s.finishSession(sessionKey{owner, req.Session}, ss)
+	out := make([]float32, s.frag.OutputSize(req.N, req.AllLogits))
+	took, err := s.run(ctx, out, ss.s, req)
+	if err != nil {
+		return nil, err
+	}
 	compute := uint32(min(took.Microseconds(), 1<<32-1))
 	if s.frag.Last() && !req.AllLogits && req.Needs.TopK > 0 {
 		return encodeSparse(chooseLogits(out, req.Needs), out, compute), nil
 	}
-	return c.encodeResult(out, wire, s.frag.Last(), compute), nil
+	cmu.Lock()
+	defer cmu.Unlock()
+	return c.encodeResult(out, fields.wire(), s.frag.Last(), compute), nil
 }
 
-func (s *Server) closeSession(k sessionKey) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ss, ok := s.sessions[k]; ok {
-		ss.s.Close()
-		delete(s.sessions, k)
+// checkResultSize refuses, before any work, a request whose result could
+// not travel in one frame.
+func (s *Server) checkResultSize(req *ForwardRequest, w Wire) error {
+	var bytes int64
+	switch {
+	case s.frag.Last() && !req.AllLogits && req.Needs.TopK > 0:
+		bytes = 8 * int64(min(req.Needs.TopK, s.frag.Config.Vocab)+len(req.Needs.Also))
+	case s.frag.Last() || w == WireF32:
+		bytes = 4 * int64(s.frag.OutputSize(req.N, req.AllLogits))
+	default:
+		bytes = 2 * int64(s.frag.OutputSize(req.N, req.AllLogits))
 	}
+	if resultHeader+bytes > MaxPayload {
+		what := "hidden states"
+		if s.frag.Last() {
+			what = "logits"
+		}
+		return fmt.Errorf("transport: the %s of %d positions take %d bytes, more than a frame holds (%d): send fewer positions at once",
+			what, req.N, resultHeader+bytes, MaxPayload)
+	}
+	return nil
 }
 
-// evictIdle ends sessions unused for IdleTimeout.
-func (s *Server) evictIdle(ctx context.Context) {
-	tick := time.NewTicker(min(s.o.IdleTimeout/4, 30*time.Second))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
+// run computes the batch chunk by chunk, each chunk one turn of the
+// backend, and returns the compute time. It stops between chunks when
+// ctx ends (the client went away).
+func (s *Server) run(ctx context.Context, out []float32, session *engine.Session, req *ForwardRequest) (time.Duration, error) {
+	c := &s.frag.Config
+	var took time.Duration
+	for done := 0; done < req.N; {
+		m := min(s.o.Chunk, req.N-done)
+		in := engine.Batch{AllLogits: req.AllLogits}
+		if req.Tokens != nil {
+			in.Tokens = req.Tokens[done : done+m]
+		} else {
+			in.Hidden = req.Hidden[done*c.Embedding : (done+m)*c.Embedding]
 		}
+		dst := out
+		switch {
+		case !s.frag.Last():
+			dst = out[done*c.Embedding:]
+		case req.AllLogits:
+			dst = out[done*c.Vocab:]
+		}
+		if err := s.turn.Acquire(ctx, 1); err != nil {
+			return took, fmt.Errorf("transport: the client went away: %w", err)
+		}
+		start := s.clock()
+		err := s.frag.Forward(dst, session, in)
+		t := s.clock().Sub(start)
+		s.turn.Release(1)
 		s.mu.Lock()
-		for k, ss := range s.sessions {
-			if s.clock().Sub(ss.used) > s.o.IdleTimeout {
-				ss.s.Close()
-				delete(s.sessions, k)
-			}
-		}
+		s.busy += t
 		s.mu.Unlock()
+		took += t
+		if err != nil {
+			return took, err
+		}
+		done += m
 	}
+	s.mu.Lock()
+	s.forwards++
+	s.mu.Unlock()
+	return took, nil
 }
 
 // sendFile streams a fragment file this peer holds, by sha256.

@@ -30,7 +30,15 @@ func ParseWire(s string) (Wire, error) {
 	return 0, fmt.Errorf("transport: wire format %q: want f32 or f16", s)
 }
 
-func (w Wire) String() string { return [...]string{"f32", "f16"}[w] }
+func (w Wire) String() string {
+	switch w {
+	case WireF32:
+		return "f32"
+	case WireF16:
+		return "f16"
+	}
+	return fmt.Sprintf("wire(%d)", uint8(w))
+}
 
 // Flags of a forward request or a result.
 const (
@@ -59,6 +67,36 @@ type ForwardRequest struct {
 const forwardHeader = 8 + 4 + 4 + 1
 const resultHeader = 1 + 4 + 4
 
+// forwardFields is the fixed header of an encoded forward request:
+// session (8 bytes), first position (4), positions (4) and flags (1).
+type forwardFields struct {
+	session uint64
+	pos, n  int
+	flags   byte
+}
+
+// parseForward reads the fixed header of an encoded forward request. It
+// is the one place that knows the layout; encodeForward writes it.
+func parseForward(b []byte) (forwardFields, error) {
+	if len(b) < forwardHeader {
+		return forwardFields{}, fmt.Errorf("%w: forward request of %d bytes", ErrMalformed, len(b))
+	}
+	return forwardFields{
+		session: binary.LittleEndian.Uint64(b),
+		pos:     int(binary.LittleEndian.Uint32(b[8:])),
+		n:       int(binary.LittleEndian.Uint32(b[12:])),
+		flags:   b[16],
+	}, nil
+}
+
+// wire is the format of the request's hidden states.
+func (f forwardFields) wire() Wire {
+	if f.flags&flagF16 != 0 {
+		return WireF16
+	}
+	return WireF32
+}
+
 // compressor compresses bodies with zstd where it pays and counts what
 // it saw. Activations rarely compress (f32 hidden states and logits are
 // near-random in their low bits), so after a few bodies in a row that did
@@ -79,7 +117,8 @@ const (
 
 func newCompressor() *compressor {
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxPayload))
+	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxPayload),
+		zstd.WithDecodeAllCapLimit(true))
 	return &compressor{enc: enc, dec: dec}
 }
 
@@ -101,9 +140,18 @@ func (c *compressor) pack(dst, body []byte) ([]byte, bool) {
 	return append(dst, body...), false
 }
 
-// unpack returns the body, decompressed if flagged, which must be want bytes.
+// unpack returns the body, decompressed if flagged, which must be want
+// bytes. A compressed body must declare its size, and that size must be
+// want: nothing is inflated past it (a small bomb cannot claim memory).
 func (c *compressor) unpack(body []byte, compressed bool, want int) ([]byte, error) {
 	if compressed {
+		var h zstd.Header
+		if err := h.Decode(body); err != nil {
+			return nil, fmt.Errorf("%w: zstd: %v", ErrMalformed, err)
+		}
+		if !h.HasFCS || h.FrameContentSize != uint64(want) {
+			return nil, fmt.Errorf("%w: zstd frame declares %d bytes (declared: %t), want %d", ErrMalformed, h.FrameContentSize, h.HasFCS, want)
+		}
 		var err error
 		if body, err = c.dec.DecodeAll(body, make([]byte, 0, want)); err != nil {
 			return nil, fmt.Errorf("%w: zstd: %v", ErrMalformed, err)
@@ -177,15 +225,12 @@ func (c *compressor) encodeForward(r *ForwardRequest, w Wire) []byte {
 
 // decodeForward decodes a request whose hidden rows are width wide.
 func (c *compressor) decodeForward(b []byte, width, maxN int) (*ForwardRequest, error) {
-	if len(b) < forwardHeader {
-		return nil, fmt.Errorf("%w: forward request of %d bytes", ErrMalformed, len(b))
+	f, err := parseForward(b)
+	if err != nil {
+		return nil, err
 	}
-	r := &ForwardRequest{
-		Session: binary.LittleEndian.Uint64(b),
-		Pos:     int(binary.LittleEndian.Uint32(b[8:])),
-		N:       int(binary.LittleEndian.Uint32(b[12:])),
-	}
-	flags := b[16]
+	r := &ForwardRequest{Session: f.session, Pos: f.pos, N: f.n}
+	flags := f.flags
 	if r.N <= 0 || r.N > maxN {
 		return nil, fmt.Errorf("%w: batch of %d positions (1 to %d)", ErrMalformed, r.N, maxN)
 	}

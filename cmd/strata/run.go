@@ -129,6 +129,10 @@ func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptio
 	if err != nil {
 		return err
 	}
+	model, err := engine.ConfigFrom(f)
+	if err != nil {
+		return err
+	}
 	id, swarm, err := nodeCredentials(c)
 	if err != nil {
 		return err
@@ -139,7 +143,7 @@ func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptio
 	}
 	route, err := transport.NewRoute(c.Context, splitList(c.String("peers")), transport.RouteOptions{
 		DialOptions: transport.DialOptions{Identity: id, Swarm: swarm, Pins: splitList(c.String("peer-id"))},
-		Wire:        wire, Manifest: m, Context: c.Int("ctx-size"),
+		Wire:        wire, Manifest: m, Model: &model, Context: c.Int("ctx-size"),
 	})
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "listen on `ADDR` (UDP host:port)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "once listening, write the address to `FILE`"},
 			&cli.IntFlag{Name: "max-sessions", Value: 16, Usage: "sessions held at once"},
+			&cli.IntFlag{Name: "sessions-per-peer", Usage: "sessions one identity may hold at once (default: a quarter of --max-sessions)"},
 			&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: 4096, Usage: "positions a session can hold"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: 10 * time.Minute, Usage: "end sessions unused this long"},
 			&cli.StringFlag{Name: "fetch-from", Usage: "comma-separated peer `ADDRS` to fetch a missing fragment file from"},
@@ -85,6 +86,14 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	s, err := transport.NewServer(frag, transport.ServerOptions{
+		Identity: id, Swarm: swarm, MaxSessions: c.Int("max-sessions"), SessionsPerIdentity: c.Int("sessions-per-peer"),
+		MaxContext: c.Int("ctx-size"), IdleTimeout: c.Duration("idle-timeout"), Fragment: i, SHA256: fr.SHA256,
+		Files: map[string]string{fr.SHA256: path},
+	})
+	if err != nil {
+		return err
+	}
 	ln, err := transport.Listen(c.String("listen"), id)
 	if err != nil {
 		return err
@@ -103,11 +112,6 @@ func serve(c *cli.Context) error {
 		"backend", backend.Name(), "device", backend.Device())
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s := transport.NewServer(frag, transport.ServerOptions{
-		Identity: id, Swarm: swarm, MaxSessions: c.Int("max-sessions"), MaxContext: c.Int("ctx-size"),
-		IdleTimeout: c.Duration("idle-timeout"), Fragment: i, SHA256: fr.SHA256,
-		Files: map[string]string{fr.SHA256: path},
-	})
 	return s.Serve(ctx, ln)
 }
 
@@ -128,7 +132,7 @@ func fetchFragment(c *cli.Context, path string, fr engine.ManifestFragment, id *
 				return err
 			}
 			defer os.Remove(tmp.Name())
-			if err := p.Fetch(ctx, fr.SHA256, tmp); err != nil {
+			if err := p.Fetch(ctx, fr.SHA256, fr.Size, tmp); err != nil {
 				tmp.Close()
 				return err
 			}
