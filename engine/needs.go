@@ -1,10 +1,10 @@
 package engine
 
 // LogitsNeeds says which logits the sampler will look at for the next
-// token: the TopK largest (ties to the lowest id), plus those of the Also
-// tokens; TopK 0 means all of them. A stack that pays to carry logits (a
-// route of peers) may then carry only those and give the others as −∞;
-// the token drawn is the same.
+// token: the TopK largest in TopK's order (ties to the lowest id, NaN as
+// −∞), plus those of the Also tokens; TopK 0 means all of them. A stack
+// that pays to carry logits (a route of peers) may then carry only those
+// and give the others as −∞; the token drawn is the same.
 type LogitsNeeds struct {
 	TopK int
 	Also []int32
@@ -22,9 +22,11 @@ type NeedsStack interface {
 // Greedy decoding needs the largest logit; sampling with top-k needs the
 // k largest; without top-k every logit counts. A repetition penalty
 // above 1 only lowers the recent tokens, so the k largest after it lie
-// among the k + (recent tokens) largest before it, and the recent tokens
-// themselves must be known. A penalty below 1 can raise any recent token,
-// which the same set also covers.
+// among the k + (recent tokens) largest before it (TopK's order is total,
+// ties included: each token outside those is beaten by k that the
+// penalty leaves alone), and the recent tokens themselves must be known.
+// A penalty below 1 can raise any recent token, which the same set also
+// covers.
 func (s *Sampler) Needs(history []int32) LogitsNeeds {
 	o := &s.o
 	k := o.TopK

@@ -3,7 +3,6 @@ package engine
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
 )
 
 // SamplerOptions choose how the next token is drawn from the logits. The
@@ -23,6 +22,7 @@ type SamplerOptions struct {
 type Sampler struct {
 	o          SamplerOptions
 	rng        *rand.Rand
+	ids        []int32
 	candidates []candidate
 	penalized  []bool
 }
@@ -38,6 +38,7 @@ func NewSampler(o SamplerOptions, n int) *Sampler {
 	return &Sampler{
 		o:          o,
 		rng:        rand.New(rand.NewPCG(o.Seed, 0x5eed_57a7a)),
+		ids:        make([]int32, 0, n),
 		candidates: make([]candidate, 0, n),
 		penalized:  make([]bool, n),
 	}
@@ -45,7 +46,9 @@ func NewSampler(o SamplerOptions, n int) *Sampler {
 
 // Sample picks the next token from logits (modified in place by the
 // repetition penalty) given the tokens so far. The steps run in
-// llama.cpp's order: penalty, top-k, top-p, min-p, temperature.
+// llama.cpp's order: penalty, top-k, top-p, min-p, temperature. Tokens
+// are ranked as TopK ranks them (of equal logits the lower id first, NaN
+// as −∞), so that logits cut to what Needs asks for give the same token.
 func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 	o := &s.o
 	if recent := s.recent(history); len(recent) > 0 {
@@ -67,7 +70,8 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 		}
 	}
 	if o.Temperature <= 0 {
-		return int32(argmax(logits))
+		s.ids = TopK(s.ids, logits, 1)
+		return s.ids[0]
 	}
 
 	c := s.topK(logits)
@@ -93,99 +97,43 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 		}
 	}
 	softmax(c, o.Temperature)
+	// Rounding can leave r past the end: the last token that can be drawn
+	// (p > 0, a prefix of c) then takes it.
 	r := s.rng.Float64()
-	for i := range c {
-		r -= c[i].p
-		if r < 0 {
-			return c[i].id
+	i := 0
+	for ; i < len(c)-1 && c[i+1].p > 0; i++ {
+		if r -= c[i].p; r < 0 {
+			break
 		}
 	}
-	return c[len(c)-1].id
+	return c[i].id
 }
 
 // topK returns the K best candidates (all when K is 0), best first.
 func (s *Sampler) topK(logits []float32) []candidate {
-	k := s.o.TopK
-	if k <= 0 || k > len(logits) {
-		k = len(logits)
-	}
+	s.ids = TopK(s.ids, logits, s.o.TopK)
 	c := s.candidates[:0]
-	if k == len(logits) {
-		for i, l := range logits {
-			c = append(c, candidate{id: int32(i), logit: l})
-		}
-	} else {
-		// A min-heap of the k best so far: c[0] is the weakest.
-		for i, l := range logits {
-			if len(c) < k {
-				c = append(c, candidate{id: int32(i), logit: l})
-				siftUp(c, len(c)-1)
-			} else if l > c[0].logit {
-				c[0] = candidate{id: int32(i), logit: l}
-				siftDown(c, 0)
-			}
-		}
+	for _, id := range s.ids {
+		c = append(c, candidate{id: id, logit: rankValue(logits[id])})
 	}
-	slices.SortFunc(c, func(a, b candidate) int {
-		switch {
-		case a.logit > b.logit:
-			return -1
-		case a.logit < b.logit:
-			return 1
-		}
-		return int(a.id - b.id)
-	})
 	s.candidates = c
 	return c
 }
 
-func siftUp(h []candidate, i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[p].logit <= h[i].logit {
-			return
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-}
-
-func siftDown(h []candidate, i int) {
-	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(h) && h[l].logit < h[m].logit {
-			m = l
-		}
-		if r < len(h) && h[r].logit < h[m].logit {
-			m = r
-		}
-		if m == i {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-
-// softmax sets p of sorted candidates from logit/temperature.
+// softmax sets p of sorted candidates from logit/temperature. Those equal
+// to the best share its weight even when it is infinite (every candidate
+// when all are −∞).
 func softmax(c []candidate, temperature float32) {
-	top := float64(c[0].logit)
+	top := c[0].logit
 	var sum float64
 	for i := range c {
-		c[i].p = math.Exp((float64(c[i].logit) - top) / float64(temperature))
+		c[i].p = 1
+		if c[i].logit != top {
+			c[i].p = math.Exp((float64(c[i].logit) - float64(top)) / float64(temperature))
+		}
 		sum += c[i].p
 	}
 	for i := range c {
 		c[i].p /= sum
 	}
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

@@ -456,48 +456,20 @@ func (s *Server) sendFile(stream *quic.Stream, sum string) {
 	}
 }
 
-// chooseLogits returns the ids of the needs.TopK largest logits (ties to
-// the lowest id) and of needs.Also.
+// chooseLogits returns the ids of the needs.TopK largest logits, in
+// engine.TopK's order (the sampler's: ties to the lowest id), then those
+// of needs.Also not among them, each id once.
 func chooseLogits(logits []float32, needs engine.LogitsNeeds) []int32 {
-	k := min(needs.TopK, len(logits))
-	// A min-heap of the best k so far: h[0] is the weakest, the weaker of
-	// two equal logits being the higher id.
-	h := make([]int32, 0, k)
-	weaker := func(a, b int32) bool {
-		return logits[a] < logits[b] || logits[a] == logits[b] && a > b
-	}
-	down := func(i int) {
-		for {
-			l, r, m := 2*i+1, 2*i+2, i
-			if l < len(h) && weaker(h[l], h[m]) {
-				m = l
-			}
-			if r < len(h) && weaker(h[r], h[m]) {
-				m = r
-			}
-			if m == i {
-				return
-			}
-			h[i], h[m] = h[m], h[i]
-			i = m
-		}
-	}
-	for id := range logits {
-		switch {
-		case len(h) < k:
-			h = append(h, int32(id))
-			for i := len(h) - 1; i > 0 && weaker(h[i], h[(i-1)/2]); i = (i - 1) / 2 {
-				h[i], h[(i-1)/2] = h[(i-1)/2], h[i]
-			}
-		case weaker(h[0], int32(id)):
-			h[0] = int32(id)
-			down(0)
-		}
+	ids := engine.TopK(make([]int32, 0, min(max(needs.TopK, 0), len(logits))+len(needs.Also)), logits, needs.TopK)
+	chosen := make([]bool, len(logits))
+	for _, id := range ids {
+		chosen[id] = true
 	}
 	for _, id := range needs.Also {
-		if id >= 0 && int(id) < len(logits) {
-			h = append(h, id)
+		if id >= 0 && int(id) < len(logits) && !chosen[id] {
+			chosen[id] = true
+			ids = append(ids, id)
 		}
 	}
-	return h
+	return ids
 }

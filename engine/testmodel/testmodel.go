@@ -35,6 +35,11 @@ type Spec struct {
 	// TypeOf, if set, chooses the type of a layer's tensor (layer −1 for
 	// the others) before Types does; ok false defers to Types.
 	TypeOf func(role string, layer int) (t gguf.TensorType, ok bool)
+	// RepeatRows, above 1, makes the head's rows come in runs of this
+	// many identical ones (row r copies row r − r mod RepeatRows), so
+	// that those tokens' logits tie exactly. With Tied the runs are in
+	// token_embd, whose tokens then also embed alike.
+	RepeatRows int
 	// Metadata is written after the model's own keys (a tokenizer, say).
 	Metadata []gguf.KV
 	Seed     uint64
@@ -104,8 +109,13 @@ func Write(out io.Writer, s Spec) error {
 			dims = append(dims, uint64(rows))
 		}
 		size := int64(typ.RowSize(cols)) * int64(max(rows, 1))
+		head := role == "output" || role == "token_embd" && s.Tied
 		err = w.AddTensorReader(name, typ, dims, size, &lazyTensor{gen: func() ([]byte, error) {
-			return randomTensor(rng, typ, cols, max(rows, 1), role == "norm")
+			data, err := randomTensor(rng, typ, cols, max(rows, 1), role == "norm")
+			if err == nil && head {
+				repeatRows(data, typ.RowSize(cols), s.RepeatRows)
+			}
+			return data, err
 		}})
 	}
 	qw, kvw := s.Heads*s.HeadDim, s.KVHeads*s.HeadDim
@@ -141,6 +151,19 @@ func Write(out io.Writer, s Spec) error {
 	}
 	_, err = w.WriteTo(out)
 	return err
+}
+
+// repeatRows copies the first row of each run of n rows of data onto the
+// others; n of 1 or less leaves data alone.
+func repeatRows(data []byte, rowSize, n int) {
+	if n <= 1 {
+		return
+	}
+	for r := 0; r*rowSize < len(data); r++ {
+		if first := r - r%n; first != r {
+			copy(data[r*rowSize:(r+1)*rowSize], data[first*rowSize:(first+1)*rowSize])
+		}
+	}
 }
 
 // A lazyTensor generates its bytes at the first Read and lets them go

@@ -1,0 +1,58 @@
+package engine_test
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"strata/engine"
+)
+
+// TestTopK: the k largest logits, best first; of equal logits the lower
+// id first; NaN as −∞.
+func TestTopK(t *testing.T) {
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	for _, c := range []struct {
+		name   string
+		logits []float32
+		k      int
+		want   []int32
+	}{
+		{"[1 1 2], k 2", []float32{1, 1, 2}, 2, []int32{2, 0}},
+		{"[2 1 1], k 2", []float32{2, 1, 1}, 2, []int32{0, 1}},
+		{"a tie while the heap fills", []float32{1, 1, 1, 2, 0}, 2, []int32{3, 0}},
+		{"a tie after it is full", []float32{0, 3, 1, 1, 2, 1}, 3, []int32{1, 4, 2}},
+		{"all tied", []float32{5, 5, 5, 5, 5}, 3, []int32{0, 1, 2}},
+		{"k 1", []float32{1, 3, 3}, 1, []int32{1}},
+		{"k 0: all", []float32{1, 3, 3, 2}, 0, []int32{1, 2, 3, 0}},
+		{"k past the end: all", []float32{1, 3}, 9, []int32{1, 0}},
+		{"NaN ranks as −∞", []float32{nan, -inf, 0, nan}, 3, []int32{2, 0, 1}},
+		{"infinities", []float32{0, inf, -inf, inf}, 2, []int32{1, 3}},
+		{"−0 ties +0", []float32{float32(math.Copysign(0, -1)), 0}, 1, []int32{0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := engine.TopK(nil, c.logits, c.k); !slices.Equal(got, c.want) {
+				t.Errorf("TopK(%v, %d) = %v, want %v", c.logits, c.k, got, c.want)
+			}
+		})
+	}
+}
+
+// TestSampleAllocatesNothing: a sampler draws from its own scratch.
+func TestSampleAllocatesNothing(t *testing.T) {
+	logits := make([]float32, 1000)
+	for i := range logits {
+		logits[i] = float32(i % 17)
+	}
+	history := []int32{3, 4, 5}
+	for _, o := range []engine.SamplerOptions{
+		{},
+		{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1.1, RepeatLastN: 64},
+		{Temperature: 0.8},
+	} {
+		s := engine.NewSampler(o, len(logits))
+		if n := testing.AllocsPerRun(20, func() { s.Sample(logits, history) }); n != 0 {
+			t.Errorf("%+v: %v allocations a token", o, n)
+		}
+	}
+}
