@@ -206,3 +206,44 @@ func TestFetchBounded(t *testing.T) {
 	}
 	t.Logf("%d bytes written: %v", got.n, err)
 }
+
+// TestBombRequest: a request whose zstd body would inflate past the
+// batch it announces is refused from its header, before inflating.
+func TestBombRequest(t *testing.T) {
+	dir, m := splitTiny(t, [][2]int{{0, 4}})
+	swarm := testSwarm(t)
+	p := startPeer(t, dir, m, 0, swarm)
+	peer := member(t, p, swarm)
+	payload := peer.c.encodeForward(&ForwardRequest{Session: 1, N: 1, Tokens: []int32{1}}, WireF32)
+	payload[16] |= flagZstd
+	payload = append(payload[:forwardHeader], peer.c.enc.EncodeAll(make([]byte, 32<<20), nil)...)
+	_, err := peer.forward(context.Background(), payload, make([]float32, 32000))
+	if err == nil || !strings.Contains(err.Error(), "zstd frame declares 33554432 bytes") {
+		t.Errorf("a zstd bomb: %v", err)
+	}
+	t.Logf("%d bytes refused: %v", len(payload), err)
+}
+
+// TestBusyPeerReplica: a peer that holds its most sessions answers busy,
+// and the coordinator goes to a listed replica instead of failing.
+func TestBusyPeerReplica(t *testing.T) {
+	dir, m := splitTiny(t, [][2]int{{0, 4}})
+	swarm := testSwarm(t)
+	full := startPeerAt(t, dir, m, 0, swarm, "127.0.0.1:0", ServerOptions{MaxSessions: 1, MaxContext: 64})
+	replica := startPeer(t, dir, m, 0, swarm)
+	other := member(t, full, swarm)
+	if err := decode(other, 1, 0, []int32{1}, make([]float32, 32000)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRoute(context.Background(), []string{full.addr, replica.addr}, RouteOptions{DialOptions: dialOptions(t, swarm), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Eval(make([]float32, 32000), []int32{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st[0].Addr != replica.addr || st[0].Replaced != 1 {
+		t.Errorf("the hop is %s (replaced %d times), want the replica", st[0].Addr, st[0].Replaced)
+	}
+}

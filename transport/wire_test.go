@@ -225,3 +225,11 @@ func TestTiesGoToLowestID(t *testing.T) {
 		})
 	}
 }
+
+func TestWireString(t *testing.T) {
+	for w, want := range map[Wire]string{WireF32: "f32", WireF16: "f16", 7: "wire(7)"} {
+		if got := w.String(); got != want {
+			t.Errorf("Wire(%d) is %q, want %q", uint8(w), got, want)
+		}
+	}
+}
