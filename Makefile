@@ -4,7 +4,7 @@ MODEL   ?= testdata/tiny-mistral/tiny-mistral-q4km.gguf
 PROMPT  ?= Once upon a time, there was a little robot who
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build test check vet fmt nocgo noasm race shaders bench bench-kernels fuzz demo clean
+.PHONY: all build test check vet fmt nocgo noasm race shaders bench bench-kernels fuzz fuzz-corpus demo clean
 
 all: build
 
@@ -55,9 +55,22 @@ bench:
 bench-kernels: build
 	./bin/strata bench kernels
 
-# fuzz: the GGUF reader, five minutes.
+# fuzz: the GGUF reader, the tokenizers, the frame decoder and the
+# forward-request and result decoders, FUZZTIME each (default 10m). What
+# they find grows the corpus in Go's cache; `make fuzz-corpus` copies it
+# into each package's testdata/fuzz, where `go test` replays it.
+FUZZTIME ?= 10m
+FUZZ_TARGETS = ./gguf:FuzzParse ./engine:FuzzRoundTrip ./engine:FuzzPretokenizers \
+	./transport:FuzzDecodeFrame ./transport:FuzzDecodeForward ./transport:FuzzDecodeResult
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 5m ./gguf
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+
+fuzz-corpus:
+	@cache=$$($(GO) env GOCACHE)/fuzz/strata; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  src=$$cache/$${pkg#./}/$$name; [ -d $$src ] || continue; \
+	  mkdir -p $$pkg/testdata/fuzz/$$name && cp -n $$src/* $$pkg/testdata/fuzz/$$name/; done
 
 # demo: split the tiny model, serve it from three peers on loopback,
 # generate through them, and compare with one process.
