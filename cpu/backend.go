@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"strata/engine"
+	"strata/format"
 	"strata/gguf"
 )
 
@@ -114,9 +115,9 @@ type weight struct {
 	rows, cols int
 	rowBytes   int
 	data       []byte
-	format     format
-	kernel     rowsKernel                      // the format's matrix-vector kernel
-	dequantize func(dst []float32, src []byte) // the format's, in the backend's variant
+	decode     func(dst []float32, src []byte) // the type's Go dequantizer (format's)
+	kernel     rowsKernel                      // the type's matrix-vector kernel
+	dequantize func(dst []float32, src []byte) // the type's, in the backend's variant
 	vector     []float32                       // the values of a one-row weight (norms), decoded at load
 }
 
@@ -130,20 +131,20 @@ func (w *weight) row(r int) []byte { return w.data[r*w.rowBytes : (r+1)*w.rowByt
 // LoadWeight wraps the memory-mapped tensor; nothing is copied except
 // one-row tensors, which are decoded to f32.
 func (b *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, error) {
-	f, ok := formats[t.Type]
+	decode, ok := format.Dequantizer(t.Type)
 	if !ok {
 		return nil, fmt.Errorf("cpu: tensor %q is %v: %w", t.Name, t.Type, errUnsupported)
 	}
 	cols := int(t.Dims[0])
 	rows := int(t.Elements()) / max(cols, 1)
 	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), data: data,
-		format: f, kernel: f.kernel(b.variant), dequantize: f.dequantizer(b.variant)}
+		decode: decode, kernel: kernel(t.Type, b.variant), dequantize: dequantizer(t.Type, b.variant)}
 	if len(data) != rows*w.rowBytes {
 		return nil, fmt.Errorf("cpu: tensor %q: %d bytes, want %d", t.Name, len(data), rows*w.rowBytes)
 	}
 	if rows == 1 {
 		w.vector = make([]float32, cols)
-		f.dequantize(w.vector, data)
+		decode(w.vector, data)
 	}
 	b.ensureScratch(tileRows * cols)
 	return w, nil
@@ -224,7 +225,7 @@ func (b *Backend) Copy(dst engine.Tensor, dstRow int, src engine.Tensor, srcRow,
 func (b *Backend) Embed(out engine.Tensor, table engine.Weight, tokens []int32) {
 	o, w := out.(*tensor), table.(*weight)
 	for i, tok := range tokens {
-		w.format.dequantize(o.row(i, 1), w.row(int(tok)))
+		w.decode(o.row(i, 1), w.row(int(tok)))
 	}
 }
 

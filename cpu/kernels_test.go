@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"strata/engine"
+	"strata/format"
 	"strata/gguf"
 )
 
@@ -14,22 +15,6 @@ func newRNG(t testing.TB) *rand.Rand {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-}
-
-func TestHalf(t *testing.T) {
-	for h := range 1 << 16 {
-		got := halfToFloat(uint16(h))
-		e := h >> 10 & 0x1f
-		if e == 0x1f {
-			if (h&0x3ff != 0) != math.IsNaN(float64(got)) {
-				t.Fatalf("%#04x: NaN-ness wrong: %v", h, got)
-			}
-			continue
-		}
-		if want := refHalf(uint16(h)); float64(got) != want || math.Signbit(float64(got)) != (h&0x8000 != 0) {
-			t.Fatalf("%#04x: got %v want %v", h, got, want)
-		}
-	}
 }
 
 func TestDequantize(t *testing.T) {
@@ -40,7 +25,7 @@ func TestDequantize(t *testing.T) {
 			for range 20 {
 				row := randomRow(rng, typ, cols)
 				got := make([]float32, cols)
-				if err := Dequantize(got, row, typ); err != nil {
+				if err := format.Dequantize(got, row, typ); err != nil {
 					t.Fatal(err)
 				}
 				for i, g := range got {
@@ -51,12 +36,6 @@ func TestDequantize(t *testing.T) {
 				}
 			}
 		})
-	}
-	if err := Dequantize(make([]float32, 100), make([]byte, 100), gguf.Q4_K); err == nil {
-		t.Error("partial block accepted")
-	}
-	if err := Dequantize(make([]float32, 32), make([]byte, 100), gguf.Q2_K); err == nil {
-		t.Error("unsupported type accepted")
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"unsafe"
 
-	"strata/cpu"
 	"strata/engine"
+	"strata/format"
 	"strata/gguf"
 )
 
@@ -50,7 +50,7 @@ func (g *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 	}
 	if rows == 1 {
 		v := make([]float32, cols)
-		if err := cpu.Dequantize(v, data, t.Type); err != nil {
+		if err := format.Dequantize(v, data, t.Type); err != nil {
 			return nil, fmt.Errorf("gpu: tensor %q: %w", t.Name, err)
 		}
 		b, err := g.track(g.newBuffer(uint64(4*cols), false))

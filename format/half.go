@@ -1,9 +1,9 @@
-package cpu
+package format
 
 import "math"
 
-// halfToFloat converts an IEEE 754 binary16 value to float32, exactly.
-func halfToFloat(h uint16) float32 {
+// HalfToFloat converts an IEEE 754 binary16 value to float32, exactly.
+func HalfToFloat(h uint16) float32 {
 	sign := uint32(h>>15) << 31
 	exp := uint32(h>>10) & 0x1f
 	mant := uint32(h) & 0x3ff
@@ -24,8 +24,8 @@ func halfToFloat(h uint16) float32 {
 	return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
 }
 
-// bfloatToFloat converts a bfloat16 value to float32, exactly.
-func bfloatToFloat(h uint16) float32 {
+// BFloatToFloat converts a bfloat16 value to float32, exactly.
+func BFloatToFloat(h uint16) float32 {
 	return math.Float32frombits(uint32(h) << 16)
 }
 
