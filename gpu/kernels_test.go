@@ -11,9 +11,9 @@ import (
 
 	"strata/cpu"
 	"strata/engine"
-	"strata/engine/testmodel"
 	"strata/gguf"
 	"strata/gpu"
+	"strata/synthetic"
 )
 
 // pair runs the same operations on the CPU backend (the reference) and
@@ -56,7 +56,7 @@ func (p *pair) tensors(rows, cols int) (engine.Tensor, engine.Tensor, []float32)
 }
 
 func (p *pair) weights(typ gguf.TensorType, rows, cols int) (engine.Weight, engine.Weight) {
-	data, err := testmodel.Random(p.rng, typ, cols, rows)
+	data, err := synthetic.Weights(p.rng, typ, cols, rows)
 	if err != nil {
 		p.t.Fatal(err)
 	}
