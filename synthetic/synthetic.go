@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"strata/format"
 	"strata/gguf"
 )
 
@@ -36,6 +37,7 @@ func randomTensor(rng *rand.Rand, typ gguf.TensorType, cols, rows int, norm bool
 	scale := 1 / math.Sqrt(float64(cols))
 	data := make([]byte, n/typ.BlockSize()*typ.TypeSize())
 	le := binary.LittleEndian
+	half := func(x float64) uint16 { return format.FloatToHalf(float32(x)) }
 	value := func() float64 {
 		if norm {
 			return 0.5 + rng.Float64()
@@ -90,25 +92,4 @@ func randomTensor(rng *rand.Rand, typ gguf.TensorType, cols, rows int, norm bool
 		}
 	}
 	return data, nil
-}
-
-// Half rounds x to a nearby IEEE binary16 (the largest finite one past
-// the range).
-func half(x float64) uint16 {
-	f := float32(x)
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int(b>>23&0xff) - 127 + 15
-	mant := b & 0x7fffff
-	switch {
-	case exp <= 0: // subnormal: a multiple of 2^-24
-		return sign | uint16(math.Round(math.Abs(float64(f))*(1<<24)))
-	case exp >= 31:
-		return sign | 0x7bff
-	}
-	h := uint32(exp)<<10 | mant>>13
-	if mant&0x1fff > 0x1000 || (mant&0x1fff == 0x1000 && h&1 == 1) {
-		h++ // round to nearest even; a carry into the exponent is right too
-	}
-	return sign | uint16(h)
 }
