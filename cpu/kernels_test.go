@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -142,8 +143,9 @@ func TestLoadWeightRejects(t *testing.T) {
 	if err == nil {
 		t.Fatal("IQ2_XS accepted")
 	}
-	if want := `cpu: tensor "w" is IQ2_XS: unsupported tensor type (the cpu backend computes`; len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
-		t.Fatalf("error %q", err)
+	want := `cpu: tensor "w" is IQ2_XS: unsupported tensor type (the cpu backend computes F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, BF16)`
+	if err.Error() != want || !errors.Is(err, engine.ErrUnsupportedType) {
+		t.Fatalf("error %q, want %q", err, want)
 	}
 }
 

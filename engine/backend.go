@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"strata/gguf"
 )
@@ -103,3 +105,14 @@ type AttentionShape struct {
 
 // ErrUnsupportedType reports a tensor type a backend cannot compute.
 var ErrUnsupportedType = errors.New("unsupported tensor type")
+
+// UnsupportedTypes returns the error a backend named backend wraps for a
+// tensor of a type not among the types it computes: ErrUnsupportedType,
+// with the list.
+func UnsupportedTypes(backend string, types []gguf.TensorType) error {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = t.String()
+	}
+	return fmt.Errorf("%w (the %s backend computes %s)", ErrUnsupportedType, backend, strings.Join(names, ", "))
+}

@@ -3,6 +3,7 @@
 package gpu_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"strata/engine"
 	"strata/gguf"
 	"strata/gpu"
+	"strata/shaders"
 	"strata/synthetic"
 )
 
@@ -95,7 +97,7 @@ func (p *pair) compare(what string, a, b engine.Tensor, n int, limit float64) {
 
 func TestMatMulKernels(t *testing.T) {
 	p := newPair(t)
-	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q4_0, gguf.Q8_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K} {
+	for _, typ := range shaders.Types {
 		for _, shape := range [][3]int{{37, 256, 1}, {130, 512, 3}, {64, 1024, 11}} {
 			rows, cols, n := shape[0], shape[1], shape[2]
 			wa, wb := p.weights(typ, rows, cols)
@@ -207,5 +209,14 @@ func TestSplitWeights(t *testing.T) {
 		p.ref.Embed(ea, wa, tokens)
 		p.gpu.Embed(eb, wb, tokens)
 		p.compare(fmt.Sprintf("split embed %v", typ), ea, eb, len(tokens), 1e-12)
+	}
+}
+
+func TestLoadWeightRejects(t *testing.T) {
+	g := openGPU(t)
+	_, err := g.LoadWeight(&gguf.TensorInfo{Name: "w", Type: gguf.IQ2_XS, Dims: []uint64{256, 2}}, make([]byte, 148))
+	want := `gpu: tensor "w" is IQ2_XS: unsupported tensor type (the vulkan backend computes F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)`
+	if err == nil || err.Error() != want || !errors.Is(err, engine.ErrUnsupportedType) {
+		t.Fatalf("error %v, want %q", err, want)
 	}
 }

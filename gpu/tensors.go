@@ -5,19 +5,18 @@ package gpu
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unsafe"
 
 	"strata/engine"
 	"strata/format"
 	"strata/gguf"
+	"strata/shaders"
 )
 
-// shaderTypes are the weight formats the shaders read.
-var shaderTypes = map[gguf.TensorType]bool{
-	gguf.F32: true, gguf.F16: true, gguf.BF16: true, gguf.Q4_0: true,
-	gguf.Q8_0: true, gguf.Q4_K: true, gguf.Q5_K: true, gguf.Q6_K: true,
-}
+// errUnsupported is the error of a weight whose type no shader reads.
+var errUnsupported = engine.UnsupportedTypes("vulkan", shaders.Types)
 
 // A weight lives in one or more buffers of whole rows, each within the
 // device's storage buffer range. One-row weights (norms) are kept as f32.
@@ -44,9 +43,8 @@ func (g *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 	cols := int(t.Dims[0])
 	rows := int(t.Elements()) / max(cols, 1)
 	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), shader: strings.ToLower(t.Type.String())}
-	if !shaderTypes[t.Type] {
-		return nil, fmt.Errorf("gpu: tensor %q is %v: %w (the vulkan backend computes F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)",
-			t.Name, t.Type, engine.ErrUnsupportedType)
+	if !slices.Contains(shaders.Types, t.Type) {
+		return nil, fmt.Errorf("gpu: tensor %q is %v: %w", t.Name, t.Type, errUnsupported)
 	}
 	if rows == 1 {
 		v := make([]float32, cols)
