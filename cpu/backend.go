@@ -158,6 +158,9 @@ type tensor struct {
 func (t *tensor) Rows() int { return t.rows }
 func (t *tensor) Cols() int { return t.cols }
 
+// Release drops the tensor's memory (the garbage collector frees it).
+func (t *tensor) Release() { t.data = nil }
+
 // row returns rows [r, r+n) of t.
 func (t *tensor) row(r, n int) []float32 { return t.data[r*t.cols : (r+n)*t.cols] }
 

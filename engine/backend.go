@@ -76,6 +76,9 @@ type Weight interface {
 type Tensor interface {
 	Rows() int
 	Cols() int
+	// Release frees the tensor's memory; the tensor must not be used
+	// after, and queued operations that use it must have been read.
+	Release()
 }
 
 // A Cache holds the keys and values of a session's positions for the

@@ -355,6 +355,7 @@ func (f *Fragment) check(out []float32, s *Session, in *Batch, n int) error {
 		if err != nil {
 			return fmt.Errorf("engine: allocate logits: %w", err)
 		}
+		f.logits.Release()
 		f.logits = t
 	}
 	return nil

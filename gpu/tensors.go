@@ -80,12 +80,21 @@ func (g *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 }
 
 type tensor struct {
+	g          *Backend
 	rows, cols int
 	buf        *buffer
 }
 
 func (t *tensor) Rows() int { return t.rows }
 func (t *tensor) Cols() int { return t.cols }
+
+// Release frees the tensor's buffer.
+func (t *tensor) Release() {
+	if t.buf != nil {
+		t.g.release(t.buf)
+		t.buf = nil
+	}
+}
 
 // NewTensor allocates an f32 activation in device memory.
 func (g *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
@@ -96,7 +105,7 @@ func (g *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gpu: activation of %d × %d: %w (a smaller -b helps)", rows, cols, err)
 	}
-	return &tensor{rows: rows, cols: cols, buf: b}, nil
+	return &tensor{g: g, rows: rows, cols: cols, buf: b}, nil
 }
 
 // cache keeps each layer's keys and values in buffers of their own.
