@@ -40,6 +40,7 @@ type Backend struct {
 	axpy    func(y, x []float32, a float32)
 	scratch [][]float32 // per worker: a tile of dequantized rows
 	carried [][]float32 // per worker: the tile product's carried lanes
+	err     error       // the first operation refused, reported by Read and Write
 
 	matmul    matmulTask
 	attention attentionTask
@@ -199,28 +200,40 @@ func (b *Backend) NewCache(layers, positions, width int) (engine.Cache, error) {
 		k: make([]float32, n), v: make([]float32, n)}, nil
 }
 
-// Write copies src into dst.
+// Write copies src into dst, and reports an operation refused before.
 func (b *Backend) Write(dst engine.Tensor, src []float32) error {
 	t := dst.(*tensor)
 	if len(src) > len(t.data) {
 		return fmt.Errorf("cpu: write of %d values into a tensor of %d", len(src), len(t.data))
 	}
 	copy(t.data, src)
-	return nil
+	return b.err
 }
 
-// Read copies rows [row, row+n) of src into dst.
+// Read copies rows [row, row+n) of src into dst, and reports an
+// operation refused before.
 func (b *Backend) Read(dst []float32, src engine.Tensor, row, n int) error {
 	t := src.(*tensor)
 	if row < 0 || n < 0 || row+n > t.rows || len(dst) < n*t.cols {
 		return fmt.Errorf("cpu: read of rows [%d, %d) of %d into %d values", row, row+n, t.rows, len(dst))
 	}
 	copy(dst, t.row(row, n))
-	return nil
+	return b.err
+}
+
+// fail records the first operation refused.
+func (b *Backend) fail(err error) {
+	if b.err == nil {
+		b.err = fmt.Errorf("cpu: %w", err)
+	}
 }
 
 // Copy copies n rows between tensors of the same width.
 func (b *Backend) Copy(dst engine.Tensor, dstRow int, src engine.Tensor, srcRow, n int) {
+	if err := engine.CheckCopy(dst, dstRow, src, srcRow, n); err != nil {
+		b.fail(err)
+		return
+	}
 	copy(dst.(*tensor).row(dstRow, n), src.(*tensor).row(srcRow, n))
 }
 
@@ -234,6 +247,10 @@ func (b *Backend) Embed(out engine.Tensor, table engine.Weight, tokens []int32) 
 
 // Add adds y to x.
 func (b *Backend) Add(x, y engine.Tensor, n int) {
+	if err := engine.CheckAdd(x, y, n); err != nil {
+		b.fail(err)
+		return
+	}
 	xs, ys := x.(*tensor).row(0, n), y.(*tensor).row(0, n)
 	for i := range xs {
 		xs[i] += ys[i]

@@ -14,8 +14,10 @@ import (
 //
 // Operations act on rows [0, n) of their tensors unless they say otherwise.
 // A backend may queue operations and run them later; Read waits for all
-// queued work and reports the first error any of it met. A Backend is not
-// safe for concurrent use.
+// queued work and reports the first error any of it met. An operation
+// that returns no error and cannot be done (a Copy or Add past its
+// tensors' rows, say) does nothing, and its error is the one Read and
+// Write report from then on. A Backend is not safe for concurrent use.
 type Backend interface {
 	// Name is the backend's short name: "cpu", "vulkan".
 	Name() string
@@ -104,6 +106,25 @@ type AttentionShape struct {
 	KVHeads int     // key/value heads; query head h reads KV head h/(Heads/KVHeads)
 	HeadDim int     // width of a query, key and value head
 	Scale   float32 // multiplies q·k, usually 1/sqrt(HeadDim)
+}
+
+// CheckCopy reports a Copy of n rows from srcRow of src to dstRow of dst
+// that backends must refuse: rows outside a tensor, or widths that differ.
+func CheckCopy(dst Tensor, dstRow int, src Tensor, srcRow, n int) error {
+	if n < 0 || dstRow < 0 || srcRow < 0 || dstRow+n > dst.Rows() || srcRow+n > src.Rows() || dst.Cols() != src.Cols() {
+		return fmt.Errorf("copy of rows [%d, %d) of %d × %d to rows [%d, %d) of %d × %d",
+			srcRow, srcRow+n, src.Rows(), src.Cols(), dstRow, dstRow+n, dst.Rows(), dst.Cols())
+	}
+	return nil
+}
+
+// CheckAdd reports an Add of n rows of y to x that backends must refuse:
+// more rows than a tensor holds, or widths that differ.
+func CheckAdd(x, y Tensor, n int) error {
+	if n < 0 || n > x.Rows() || n > y.Rows() || x.Cols() != y.Cols() {
+		return fmt.Errorf("add of %d rows of %d × %d to %d × %d", n, y.Rows(), y.Cols(), x.Rows(), x.Cols())
+	}
+	return nil
 }
 
 // ErrUnsupportedType reports a tensor type a backend cannot compute.

@@ -220,3 +220,28 @@ func TestLoadWeightRejects(t *testing.T) {
 		t.Fatalf("error %v, want %q", err, want)
 	}
 }
+
+// TestCopyAddBounds checks that Copy and Add past their tensors' rows are
+// refused, with the error Read reports, instead of queuing copies and
+// dispatches outside the buffers.
+func TestCopyAddBounds(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		op   func(g engine.Backend, a4x8, b3x8 engine.Tensor)
+		want string
+	}{
+		{"copy", func(g engine.Backend, x, y engine.Tensor) { g.Copy(y, 2, x, 0, 2) }, "gpu: copy of rows [0, 2) of 4 × 8 to rows [2, 4) of 3 × 8"},
+		{"add", func(g engine.Backend, x, y engine.Tensor) { g.Add(x, y, 4) }, "gpu: add of 4 rows of 3 × 8 to 4 × 8"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := openGPU(t)
+			x, _ := g.NewTensor(4, 8)
+			y, _ := g.NewTensor(3, 8)
+			c.op(g, x, y)
+			err := g.Read(make([]float32, 8), x, 0, 1)
+			if err == nil || err.Error() != c.want {
+				t.Fatalf("Read after the refused %s: %v, want %q", c.name, err, c.want)
+			}
+		})
+	}
+}

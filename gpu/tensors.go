@@ -184,6 +184,10 @@ func (g *Backend) Read(dst []float32, src engine.Tensor, row, n int) error {
 
 // Copy queues a copy of n rows between tensors of the same width.
 func (g *Backend) Copy(dst engine.Tensor, dstRow int, src engine.Tensor, srcRow, n int) {
+	if err := engine.CheckCopy(dst, dstRow, src, srcRow, n); err != nil {
+		g.fail(fmt.Errorf("gpu: %w", err))
+		return
+	}
 	d, s := dst.(*tensor), src.(*tensor)
 	g.copyBuffer(d.buf, uint64(dstRow*d.cols*4), s.buf, uint64(srcRow*s.cols*4), uint64(n*s.cols*4))
 }
