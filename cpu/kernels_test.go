@@ -10,12 +10,14 @@ import (
 	"strata/engine"
 	"strata/format"
 	"strata/gguf"
+	"strata/internal/testseed"
 )
 
+// newRNG returns the test's random generator: its seed is logged, and
+// STRATA_TEST_SEED sets it (package testseed).
 func newRNG(t testing.TB) *rand.Rand {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	t.Helper()
+	return testseed.New(t)
 }
 
 func TestDequantize(t *testing.T) {

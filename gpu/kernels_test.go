@@ -14,6 +14,7 @@ import (
 	"strata/engine"
 	"strata/gguf"
 	"strata/gpu"
+	"strata/internal/testseed"
 	"strata/shaders"
 	"strata/synthetic"
 )
@@ -31,9 +32,7 @@ func newPair(t *testing.T) *pair {
 	g := openGPU(t)
 	c := cpu.New(cpu.Options{Threads: 2})
 	t.Cleanup(func() { c.Close() })
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	return &pair{t: t, ref: c, gpu: g, rng: rand.New(rand.NewPCG(seed, 1))}
+	return &pair{t: t, ref: c, gpu: g, rng: testseed.New(t)}
 }
 
 // tensors makes the same random tensor on both backends.
