@@ -1,8 +1,9 @@
 // Package synthetic makes random weights of any tensor type that look
 // like a trained model's to the kernels: plain types of standard deviation
-// about 1/sqrt(cols), quantized types of uniform random quants with block
-// scales chosen to give about the same spread. Benchmarks time kernels on
-// them and package testmodel builds whole models of them.
+// 1/sqrt(cols), quantized types of uniform random quants with block
+// scales chosen to give roughly that spread (the K formats' come out up to
+// twice it). Benchmarks time kernels on them and package testmodel builds
+// whole models of them.
 package synthetic
 
 import (
@@ -16,7 +17,8 @@ import (
 )
 
 // Weights returns rows × cols random weights of type typ, of standard
-// deviation about 1/sqrt(cols). cols must be whole blocks of typ.
+// deviation roughly 1/sqrt(cols) (see the package comment). cols must be
+// whole blocks of typ.
 func Weights(rng *rand.Rand, typ gguf.TensorType, cols, rows int) ([]byte, error) {
 	return randomTensor(rng, typ, cols, rows, false)
 }
@@ -30,6 +32,9 @@ func Norms(rng *rand.Rand, typ gguf.TensorType, cols int) ([]byte, error) {
 // randomTensor returns rows × cols random values of type typ: weights of
 // standard deviation about 1/sqrt(cols), or norms near 1.
 func randomTensor(rng *rand.Rand, typ gguf.TensorType, cols, rows int, norm bool) ([]byte, error) {
+	if !typ.Known() {
+		return nil, fmt.Errorf("synthetic: %v is not a ggml type", typ)
+	}
 	if cols%typ.BlockSize() != 0 {
 		return nil, fmt.Errorf("synthetic: %d columns are not whole %v blocks", cols, typ)
 	}
