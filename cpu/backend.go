@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"strata/engine"
+	"strata/format"
 	"strata/gguf"
 )
 
@@ -39,6 +40,7 @@ type Backend struct {
 	axpy    func(y, x []float32, a float32)
 	scratch [][]float32 // per worker: a tile of dequantized rows
 	carried [][]float32 // per worker: the tile product's carried lanes
+	err     error       // the first operation refused, reported by Read and Write
 
 	matmul    matmulTask
 	attention attentionTask
@@ -114,9 +116,9 @@ type weight struct {
 	rows, cols int
 	rowBytes   int
 	data       []byte
-	format     format
-	kernel     rowsKernel                      // the format's matrix-vector kernel
-	dequantize func(dst []float32, src []byte) // the format's, in the backend's variant
+	decode     func(dst []float32, src []byte) // the type's Go dequantizer (format's)
+	kernel     rowsKernel                      // the type's matrix-vector kernel
+	dequantize func(dst []float32, src []byte) // the type's, in the backend's variant
 	vector     []float32                       // the values of a one-row weight (norms), decoded at load
 }
 
@@ -130,20 +132,20 @@ func (w *weight) row(r int) []byte { return w.data[r*w.rowBytes : (r+1)*w.rowByt
 // LoadWeight wraps the memory-mapped tensor; nothing is copied except
 // one-row tensors, which are decoded to f32.
 func (b *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, error) {
-	f, ok := formats[t.Type]
+	decode, ok := format.Dequantizer(t.Type)
 	if !ok {
 		return nil, fmt.Errorf("cpu: tensor %q is %v: %w", t.Name, t.Type, errUnsupported)
 	}
 	cols := int(t.Dims[0])
 	rows := int(t.Elements()) / max(cols, 1)
 	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), data: data,
-		format: f, kernel: f.kernel(b.variant), dequantize: f.dequantizer(b.variant)}
+		decode: decode, kernel: kernel(t.Type, b.variant), dequantize: dequantizer(t.Type, b.variant)}
 	if len(data) != rows*w.rowBytes {
 		return nil, fmt.Errorf("cpu: tensor %q: %d bytes, want %d", t.Name, len(data), rows*w.rowBytes)
 	}
 	if rows == 1 {
 		w.vector = make([]float32, cols)
-		f.dequantize(w.vector, data)
+		decode(w.vector, data)
 	}
 	b.ensureScratch(tileRows * cols)
 	return w, nil
@@ -156,6 +158,9 @@ type tensor struct {
 
 func (t *tensor) Rows() int { return t.rows }
 func (t *tensor) Cols() int { return t.cols }
+
+// Release drops the tensor's memory (the garbage collector frees it).
+func (t *tensor) Release() { t.data = nil }
 
 // row returns rows [r, r+n) of t.
 func (t *tensor) row(r, n int) []float32 { return t.data[r*t.cols : (r+n)*t.cols] }
@@ -195,28 +200,40 @@ func (b *Backend) NewCache(layers, positions, width int) (engine.Cache, error) {
 		k: make([]float32, n), v: make([]float32, n)}, nil
 }
 
-// Write copies src into dst.
+// Write copies src into dst, and reports an operation refused before.
 func (b *Backend) Write(dst engine.Tensor, src []float32) error {
 	t := dst.(*tensor)
 	if len(src) > len(t.data) {
 		return fmt.Errorf("cpu: write of %d values into a tensor of %d", len(src), len(t.data))
 	}
 	copy(t.data, src)
-	return nil
+	return b.err
 }
 
-// Read copies rows [row, row+n) of src into dst.
+// Read copies rows [row, row+n) of src into dst, and reports an
+// operation refused before.
 func (b *Backend) Read(dst []float32, src engine.Tensor, row, n int) error {
 	t := src.(*tensor)
 	if row < 0 || n < 0 || row+n > t.rows || len(dst) < n*t.cols {
 		return fmt.Errorf("cpu: read of rows [%d, %d) of %d into %d values", row, row+n, t.rows, len(dst))
 	}
 	copy(dst, t.row(row, n))
-	return nil
+	return b.err
+}
+
+// fail records the first operation refused.
+func (b *Backend) fail(err error) {
+	if b.err == nil {
+		b.err = fmt.Errorf("cpu: %w", err)
+	}
 }
 
 // Copy copies n rows between tensors of the same width.
 func (b *Backend) Copy(dst engine.Tensor, dstRow int, src engine.Tensor, srcRow, n int) {
+	if err := engine.CheckCopy(dst, dstRow, src, srcRow, n); err != nil {
+		b.fail(err)
+		return
+	}
 	copy(dst.(*tensor).row(dstRow, n), src.(*tensor).row(srcRow, n))
 }
 
@@ -224,12 +241,16 @@ func (b *Backend) Copy(dst engine.Tensor, dstRow int, src engine.Tensor, srcRow,
 func (b *Backend) Embed(out engine.Tensor, table engine.Weight, tokens []int32) {
 	o, w := out.(*tensor), table.(*weight)
 	for i, tok := range tokens {
-		w.format.dequantize(o.row(i, 1), w.row(int(tok)))
+		w.decode(o.row(i, 1), w.row(int(tok)))
 	}
 }
 
 // Add adds y to x.
 func (b *Backend) Add(x, y engine.Tensor, n int) {
+	if err := engine.CheckAdd(x, y, n); err != nil {
+		b.fail(err)
+		return
+	}
 	xs, ys := x.(*tensor).row(0, n), y.(*tensor).row(0, n)
 	for i := range xs {
 		xs[i] += ys[i]

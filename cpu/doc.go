@@ -8,6 +8,9 @@
 // every output in one canonical order (kernel.go), so prefill and decode,
 // any thread count and every kernel variant agree bit for bit.
 //
+// The values of the weights are package format's: its Go dequantizers
+// are the definition the assembly dequantizers and kernels match.
+//
 // Kernels come in variants: pure Go (the twins, which define the bits, and
 // the only ones built with the noasm tag or off amd64), AVX2 and AVX-512
 // assembly, chosen at run time from the processor's features or forced by

@@ -1,9 +1,7 @@
 package cpu
 
-import (
-	"fmt"
+import "strata/engine"
 
-	"strata/engine"
-)
-
-var errUnsupported = fmt.Errorf("%w (the cpu backend computes F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)", engine.ErrUnsupportedType)
+// errUnsupported is the error of a weight of a type the backend does not
+// compute.
+var errUnsupported = engine.UnsupportedTypes("cpu", Supported())

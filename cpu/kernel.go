@@ -8,9 +8,9 @@ package cpu
 // computes each product in one order, rounding each operation to float32
 // and fusing none, so that all give the same bits:
 //
-//   - Weight w[i] is the value Dequantize gives, to the bit: the K formats'
-//     d·scale·q − dmin·min rounds once (after the exact d·scale·q), Q6_K,
-//     Q8_0, Q4_0 and the float formats are exact.
+//   - Weight w[i] is the value format.Dequantize gives, to the bit: the K
+//     formats' d·scale·q − dmin·min rounds once (after the exact
+//     d·scale·q), Q6_K, Q8_0, Q4_0 and the float formats are exact.
 //   - The row is taken 32 elements at a time. Elements l and l+16 of a
 //     block meet in lane l of 16 lanes: lane l adds w[l]·x[l] + w[l+16]·x[l+16]
 //     (two rounded products, then their rounded sum) to its accumulator.

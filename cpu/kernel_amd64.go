@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/cpu"
 
+	"strata/format"
 	"strata/gguf"
 )
 
@@ -40,7 +41,7 @@ func dequantQ4KAVX512(dst *float32, src *byte, blocks int)
 func dequantQ6KAVX512(dst *float32, src *byte, blocks int)
 
 // asmDequantizers are the assembly dequantizers, by variant and type:
-// the same values as the format's own, to the bit.
+// the same values as package format's, to the bit.
 var asmDequantizers = map[kernelVariant]map[gguf.TensorType]func(dst *float32, src *byte, blocks int){
 	variantAVX512: {gguf.Q4_K: dequantQ4KAVX512, gguf.Q6_K: dequantQ6KAVX512},
 }
@@ -52,13 +53,13 @@ func asmDequantizer(t gguf.TensorType, v kernelVariant) func(dst []float32, src 
 	if !ok {
 		return nil
 	}
-	f := formats[t]
+	bs, ts := t.BlockSize(), t.TypeSize()
 	return func(dst []float32, src []byte) {
-		blocks := len(dst) / f.blockSize
+		blocks := len(dst) / bs
 		if blocks == 0 {
 			return
 		}
-		_ = src[blocks*f.typeSize-1]
+		_ = src[blocks*ts-1]
 		k(&dst[0], &src[0], blocks)
 	}
 }
@@ -153,10 +154,13 @@ func asmKernel(t gguf.TensorType, v kernelVariant) rowsKernel {
 	if !ok {
 		return nil
 	}
-	f := formats[t]
-	blockSize := max(f.blockSize, 32)
-	typeSize := blockSize / f.blockSize * f.typeSize
-	generic := dequantizedRows(f.dequantize, f.blockSize, f.typeSize, pairDot)
+	decode, ok := format.Dequantizer(t)
+	if !ok {
+		return nil
+	}
+	blockSize := max(t.BlockSize(), 32)
+	typeSize := blockSize / t.BlockSize() * t.TypeSize()
+	generic := dequantizedRows(decode, t.BlockSize(), t.TypeSize(), pairDot)
 	return func(out []float32, w []byte, rowBytes int, x, scratch []float32) {
 		if len(out) == 0 {
 			return

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"strata/format"
 )
 
 // TestKernelVariants runs every kernel variant this machine supports on
@@ -14,7 +16,6 @@ func TestKernelVariants(t *testing.T) {
 	variants := supportedVariants()
 	t.Logf("variants here: %v", variants)
 	for _, typ := range Supported() {
-		f := formats[typ]
 		for _, cols := range []int{256, 512, 4096, 100} {
 			if cols%typ.BlockSize() != 0 {
 				continue
@@ -32,13 +33,13 @@ func TestKernelVariants(t *testing.T) {
 				}
 				scratch := make([]float32, cols)
 				want := make([]float32, rows)
-				f.kernel(variantGeneric)(want, w, rowBytes, x, scratch)
+				kernel(typ, variantGeneric)(want, w, rowBytes, x, scratch)
 				for _, v := range variants {
 					got := make([]float32, rows)
 					for i := range got {
 						got[i] = float32(math.NaN())
 					}
-					f.kernel(v)(got, w, rowBytes, x, scratch)
+					kernel(typ, v)(got, w, rowBytes, x, scratch)
 					for r := range rows {
 						if math.Float32bits(got[r]) != math.Float32bits(want[r]) {
 							t.Errorf("%v row %d: %v, generic %v", v, r, got[r], want[r])
@@ -72,7 +73,7 @@ func TestKernelAccuracy(t *testing.T) {
 				mag += math.Abs(p)
 			}
 			got := make([]float32, 1)
-			formats[typ].kernel(variantGeneric)(got, row, rowBytes, x, scratch)
+			kernel(typ, variantGeneric)(got, row, rowBytes, x, scratch)
 			if math.Abs(float64(got[0])-want) > 1e-6*mag {
 				t.Errorf("%v: %v, want %v (sum of magnitudes %v)", typ, got[0], want, mag)
 			}
@@ -162,12 +163,11 @@ func TestAxpyVariants(t *testing.T) {
 	}
 }
 
-// TestDequantizerVariants checks every variant's dequantizer against the
-// format's Go one, bit for bit.
+// TestDequantizerVariants checks every variant's dequantizer against
+// package format's Go one, bit for bit.
 func TestDequantizerVariants(t *testing.T) {
 	rng := newRNG(t)
 	for _, typ := range Supported() {
-		f := formats[typ]
 		const cols = 1024
 		rows := 3
 		var src []byte
@@ -175,10 +175,12 @@ func TestDequantizerVariants(t *testing.T) {
 			src = append(src, randomRow(rng, typ, cols)...)
 		}
 		want := make([]float32, rows*cols)
-		f.dequantize(want, src)
+		if err := format.Dequantize(want, src, typ); err != nil {
+			t.Fatal(err)
+		}
 		for _, v := range supportedVariants() {
 			got := make([]float32, rows*cols)
-			f.dequantizer(v)(got, src)
+			dequantizer(typ, v)(got, src)
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("%v %v: element %d = %v, want %v", typ, v, i, got[i], want[i])

@@ -1,35 +1,23 @@
 package cpu
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"strata/engine"
+	"strata/format"
 	"strata/gguf"
+	"strata/internal/testseed"
 )
 
+// newRNG returns the test's random generator: its seed is logged, and
+// STRATA_TEST_SEED sets it (package testseed).
 func newRNG(t testing.TB) *rand.Rand {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-}
-
-func TestHalf(t *testing.T) {
-	for h := range 1 << 16 {
-		got := halfToFloat(uint16(h))
-		e := h >> 10 & 0x1f
-		if e == 0x1f {
-			if (h&0x3ff != 0) != math.IsNaN(float64(got)) {
-				t.Fatalf("%#04x: NaN-ness wrong: %v", h, got)
-			}
-			continue
-		}
-		if want := refHalf(uint16(h)); float64(got) != want || math.Signbit(float64(got)) != (h&0x8000 != 0) {
-			t.Fatalf("%#04x: got %v want %v", h, got, want)
-		}
-	}
+	t.Helper()
+	return testseed.New(t)
 }
 
 func TestDequantize(t *testing.T) {
@@ -40,7 +28,7 @@ func TestDequantize(t *testing.T) {
 			for range 20 {
 				row := randomRow(rng, typ, cols)
 				got := make([]float32, cols)
-				if err := Dequantize(got, row, typ); err != nil {
+				if err := format.Dequantize(got, row, typ); err != nil {
 					t.Fatal(err)
 				}
 				for i, g := range got {
@@ -51,12 +39,6 @@ func TestDequantize(t *testing.T) {
 				}
 			}
 		})
-	}
-	if err := Dequantize(make([]float32, 100), make([]byte, 100), gguf.Q4_K); err == nil {
-		t.Error("partial block accepted")
-	}
-	if err := Dequantize(make([]float32, 32), make([]byte, 100), gguf.Q2_K); err == nil {
-		t.Error("unsupported type accepted")
 	}
 }
 
@@ -163,8 +145,9 @@ func TestLoadWeightRejects(t *testing.T) {
 	if err == nil {
 		t.Fatal("IQ2_XS accepted")
 	}
-	if want := `cpu: tensor "w" is IQ2_XS: unsupported tensor type (the cpu backend computes`; len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
-		t.Fatalf("error %q", err)
+	want := `cpu: tensor "w" is IQ2_XS: unsupported tensor type (the cpu backend computes F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, BF16)`
+	if err.Error() != want || !errors.Is(err, engine.ErrUnsupportedType) {
+		t.Fatalf("error %q, want %q", err, want)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"strata/format"
 	"strata/gguf"
 )
 
@@ -103,25 +104,11 @@ func refElement(t gguf.TensorType, row []byte, i int) float64 {
 func randomHalf(rng *rand.Rand, lo, hi float64) uint16 {
 	for {
 		v := lo + rng.Float64()*(hi-lo)
-		h := floatToHalf(float32(v))
+		h := format.FloatToHalf(float32(v))
 		if refHalf(h) > 0 {
 			return h
 		}
 	}
-}
-
-// floatToHalf rounds toward zero; good enough to make test scales.
-func floatToHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	e := int(b>>23&0xff) - 127 + 15
-	if e <= 0 {
-		return sign
-	}
-	if e >= 31 {
-		return sign | 0x7bff
-	}
-	return sign | uint16(e)<<10 | uint16(b>>13&0x3ff)
 }
 
 // randomRow fills a row of cols elements of type t with random blocks
@@ -139,7 +126,7 @@ func randomRow(rng *rand.Rand, t gguf.TensorType, cols int) []byte {
 		case gguf.F32:
 			binary.LittleEndian.PutUint32(b, math.Float32bits(float32(rng.NormFloat64())))
 		case gguf.F16:
-			put(b, floatToHalf(float32(rng.NormFloat64())))
+			put(b, format.FloatToHalf(float32(rng.NormFloat64())))
 		case gguf.BF16:
 			put(b, uint16(math.Float32bits(float32(rng.NormFloat64()))>>16))
 		case gguf.Q8_0, gguf.Q4_0:

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"strata/gguf"
 )
@@ -12,8 +14,10 @@ import (
 //
 // Operations act on rows [0, n) of their tensors unless they say otherwise.
 // A backend may queue operations and run them later; Read waits for all
-// queued work and reports the first error any of it met. A Backend is not
-// safe for concurrent use.
+// queued work and reports the first error any of it met. An operation
+// that returns no error and cannot be done (a Copy or Add past its
+// tensors' rows, say) does nothing, and its error is the one Read and
+// Write report from then on. A Backend is not safe for concurrent use.
 type Backend interface {
 	// Name is the backend's short name: "cpu", "vulkan".
 	Name() string
@@ -74,6 +78,9 @@ type Weight interface {
 type Tensor interface {
 	Rows() int
 	Cols() int
+	// Release frees the tensor's memory; the tensor must not be used
+	// after, and queued operations that use it must have been read.
+	Release()
 }
 
 // A Cache holds the keys and values of a session's positions for the
@@ -101,5 +108,35 @@ type AttentionShape struct {
 	Scale   float32 // multiplies q·k, usually 1/sqrt(HeadDim)
 }
 
+// CheckCopy reports a Copy of n rows from srcRow of src to dstRow of dst
+// that backends must refuse: rows outside a tensor, or widths that differ.
+func CheckCopy(dst Tensor, dstRow int, src Tensor, srcRow, n int) error {
+	if n < 0 || dstRow < 0 || srcRow < 0 || dstRow+n > dst.Rows() || srcRow+n > src.Rows() || dst.Cols() != src.Cols() {
+		return fmt.Errorf("copy of rows [%d, %d) of %d × %d to rows [%d, %d) of %d × %d",
+			srcRow, srcRow+n, src.Rows(), src.Cols(), dstRow, dstRow+n, dst.Rows(), dst.Cols())
+	}
+	return nil
+}
+
+// CheckAdd reports an Add of n rows of y to x that backends must refuse:
+// more rows than a tensor holds, or widths that differ.
+func CheckAdd(x, y Tensor, n int) error {
+	if n < 0 || n > x.Rows() || n > y.Rows() || x.Cols() != y.Cols() {
+		return fmt.Errorf("add of %d rows of %d × %d to %d × %d", n, y.Rows(), y.Cols(), x.Rows(), x.Cols())
+	}
+	return nil
+}
+
 // ErrUnsupportedType reports a tensor type a backend cannot compute.
 var ErrUnsupportedType = errors.New("unsupported tensor type")
+
+// UnsupportedTypes returns the error a backend named backend wraps for a
+// tensor of a type not among the types it computes: ErrUnsupportedType,
+// with the list.
+func UnsupportedTypes(backend string, types []gguf.TensorType) error {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = t.String()
+	}
+	return fmt.Errorf("%w (the %s backend computes %s)", ErrUnsupportedType, backend, strings.Join(names, ", "))
+}

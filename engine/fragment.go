@@ -186,9 +186,10 @@ func (f *Fragment) allocate() error {
 // A Session is one sequence's state in a fragment: the KV cache of the
 // fragment's layers and the next position.
 type Session struct {
-	f     *Fragment
-	cache Cache
-	pos   int
+	f       *Fragment
+	cache   Cache // nil once closed
+	context int
+	pos     int
 }
 
 // NewSession allocates a session able to hold positions [0, context).
@@ -200,10 +201,11 @@ func (f *Fragment) NewSession(context int) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: allocate KV cache: %w", err)
 	}
-	return &Session{f: f, cache: c}, nil
+	return &Session{f: f, cache: c, context: context}, nil
 }
 
-// Close releases the session's KV cache.
+// Close releases the session's KV cache. A closed session computes
+// nothing more: Forward and Eval return ErrClosed.
 func (s *Session) Close() {
 	if s.cache != nil {
 		s.cache.Release()
@@ -214,8 +216,9 @@ func (s *Session) Close() {
 // Pos is the number of positions the session holds.
 func (s *Session) Pos() int { return s.pos }
 
-// Context is the number of positions the session can hold.
-func (s *Session) Context() int { return s.cache.Positions() }
+// Context is the number of positions the session can hold; a closed
+// session goes on reporting it.
+func (s *Session) Context() int { return s.context }
 
 // Truncate forgets positions from pos on.
 func (s *Session) Truncate(pos int) {
@@ -224,6 +227,9 @@ func (s *Session) Truncate(pos int) {
 
 // ErrContextFull reports input that does not fit the session's context.
 var ErrContextFull = errors.New("context full")
+
+// ErrClosed reports the use of a session after its Close.
+var ErrClosed = errors.New("session closed")
 
 // ErrBadInput reports a token or hidden state a fragment cannot take.
 var ErrBadInput = errors.New("bad input")
@@ -328,6 +334,9 @@ func (f *Fragment) check(out []float32, s *Session, in *Batch, n int) error {
 	if s.f != f {
 		return fmt.Errorf("engine: session belongs to another fragment")
 	}
+	if s.cache == nil {
+		return fmt.Errorf("engine: %w", ErrClosed)
+	}
 	if f.First() {
 		if in.Tokens == nil {
 			return fmt.Errorf("engine: %w: the first fragment takes tokens", ErrBadInput)
@@ -343,9 +352,9 @@ func (f *Fragment) check(out []float32, s *Session, in *Batch, n int) error {
 	if n == 0 {
 		return fmt.Errorf("engine: %w: empty batch", ErrBadInput)
 	}
-	if s.pos+n > s.cache.Positions() {
+	if s.pos+n > s.context {
 		return fmt.Errorf("engine: %w: %d positions after %d do not fit the context of %d",
-			ErrContextFull, n, s.pos, s.cache.Positions())
+			ErrContextFull, n, s.pos, s.context)
 	}
 	if need := f.OutputSize(n, in.AllLogits); len(out) < need {
 		return fmt.Errorf("engine: output of %d values, need %d", len(out), need)
@@ -355,6 +364,7 @@ func (f *Fragment) check(out []float32, s *Session, in *Batch, n int) error {
 		if err != nil {
 			return fmt.Errorf("engine: allocate logits: %w", err)
 		}
+		f.logits.Release()
 		f.logits = t
 	}
 	return nil

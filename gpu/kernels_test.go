@@ -3,6 +3,7 @@
 package gpu_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,9 +12,11 @@ import (
 
 	"strata/cpu"
 	"strata/engine"
-	"strata/engine/testmodel"
 	"strata/gguf"
 	"strata/gpu"
+	"strata/internal/testseed"
+	"strata/shaders"
+	"strata/synthetic"
 )
 
 // pair runs the same operations on the CPU backend (the reference) and
@@ -29,9 +32,7 @@ func newPair(t *testing.T) *pair {
 	g := openGPU(t)
 	c := cpu.New(cpu.Options{Threads: 2})
 	t.Cleanup(func() { c.Close() })
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	return &pair{t: t, ref: c, gpu: g, rng: rand.New(rand.NewPCG(seed, 1))}
+	return &pair{t: t, ref: c, gpu: g, rng: testseed.New(t)}
 }
 
 // tensors makes the same random tensor on both backends.
@@ -56,7 +57,7 @@ func (p *pair) tensors(rows, cols int) (engine.Tensor, engine.Tensor, []float32)
 }
 
 func (p *pair) weights(typ gguf.TensorType, rows, cols int) (engine.Weight, engine.Weight) {
-	data, err := testmodel.Random(p.rng, typ, cols, rows)
+	data, err := synthetic.Weights(p.rng, typ, cols, rows)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func (p *pair) compare(what string, a, b engine.Tensor, n int, limit float64) {
 
 func TestMatMulKernels(t *testing.T) {
 	p := newPair(t)
-	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q4_0, gguf.Q8_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K} {
+	for _, typ := range shaders.Types {
 		for _, shape := range [][3]int{{37, 256, 1}, {130, 512, 3}, {64, 1024, 11}} {
 			rows, cols, n := shape[0], shape[1], shape[2]
 			wa, wb := p.weights(typ, rows, cols)
@@ -207,5 +208,39 @@ func TestSplitWeights(t *testing.T) {
 		p.ref.Embed(ea, wa, tokens)
 		p.gpu.Embed(eb, wb, tokens)
 		p.compare(fmt.Sprintf("split embed %v", typ), ea, eb, len(tokens), 1e-12)
+	}
+}
+
+func TestLoadWeightRejects(t *testing.T) {
+	g := openGPU(t)
+	_, err := g.LoadWeight(&gguf.TensorInfo{Name: "w", Type: gguf.IQ2_XS, Dims: []uint64{256, 2}}, make([]byte, 148))
+	want := `gpu: tensor "w" is IQ2_XS: unsupported tensor type (the vulkan backend computes F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)`
+	if err == nil || err.Error() != want || !errors.Is(err, engine.ErrUnsupportedType) {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+}
+
+// TestCopyAddBounds checks that Copy and Add past their tensors' rows are
+// refused, with the error Read reports, instead of queuing copies and
+// dispatches outside the buffers.
+func TestCopyAddBounds(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		op   func(g engine.Backend, a4x8, b3x8 engine.Tensor)
+		want string
+	}{
+		{"copy", func(g engine.Backend, x, y engine.Tensor) { g.Copy(y, 2, x, 0, 2) }, "gpu: copy of rows [0, 2) of 4 × 8 to rows [2, 4) of 3 × 8"},
+		{"add", func(g engine.Backend, x, y engine.Tensor) { g.Add(x, y, 4) }, "gpu: add of 4 rows of 3 × 8 to 4 × 8"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := openGPU(t)
+			x, _ := g.NewTensor(4, 8)
+			y, _ := g.NewTensor(3, 8)
+			c.op(g, x, y)
+			err := g.Read(make([]float32, 8), x, 0, 1)
+			if err == nil || err.Error() != c.want {
+				t.Fatalf("Read after the refused %s: %v, want %q", c.name, err, c.want)
+			}
+		})
 	}
 }

@@ -79,6 +79,10 @@ func (g *Backend) SwiGLU(out, gate, up engine.Tensor, n int) {
 
 // Add adds y to x element-wise.
 func (g *Backend) Add(x, y engine.Tensor, n int) {
+	if err := engine.CheckAdd(x, y, n); err != nil {
+		g.fail(fmt.Errorf("gpu: %w", err))
+		return
+	}
 	xs, ys := x.(*tensor), y.(*tensor)
 	count := uint32(n * xs.cols)
 	g.dispatch("add", groups1D(count, 256), []uint32{count}, 1<<0, xs.buf, ys.buf)

@@ -99,3 +99,45 @@ func TestPipelineCache(t *testing.T) {
 		}
 	}
 }
+
+// TestLogitsGrowth checks that decoding goes on right after a batch of
+// all logits replaced (and freed) the one-row logits that earlier decode
+// steps were recorded with: the same bits as a session that never asked
+// for all logits.
+func TestLogitsGrowth(t *testing.T) {
+	b := openGPU(t)
+	prompt := []int32{1, 9038, 2501, 263}
+	run := func(all bool) []float32 {
+		frag, err := engine.NewFragment(openTiny(t), b, engine.FragmentOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := frag.NewSession(64)
+		defer s.Close()
+		vocab := frag.Config.Vocab
+		logits := make([]float32, vocab)
+		if all {
+			for _, tok := range prompt[:3] { // recorded, then replayed
+				if err := s.Eval(logits, []int32{tok}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Truncate(0)
+			out := make([]float32, len(prompt)*vocab)
+			if err := frag.Forward(out, s, engine.Batch{Tokens: prompt, AllLogits: true}); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := s.Eval(logits, prompt); err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []int32{931, 29892} {
+			if err := s.Eval(logits, []int32{tok}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return logits
+	}
+	if !slices.Equal(run(true), run(false)) {
+		t.Error("logits after a batch of all logits differ")
+	}
+}

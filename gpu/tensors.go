@@ -5,19 +5,18 @@ package gpu
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unsafe"
 
-	"strata/cpu"
 	"strata/engine"
+	"strata/format"
 	"strata/gguf"
+	"strata/shaders"
 )
 
-// shaderTypes are the weight formats the shaders read.
-var shaderTypes = map[gguf.TensorType]bool{
-	gguf.F32: true, gguf.F16: true, gguf.BF16: true, gguf.Q4_0: true,
-	gguf.Q8_0: true, gguf.Q4_K: true, gguf.Q5_K: true, gguf.Q6_K: true,
-}
+// errUnsupported is the error of a weight whose type no shader reads.
+var errUnsupported = engine.UnsupportedTypes("vulkan", shaders.Types)
 
 // A weight lives in one or more buffers of whole rows, each within the
 // device's storage buffer range. One-row weights (norms) are kept as f32.
@@ -44,13 +43,12 @@ func (g *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 	cols := int(t.Dims[0])
 	rows := int(t.Elements()) / max(cols, 1)
 	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), shader: strings.ToLower(t.Type.String())}
-	if !shaderTypes[t.Type] {
-		return nil, fmt.Errorf("gpu: tensor %q is %v: %w (the vulkan backend computes F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)",
-			t.Name, t.Type, engine.ErrUnsupportedType)
+	if !slices.Contains(shaders.Types, t.Type) {
+		return nil, fmt.Errorf("gpu: tensor %q is %v: %w", t.Name, t.Type, errUnsupported)
 	}
 	if rows == 1 {
 		v := make([]float32, cols)
-		if err := cpu.Dequantize(v, data, t.Type); err != nil {
+		if err := format.Dequantize(v, data, t.Type); err != nil {
 			return nil, fmt.Errorf("gpu: tensor %q: %w", t.Name, err)
 		}
 		b, err := g.track(g.newBuffer(uint64(4*cols), false))
@@ -82,12 +80,21 @@ func (g *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 }
 
 type tensor struct {
+	g          *Backend
 	rows, cols int
 	buf        *buffer
 }
 
 func (t *tensor) Rows() int { return t.rows }
 func (t *tensor) Cols() int { return t.cols }
+
+// Release frees the tensor's buffer.
+func (t *tensor) Release() {
+	if t.buf != nil {
+		t.g.release(t.buf)
+		t.buf = nil
+	}
+}
 
 // NewTensor allocates an f32 activation in device memory.
 func (g *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
@@ -98,7 +105,7 @@ func (g *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gpu: activation of %d × %d: %w (a smaller -b helps)", rows, cols, err)
 	}
-	return &tensor{rows: rows, cols: cols, buf: b}, nil
+	return &tensor{g: g, rows: rows, cols: cols, buf: b}, nil
 }
 
 // cache keeps each layer's keys and values in buffers of their own.
@@ -177,6 +184,10 @@ func (g *Backend) Read(dst []float32, src engine.Tensor, row, n int) error {
 
 // Copy queues a copy of n rows between tensors of the same width.
 func (g *Backend) Copy(dst engine.Tensor, dstRow int, src engine.Tensor, srcRow, n int) {
+	if err := engine.CheckCopy(dst, dstRow, src, srcRow, n); err != nil {
+		g.fail(fmt.Errorf("gpu: %w", err))
+		return
+	}
 	d, s := dst.(*tensor), src.(*tensor)
 	g.copyBuffer(d.buf, uint64(dstRow*d.cols*4), s.buf, uint64(srcRow*s.cols*4), uint64(n*s.cols*4))
 }

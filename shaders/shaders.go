@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+
+	"strata/gguf"
 )
 
 //go:embed *.spv *.comp *.glsl spv.sum
@@ -26,15 +28,16 @@ type Variant struct {
 	Defines []string // glslc -D arguments
 }
 
-// Types are the weight formats the typed shaders are compiled for.
-var Types = []string{"F32", "F16", "BF16", "Q4_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"}
+// Types are the weight formats the typed shaders are compiled for (with
+// TYPE_<name> defined; dequant.glsl decodes each), in the order of spv.sum.
+var Types = []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q4_0, gguf.Q8_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K}
 
 // Variants lists every shader strata runs.
 func Variants() []Variant {
 	var v []Variant
 	for _, src := range []string{"matmul", "embed"} {
 		for _, t := range Types {
-			v = append(v, Variant{Name: src + "_" + strings.ToLower(t), Source: src + ".comp", Defines: []string{"TYPE_" + t}})
+			v = append(v, Variant{Name: src + "_" + strings.ToLower(t.String()), Source: src + ".comp", Defines: []string{"TYPE_" + t.String()}})
 		}
 	}
 	for _, src := range []string{"rmsnorm", "rope", "kvstore", "attention", "swiglu", "add"} {

@@ -8,6 +8,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"strata/engine"
+	"strata/format"
 )
 
 // Wire is how activations cross the network.
@@ -167,7 +168,7 @@ func (c *compressor) unpack(body []byte, compressed bool, want int) ([]byte, err
 func appendValues(dst []byte, v []float32, w Wire) []byte {
 	for _, x := range v {
 		if w == WireF16 {
-			dst = binary.LittleEndian.AppendUint16(dst, floatToHalf(x))
+			dst = binary.LittleEndian.AppendUint16(dst, format.FloatToHalf(x))
 		} else {
 			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(x))
 		}
@@ -178,7 +179,7 @@ func appendValues(dst []byte, v []float32, w Wire) []byte {
 func decodeValues(dst []float32, b []byte, w Wire) {
 	for i := range dst {
 		if w == WireF16 {
-			dst[i] = halfToFloat(binary.LittleEndian.Uint16(b[2*i:]))
+			dst[i] = format.HalfToFloat(binary.LittleEndian.Uint16(b[2*i:]))
 		} else {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 		}
@@ -348,60 +349,4 @@ func (c *compressor) decodeResult(dst []float32, b []byte) (uint32, error) {
 	}
 	decodeValues(dst, body, w)
 	return binary.LittleEndian.Uint32(b[5:]), nil
-}
-
-// floatToHalf rounds to the nearest IEEE half (even on ties); values
-// beyond its range become infinities.
-func floatToHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int(b>>23&0xff) - 127 + 15
-	mant := b & 0x7fffff
-	switch {
-	case int(b>>23&0xff) == 0xff: // infinity or NaN
-		if mant != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	case exp >= 31:
-		return sign | 0x7c00
-	case exp <= 0: // subnormal half, or zero
-		if exp < -10 {
-			return sign
-		}
-		mant |= 0x800000
-		shift := uint(14 - exp)
-		h := mant >> shift
-		rem := mant & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rem > half || rem == half && h&1 == 1 {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	h := uint32(exp)<<10 | mant>>13
-	rem := mant & 0x1fff
-	if rem > 0x1000 || rem == 0x1000 && h&1 == 1 {
-		h++ // may carry into the exponent, which rounds up correctly
-	}
-	return sign | uint16(h)
-}
-
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0:
-		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
-	case mant == 0:
-		return math.Float32frombits(sign)
-	}
-	v := float32(mant) * 0x1p-24 // subnormal: exact in float32
-	if sign != 0 {
-		v = -v
-	}
-	return v
 }

@@ -12,28 +12,6 @@ import (
 	"strata/engine"
 )
 
-func TestHalfRoundTrip(t *testing.T) {
-	for h := range 1 << 16 {
-		f := halfToFloat(uint16(h))
-		if math.IsNaN(float64(f)) {
-			continue
-		}
-		if back := floatToHalf(f); back != uint16(h) {
-			t.Fatalf("%#04x -> %v -> %#04x", h, f, back)
-		}
-	}
-	// Rounding to nearest: the error is at most half a unit in the last place.
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 100000 {
-		x := float32(rng.NormFloat64() * 10)
-		h := halfToFloat(floatToHalf(x))
-		// Half a unit in the last place: 2^-11 relative, or 2^-25 among subnormals.
-		if e := math.Abs(float64(h - x)); e > max(math.Abs(float64(x))/2048, 0x1p-25) {
-			t.Fatalf("%v -> %v: error %v", x, h, e)
-		}
-	}
-}
-
 func TestForwardEncoding(t *testing.T) {
 	c := newCompressor()
 	hidden := make([]float32, 3*64)

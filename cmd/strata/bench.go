@@ -13,9 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"strata/engine"
-	"strata/engine/testmodel"
 	"strata/gguf"
 	"strata/gpu"
+	"strata/synthetic"
 )
 
 func benchCommand() *cli.Command {
@@ -85,7 +85,7 @@ type kernelCase struct {
 func kernelCases(s benchShape, rng *rand.Rand) []kernelCase {
 	var cases []kernelCase
 	matmul := func(typ gguf.TensorType, rows, cols, n int, what string) {
-		data, err := testmodel.Random(rng, typ, cols, rows)
+		data, err := synthetic.Weights(rng, typ, cols, rows)
 		if err != nil {
 			return
 		}

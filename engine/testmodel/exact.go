@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strconv"
 
-	"strata/cpu"
 	"strata/engine"
+	"strata/format"
 	"strata/gguf"
 )
 
@@ -32,7 +32,7 @@ func NewExact(f *gguf.File) (*Exact, error) {
 	var factors []float32
 	for _, ti := range f.Tensors {
 		v32 := make([]float32, ti.Elements())
-		if err := cpu.Dequantize(v32, f.TensorData(&ti), ti.Type); err != nil {
+		if err := format.Dequantize(v32, f.TensorData(&ti), ti.Type); err != nil {
 			return nil, err
 		}
 		v := make([]float64, len(v32))

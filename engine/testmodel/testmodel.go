@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 
 	"strata/gguf"
+	"strata/synthetic"
 )
 
 // Spec is the shape of a model. Types maps a tensor role ("token_embd",
@@ -111,7 +112,10 @@ func Write(out io.Writer, s Spec) error {
 		size := int64(typ.RowSize(cols)) * int64(max(rows, 1))
 		head := role == "output" || role == "token_embd" && s.Tied
 		err = w.AddTensorReader(name, typ, dims, size, &lazyTensor{gen: func() ([]byte, error) {
-			data, err := randomTensor(rng, typ, cols, max(rows, 1), role == "norm")
+			if role == "norm" {
+				return synthetic.Norms(rng, typ, cols)
+			}
+			data, err := synthetic.Weights(rng, typ, cols, max(rows, 1))
 			if err == nil && head {
 				repeatRows(data, typ.RowSize(cols), s.RepeatRows)
 			}
@@ -190,99 +194,6 @@ func (l *lazyTensor) Read(p []byte) (int, error) {
 		l.data = nil
 	}
 	return n, nil
-}
-
-// Random returns rows × cols random weights of type typ, of standard
-// deviation about 1/sqrt(cols).
-func Random(rng *rand.Rand, typ gguf.TensorType, cols, rows int) ([]byte, error) {
-	return randomTensor(rng, typ, cols, rows, false)
-}
-
-// randomTensor returns rows × cols random values of type typ: weights of
-// standard deviation about 1/sqrt(cols), or norms near 1.
-func randomTensor(rng *rand.Rand, typ gguf.TensorType, cols, rows int, norm bool) ([]byte, error) {
-	if cols%typ.BlockSize() != 0 {
-		return nil, fmt.Errorf("testmodel: %d columns are not whole %v blocks", cols, typ)
-	}
-	n := cols * rows
-	scale := 1 / math.Sqrt(float64(cols))
-	data := make([]byte, n/typ.BlockSize()*typ.TypeSize())
-	le := binary.LittleEndian
-	value := func() float64 {
-		if norm {
-			return 0.5 + rng.Float64()
-		}
-		return rng.NormFloat64() * scale
-	}
-	switch typ {
-	case gguf.F32:
-		for i := range n {
-			le.PutUint32(data[4*i:], math.Float32bits(float32(value())))
-		}
-		return data, nil
-	case gguf.F16:
-		for i := range n {
-			le.PutUint16(data[2*i:], Half(value()))
-		}
-		return data, nil
-	case gguf.BF16:
-		for i := range n {
-			le.PutUint16(data[2*i:], uint16(math.Float32bits(float32(value()))>>16))
-		}
-		return data, nil
-	}
-	for i := 0; i < len(data); i += 8 {
-		var b [8]byte
-		le.PutUint64(b[:], rng.Uint64())
-		copy(data[i:], b[:])
-	}
-	// Random quants are uniform; choose the scales so that values have
-	// about the standard deviation of the plain types.
-	ts := typ.TypeSize()
-	for b := 0; b < len(data)/ts; b++ {
-		blk := data[b*ts : (b+1)*ts]
-		jitter := 0.75 + 0.5*rng.Float64()
-		switch typ {
-		case gguf.Q8_0:
-			le.PutUint16(blk, Half(scale*jitter/74)) // q uniform in [-128, 127]
-		case gguf.Q4_0:
-			le.PutUint16(blk, Half(scale*jitter/4.6)) // q−8 uniform in [-8, 7]
-		case gguf.Q4_K:
-			// value = d·sc·q − dmin·m with 6-bit sc, m and q in [0, 15].
-			le.PutUint16(blk, Half(scale*jitter/(32*4.6)))
-			le.PutUint16(blk[2:], Half(scale*jitter/(32*8)))
-		case gguf.Q5_K:
-			le.PutUint16(blk, Half(scale*jitter/(32*9.2)))
-			le.PutUint16(blk[2:], Half(scale*jitter/(32*16)))
-		case gguf.Q6_K:
-			le.PutUint16(blk[208:], Half(scale*jitter/(64*18.5)))
-		default:
-			// Other types keep their random bytes: enough to test that
-			// they are refused or parsed.
-		}
-	}
-	return data, nil
-}
-
-// Half rounds x to a nearby IEEE binary16 (the largest finite one past
-// the range).
-func Half(x float64) uint16 {
-	f := float32(x)
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int(b>>23&0xff) - 127 + 15
-	mant := b & 0x7fffff
-	switch {
-	case exp <= 0: // subnormal: a multiple of 2^-24
-		return sign | uint16(math.Round(math.Abs(float64(f))*(1<<24)))
-	case exp >= 31:
-		return sign | 0x7bff
-	}
-	h := uint32(exp)<<10 | mant>>13
-	if mant&0x1fff > 0x1000 || (mant&0x1fff == 0x1000 && h&1 == 1) {
-		h++ // round to nearest even; a carry into the exponent is right too
-	}
-	return sign | uint16(h)
 }
 
 // SecondShape differs from the tiny model in every way the issue names:

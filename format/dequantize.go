@@ -1,70 +1,57 @@
-package cpu
+package format
 
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"strata/gguf"
 )
 
-// A format knows how to turn rows of one tensor type into f32, and how to
-// multiply them with an input row.
-type format struct {
-	typ       gguf.TensorType
-	blockSize int // elements per block
-	typeSize  int // bytes per block
-	// dequantize writes the len(dst) elements encoded by src, a whole
-	// number of blocks.
-	dequantize func(dst []float32, src []byte)
+// dequantizers are the reference decoders, by type. Each writes the
+// len(dst) values encoded by src, a whole number of the type's blocks.
+var dequantizers = map[gguf.TensorType]func(dst []float32, src []byte){
+	gguf.F32:  dequantizeF32,
+	gguf.F16:  dequantizeF16,
+	gguf.BF16: dequantizeBF16,
+	gguf.Q4_0: dequantizeQ4_0,
+	gguf.Q8_0: dequantizeQ8_0,
+	gguf.Q4_K: dequantizeQ4K,
+	gguf.Q5_K: dequantizeQ5K,
+	gguf.Q6_K: dequantizeQ6K,
 }
 
-var formats = map[gguf.TensorType]format{
-	gguf.F32:  {gguf.F32, 1, 4, dequantizeF32},
-	gguf.F16:  {gguf.F16, 1, 2, dequantizeF16},
-	gguf.BF16: {gguf.BF16, 1, 2, dequantizeBF16},
-	gguf.Q4_0: {gguf.Q4_0, 32, 18, dequantizeQ4_0},
-	gguf.Q8_0: {gguf.Q8_0, 32, 34, dequantizeQ8_0},
-	gguf.Q4_K: {gguf.Q4_K, 256, 144, dequantizeQ4K},
-	gguf.Q5_K: {gguf.Q5_K, 256, 176, dequantizeQ5K},
-	gguf.Q6_K: {gguf.Q6_K, 256, 210, dequantizeQ6K},
-}
-
-// dequantizer returns the format's dequantizer in variant v: assembly
-// where there is some, else the Go one; both give the same bits.
-func (f format) dequantizer(v kernelVariant) func(dst []float32, src []byte) {
-	if d := asmDequantizer(f.typ, v); d != nil {
-		return d
+// Types lists the tensor types this package decodes, in ggml's order.
+func Types() []gguf.TensorType {
+	t := make([]gguf.TensorType, 0, len(dequantizers))
+	for typ := range dequantizers {
+		t = append(t, typ)
 	}
-	return f.dequantize
+	slices.Sort(t)
+	return t
 }
 
-// kernel returns the format's kernel in variant v: a fused assembly one
-// where there is one, else rows dequantized and dotted by the variant's
-// dot; all compute the same bits.
-func (f format) kernel(v kernelVariant) rowsKernel {
-	if k := asmKernel(f.typ, v); k != nil {
-		return k
-	}
-	return dequantizedRows(f.dequantize, f.blockSize, f.typeSize, dots(v))
-}
-
-// Supported lists the tensor types this backend computes.
-func Supported() []gguf.TensorType {
-	return []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q4_0, gguf.Q8_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K}
+// Dequantizer returns the reference decoder of type t, if there is one:
+// it writes the len(dst) values encoded by src, which must hold exactly
+// the whole blocks that encode them. Its values are every backend's.
+func Dequantizer(t gguf.TensorType) (func(dst []float32, src []byte), bool) {
+	d, ok := dequantizers[t]
+	return d, ok
 }
 
 // Dequantize writes the len(dst) values of a row of type t held in src.
 // len(dst) must be a multiple of t's block size and src must hold exactly
 // the blocks that encode them.
 func Dequantize(dst []float32, src []byte, t gguf.TensorType) error {
-	f, ok := formats[t]
+	d, ok := dequantizers[t]
 	if !ok {
-		return fmt.Errorf("cpu: %v: %w", t, errUnsupported)
+		return fmt.Errorf("format: %v: no dequantizer", t)
 	}
-	if len(dst)%f.blockSize != 0 || len(src) != len(dst)/f.blockSize*f.typeSize {
-		return fmt.Errorf("cpu: %v: %d values from %d bytes: not whole blocks", t, len(dst), len(src))
+	bs, ts := t.BlockSize(), t.TypeSize()
+	if len(dst)%bs != 0 || len(src) != len(dst)/bs*ts {
+		return fmt.Errorf("format: %v: %d values from %d bytes: not whole blocks", t, len(dst), len(src))
 	}
-	f.dequantize(dst, src)
+	d(dst, src)
 	return nil
 }
 
@@ -77,13 +64,13 @@ func dequantizeF32(dst []float32, src []byte) {
 
 func dequantizeF16(dst []float32, src []byte) {
 	for i := range dst {
-		dst[i] = halfToFloat(le16(src[2*i:]))
+		dst[i] = HalfToFloat(le16(src[2*i:]))
 	}
 }
 
 func dequantizeBF16(dst []float32, src []byte) {
 	for i := range dst {
-		dst[i] = bfloatToFloat(le16(src[2*i:]))
+		dst[i] = BFloatToFloat(le16(src[2*i:]))
 	}
 }
 
@@ -93,7 +80,7 @@ func dequantizeQ4_0(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/32; b++ {
 		blk := src[b*18 : b*18+18]
 		y := dst[b*32 : b*32+32]
-		d := halfToFloat(le16(blk))
+		d := HalfToFloat(le16(blk))
 		qs := blk[2:18]
 		for j := range 16 {
 			y[j] = d * float32(int32(qs[j]&0xf)-8)
@@ -107,7 +94,7 @@ func dequantizeQ8_0(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/32; b++ {
 		blk := src[b*34 : b*34+34]
 		y := dst[b*32 : b*32+32]
-		d := halfToFloat(le16(blk))
+		d := HalfToFloat(le16(blk))
 		qs := blk[2:34]
 		for j := range 32 {
 			y[j] = d * float32(int8(qs[j]))
@@ -133,8 +120,8 @@ func dequantizeQ4K(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/256; b++ {
 		blk := src[b*144 : b*144+144]
 		y := dst[b*256 : b*256+256]
-		d := halfToFloat(le16(blk))
-		dmin := halfToFloat(le16(blk[2:]))
+		d := HalfToFloat(le16(blk))
+		dmin := HalfToFloat(le16(blk[2:]))
 		scales := blk[4:16]
 		qs := blk[16:144]
 		for i := range 4 {
@@ -163,8 +150,8 @@ func dequantizeQ5K(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/256; b++ {
 		blk := src[b*176 : b*176+176]
 		y := dst[b*256 : b*256+256]
-		d := halfToFloat(le16(blk))
-		dmin := halfToFloat(le16(blk[2:]))
+		d := HalfToFloat(le16(blk))
+		dmin := HalfToFloat(le16(blk[2:]))
 		scales := blk[4:16]
 		qh := blk[16:48]
 		qs := blk[48:176]
@@ -191,7 +178,7 @@ func dequantizeQ5K(dst []float32, src []byte) {
 func dequantizeQ6K(dst []float32, src []byte) {
 	for b := 0; b < len(dst)/256; b++ {
 		blk := src[b*210 : b*210+210]
-		d := halfToFloat(le16(blk[208:]))
+		d := HalfToFloat(le16(blk[208:]))
 		for h := range 2 {
 			y := dst[b*256+128*h : b*256+128*h+128]
 			ql := blk[64*h : 64*h+64]
