@@ -13,7 +13,7 @@ build:
 
 # check: formatting, vet (amd64 and arm64), a build without cgo, the whole
 # test suite, the CPU kernels' pure-Go twins (noasm) and the race detector
-# on the packages that run the worker pool.
+# on the packages that run the worker pool and the peers.
 check: fmt vet nocgo
 	$(GO) test ./...
 	$(MAKE) noasm race
@@ -23,7 +23,7 @@ noasm:
 	$(GO) test -tags noasm ./cpu ./engine
 
 race:
-	$(GO) test -race ./cpu ./engine
+	$(GO) test -race ./cpu ./engine ./transport
 
 test: check
 
