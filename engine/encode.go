@@ -1,7 +1,5 @@
 package engine
 
-import "slices"
-
 // Encode tokenizes text. With addSpecial, BOS (and EOS) are added where
 // the vocabulary asks for them. With parseSpecial, the text of control
 // tokens ("</s>", "[INST]", "<|eot_id|>") becomes those tokens, as a chat
@@ -12,14 +10,20 @@ func (v *Vocab) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 	if addSpecial && v.AddBOS && v.BOS >= 0 {
 		out = append(out, v.BOS)
 	}
+	sc := v.specials.scan(text, parseSpecial)
 	prevSpecial := true // SentencePiece puts a space before text that starts the input or follows a special token
-	for len(text) > 0 {
-		at, n, id := v.specials.find(text, parseSpecial)
-		if raw := text[:at]; raw != "" {
+	raw := 0            // the start of the raw text not yet tokenized
+	for pos := 0; ; {
+		at, n, id := sc.next(pos)
+		if n == 0 && at < len(text) {
+			pos = at // no special token yet: the raw text goes on
+			continue
+		}
+		if at > raw {
 			if v.bpe != nil {
-				out = v.encodeBPE(out, raw)
+				out = v.encodeBPE(out, text[raw:at])
 			} else {
-				out = v.encodeSPM(out, raw, v.AddSpacePrefix && prevSpecial)
+				out = v.encodeSPM(out, text[raw:at], v.AddSpacePrefix && prevSpecial)
 			}
 			prevSpecial = false
 		}
@@ -28,61 +32,10 @@ func (v *Vocab) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 		}
 		out = append(out, id)
 		prevSpecial = true
-		text = text[at+n:]
+		raw, pos = at+n, at+n
 	}
 	if addSpecial && v.AddEOS && v.EOS >= 0 {
 		out = append(out, v.EOS)
 	}
 	return out
-}
-
-// specialTokens finds control and user-defined tokens in text: a map
-// from text to token, and for each first byte the lengths to try,
-// longest first.
-type specialTokens struct {
-	byText  map[string]int32
-	control map[int32]bool
-	lengths [256][]int
-}
-
-func newSpecialTokens(v *Vocab) specialTokens {
-	s := specialTokens{byText: map[string]int32{}, control: map[int32]bool{}}
-	for id, t := range v.Tokens {
-		typ := v.Types[id]
-		if t == "" || (typ != TokenControl && typ != TokenUserDefined) {
-			continue
-		}
-		if _, dup := s.byText[t]; dup {
-			continue
-		}
-		s.byText[t] = int32(id)
-		s.control[int32(id)] = typ == TokenControl
-		if !slices.Contains(s.lengths[t[0]], len(t)) {
-			s.lengths[t[0]] = append(s.lengths[t[0]], len(t))
-		}
-	}
-	for i := range s.lengths {
-		slices.SortFunc(s.lengths[i], func(a, b int) int { return b - a })
-	}
-	return s
-}
-
-// find returns the first special token in text: its offset, length and
-// id; length 0 when there is none. Control tokens count only with
-// control set.
-func (s *specialTokens) find(text string, control bool) (at, n int, id int32) {
-	if len(s.byText) == 0 {
-		return len(text), 0, 0
-	}
-	for i := 0; i < len(text); i++ {
-		for _, l := range s.lengths[text[i]] {
-			if i+l > len(text) {
-				continue
-			}
-			if id, ok := s.byText[text[i:i+l]]; ok && (control || !s.control[id]) {
-				return i, l, id
-			}
-		}
-	}
-	return len(text), 0, 0
 }
