@@ -120,7 +120,7 @@ func Split(src string, ranges [][2]int, dir string, progress func(done, total in
 		return nil, err
 	}
 	defer f.Close()
-	c, err := ConfigFrom(f)
+	c, err := CheckModel(f)
 	if err != nil {
 		return nil, err
 	}
