@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"strata/gguf"
@@ -32,11 +33,13 @@ type Vocab struct {
 	AddBOS, AddEOS bool
 	AddSpacePrefix bool
 
-	index    map[string]int32
-	bytes    [256]int32 // SentencePiece: the <0xXX> token of each byte, -1 when none
-	bpe      *bpeModel  // byte-level BPE only
-	specials specialTokens
-	eog      map[int32]bool
+	index     map[string]int32
+	bytes     [256]int32 // SentencePiece: the <0xXX> token of each byte, -1 when none
+	bpe       *bpeModel  // byte-level BPE only
+	specials  specialTokens
+	eog       map[int32]bool
+	longest   int  // the longest token's text, in bytes
+	everyByte bool // every byte of raw text gives at least one token
 }
 
 // ErrNoVocab reports a model without tokenizer metadata.
@@ -148,6 +151,10 @@ func VocabFrom(f *gguf.File) (*Vocab, error) {
 	if v.eog, err = endOfGeneration(v, f); err != nil {
 		return nil, err
 	}
+	for _, t := range tokens {
+		v.longest = max(v.longest, len(t))
+	}
+	v.everyByte = v.bpe != nil || v.UNK >= 0 || !slices.Contains(v.bytes[:], -1)
 	return v, nil
 }
 

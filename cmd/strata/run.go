@@ -104,9 +104,9 @@ func run(c *cli.Context) error {
 	}
 	defer m.Close()
 	defer session.Close()
-	promptTokens := m.vocab.Encode(prompt, true, false)
-	if len(promptTokens) > session.Context() {
-		return fmt.Errorf("the prompt is %d tokens, more than the context of %d (-c)", len(promptTokens), session.Context())
+	promptTokens, err := m.vocab.EncodePrompt(prompt, true, false, session.Context())
+	if err != nil {
+		return err
 	}
 	return generate(c, session, m.vocab, promptTokens, opts, runResult{Backend: m.backend.Name(), Device: m.backend.Device()}, nil)
 }
@@ -145,9 +145,9 @@ func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptio
 		return err
 	}
 	defer route.Close()
-	promptTokens := vocab.Encode(prompt, true, false)
-	if len(promptTokens) > route.Context() {
-		return fmt.Errorf("the prompt is %d tokens, more than the context of %d", len(promptTokens), route.Context())
+	promptTokens, err := vocab.EncodePrompt(prompt, true, false, route.Context())
+	if err != nil {
+		return err
 	}
 	device := fmt.Sprintf("%d peers", len(route.Stats()))
 	return generate(c, route, vocab, promptTokens, opts, runResult{Backend: "peers", Device: device}, func(r *runResult) {
