@@ -116,6 +116,11 @@ func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptio
 	if !c.IsSet("peers") {
 		return fmt.Errorf("a manifest runs through peers: give --peers ADDR,ADDR,...")
 	}
+	if n := c.Int("ctx-size"); n != 0 { // 0: the peers' own
+		if err := checkContext("-c", n); err != nil {
+			return err
+		}
+	}
 	m, err := engine.ReadManifest(manifest)
 	if err != nil {
 		return err
@@ -283,14 +288,25 @@ func generateOptions(c *cli.Context) (engine.GenerateOptions, error) {
 	return o, nil
 }
 
+// maxContext is the longest context -c takes.
+const maxContext = 1 << 24
+
+// checkContext refuses a context size outside 1 to maxContext.
+func checkContext(flag string, n int) error {
+	if n <= 0 || n > maxContext {
+		return fmt.Errorf("%s %d: want a context of 1 to %d positions", flag, n, maxContext)
+	}
+	return nil
+}
+
 // contextSize reads -c, 0 meaning the model's own context length.
 func contextSize(c *cli.Context, cfg *engine.Config) (int, error) {
 	n := c.Int("ctx-size")
 	if n == 0 {
 		n = cfg.Context
 	}
-	if n <= 0 || n > 1<<24 {
-		return 0, fmt.Errorf("-c %d: want a positive context size", c.Int("ctx-size"))
+	if err := checkContext("-c", n); err != nil {
+		return 0, err
 	}
 	if cfg.Context > 0 && n > cfg.Context {
 		slog.Warn("the context is longer than the model was trained for", "ctx_size", n, "trained", cfg.Context)

@@ -54,6 +54,9 @@ func serve(c *cli.Context) error {
 		return fmt.Errorf("--fragment %d: the manifest has fragments 0 to %d", i, len(m.Fragments)-1)
 	}
 	fr := m.Fragments[i]
+	if err := serveLimits(c); err != nil {
+		return err
+	}
 	id, swarm, err := nodeCredentials(c)
 	if err != nil {
 		return err
@@ -76,15 +79,28 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer f.Close()
+	cfg, err := engine.ConfigFrom(f)
+	if err != nil {
+		return err
+	}
+	batch, err := batchSize(c, &cfg)
+	if err != nil {
+		return err
+	}
 	backend, err := openBackend(c)
 	if err != nil {
 		return err
 	}
 	defer backend.Close()
-	frag, err := engine.NewFragment(f, backend, engine.FragmentOptions{Batch: c.Int("batch-size")})
+	frag, err := engine.NewFragment(f, backend, engine.FragmentOptions{Batch: batch})
 	if err != nil {
 		return err
 	}
+	layers, ctxSize := frag.End-frag.Start, c.Int("ctx-size")
+	if err := checkMemory(&frag.Config, layers, ctxSize, batch, fmt.Sprintf("--ctx-size %d", ctxSize)); err != nil {
+		return err
+	}
+	warnSessions(&frag.Config, layers, ctxSize, batch, c.Int("max-sessions"))
 	ln, err := transport.Listen(c.String("listen"), id)
 	if err != nil {
 		return err
@@ -109,6 +125,18 @@ func serve(c *cli.Context) error {
 		Files: map[string]string{fr.SHA256: path},
 	})
 	return s.Serve(ctx, ln)
+}
+
+// serveLimits checks the sizes serve is given before anything is read.
+func serveLimits(c *cli.Context) error {
+	if err := checkContext("--ctx-size", c.Int("ctx-size")); err != nil {
+		return err
+	}
+	if n := c.Int("max-sessions"); n <= 0 {
+		return fmt.Errorf("--max-sessions %d: want 1 or more", n)
+	}
+	_, err := batchFlag(c)
+	return err
 }
 
 // fetchFragment downloads a fragment file from the first peer that has
