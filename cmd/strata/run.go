@@ -67,7 +67,12 @@ type runResult struct {
 	Device       string               `json:"device"`
 	Timings      runTimings           `json:"timings"`
 	Peers        []transport.HopStats `json:"peers,omitempty"`
+	Error        string               `json:"error,omitempty"` // with stop "error": what ended generation
 }
+
+// stopError is the stop reason of a generation that failed, with the
+// tokens before the failure.
+const stopError = "error"
 
 type runTimings struct {
 	PromptTokens    int     `json:"prompt_tokens"`
@@ -170,7 +175,9 @@ func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptio
 
 // generate runs the generation loop on a stack and prints the result:
 // streamed text, or one JSON line; timings on stderr. report, if set,
-// completes the result and prints its own lines.
+// completes the result and prints its own lines. When generation fails
+// (a peer with no replica died), what was generated is printed all the
+// same, the JSON with stop "error" and the error, and the error returned.
 func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTokens []int32, opts engine.GenerateOptions,
 	res runResult, report func(*runResult)) error {
 	opts.IsEOG = vocab.IsEOG
@@ -193,14 +200,13 @@ func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTok
 		return nil
 	}
 	r, err := engine.Generate(ctx, stack, promptTokens, opts, emit)
-	interrupted := errors.Is(err, context.Canceled)
-	if err != nil && !interrupted {
-		return err
-	}
 	rest := text.Flush()
 	all = append(all, rest...)
-	if interrupted {
-		r.Stop = "interrupted"
+	switch {
+	case errors.Is(err, context.Canceled):
+		r.Stop, err = "interrupted", nil
+	case err != nil:
+		r.Stop, res.Error = stopError, oneLine(err.Error())
 	}
 	t := timings(len(promptTokens), &r)
 	fmt.Fprintf(os.Stderr, "\nprompt: %d tokens in %.1f ms (%.1f tokens/s); generation: %d tokens, %d decode steps in %.1f ms (%.1f tokens/s); %s on %s\n",
@@ -210,10 +216,13 @@ func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTok
 	}
 	if !c.Bool("json") {
 		out.WriteString(rest + "\n")
-		return nil
+		return err
 	}
 	res.PromptTokens, res.Tokens, res.Text, res.Stop, res.Seed, res.Timings = promptTokens, nonNil(r.Tokens), string(all), string(r.Stop), opts.Sampler.Seed, t
-	return json.NewEncoder(out).Encode(res)
+	if jerr := json.NewEncoder(out).Encode(res); jerr != nil {
+		return jerr
+	}
+	return err
 }
 
 func nonNil(s []int32) []int32 {

@@ -101,6 +101,10 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	warnSessions(&frag.Config, layers, ctxSize, batch, c.Int("max-sessions"))
+	if frag.Start != fr.Start || frag.End != fr.End {
+		slog.Warn("the manifest gives this fragment other layers than its file", "fragment", i,
+			"manifest", fmt.Sprintf("%d-%d", fr.Start, fr.End-1), "file", fmt.Sprintf("%d-%d", frag.Start, frag.End-1))
+	}
 	ln, err := transport.Listen(c.String("listen"), id)
 	if err != nil {
 		return err
@@ -115,7 +119,7 @@ func serve(c *cli.Context) error {
 			return err
 		}
 	}
-	slog.Info("serving", "addr", addr, "id", id.ID(), "fragment", i, "layers", fmt.Sprintf("%d-%d", fr.Start, fr.End-1),
+	slog.Info("serving", "addr", addr, "id", id.ID(), "fragment", i, "layers", fmt.Sprintf("%d-%d", frag.Start, frag.End-1),
 		"backend", backend.Name(), "device", backend.Device())
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
