@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"strata/gguf"
@@ -82,6 +83,9 @@ func ConfigFrom(f *gguf.File) (Config, error) {
 	if r.err != nil {
 		return Config{}, r.err
 	}
+	if err := checkLayerTensors(f, arch, c.Layers); err != nil {
+		return Config{}, err
+	}
 	if t, ok := f.Tensor("token_embd.weight"); ok && len(t.Dims) == 2 {
 		c.Vocab = int(t.Dims[1])
 	} else {
@@ -91,6 +95,28 @@ func ConfigFrom(f *gguf.File) (Config, error) {
 		}
 	}
 	return c, c.validate()
+}
+
+// checkLayerTensors refuses tensors of layers past block_count: a file
+// that understates its layers would otherwise lose the others silently.
+func checkLayerTensors(f *gguf.File, arch string, layers int) error {
+	for _, t := range f.Tensors {
+		if i, ok := layerOf(t.Name); ok && i >= layers {
+			return fmt.Errorf("engine: tensor %q is of layer %d, but %s.block_count says the model has %d layers", t.Name, i, arch, layers)
+		}
+	}
+	return nil
+}
+
+// layerOf is the layer of a tensor named blk.N.…; ok false for others.
+func layerOf(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, "blk.")
+	if !ok {
+		return 0, false
+	}
+	n, _, _ := strings.Cut(rest, ".")
+	i, err := strconv.Atoi(n)
+	return i, err == nil && i >= 0
 }
 
 func (c *Config) validate() error {

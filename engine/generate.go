@@ -69,9 +69,8 @@ func Generate(ctx context.Context, s Stack, prompt []int32, o GenerateOptions, e
 	if len(prompt) == 0 {
 		return r, fmt.Errorf("engine: %w: empty prompt", ErrBadInput)
 	}
-	if free := room(s); len(prompt) > free {
-		return r, fmt.Errorf("engine: %w: the prompt of %d tokens does not fit the context of %d (-c)",
-			ErrContextFull, len(prompt), free)
+	if err := CheckPrompt(len(prompt), room(s)); err != nil {
+		return r, err
 	}
 	logits := make([]float32, s.VocabSize())
 	sampler := NewSampler(o.Sampler, s.VocabSize())

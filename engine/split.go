@@ -120,7 +120,7 @@ func Split(src string, ranges [][2]int, dir string, progress func(done, total in
 		return nil, err
 	}
 	defer f.Close()
-	c, err := ConfigFrom(f)
+	c, err := CheckModel(f)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func Split(src string, ranges [][2]int, dir string, progress func(done, total in
 		if err != nil {
 			return nil, err
 		}
-		kv := int64(2 * (r[1] - r[0]) * ContextForMemory * c.KVWidth() * 4)
+		kv := c.Memory(r[1]-r[0], ContextForMemory, 0).KV
 		m.Fragments = append(m.Fragments, ManifestFragment{Index: i, Start: r[0], End: r[1], File: name,
 			Size: size, SHA256: sum, MemoryBytes: weights + kv})
 	}

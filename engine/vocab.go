@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"strata/gguf"
@@ -31,11 +33,13 @@ type Vocab struct {
 	AddBOS, AddEOS bool
 	AddSpacePrefix bool
 
-	index    map[string]int32
-	bytes    [256]int32 // SentencePiece: the <0xXX> token of each byte, -1 when none
-	bpe      *bpeModel  // byte-level BPE only
-	specials specialTokens
-	eog      map[int32]bool
+	index     map[string]int32
+	bytes     [256]int32 // SentencePiece: the <0xXX> token of each byte, -1 when none
+	bpe       *bpeModel  // byte-level BPE only
+	specials  specialTokens
+	eog       map[int32]bool
+	longest   int  // the longest token's text, in bytes
+	everyByte bool // every byte of raw text gives at least one token
 }
 
 // ErrNoVocab reports a model without tokenizer metadata.
@@ -44,62 +48,63 @@ var ErrNoVocab = fmt.Errorf("engine: the model has no tokenizer (tokenizer.ggml.
 // VocabFrom reads the tokenizer metadata of f.
 func VocabFrom(f *gguf.File) (*Vocab, error) {
 	arr, err := f.Array("tokenizer.ggml.tokens")
-	if err != nil {
+	if errors.Is(err, gguf.ErrMissingKey) {
 		return nil, ErrNoVocab
 	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	tokens, ok := arr.Values.([]string)
-	if !ok || len(tokens) == 0 || len(tokens) > 1<<24 {
-		return nil, fmt.Errorf("engine: tokenizer.ggml.tokens is not a list of strings")
+	if !ok {
+		return nil, fmt.Errorf("engine: %w", &gguf.KeyTypeError{Key: "tokenizer.ggml.tokens", Want: "array of string", Got: arr})
+	}
+	if len(tokens) == 0 || len(tokens) > 1<<24 {
+		return nil, fmt.Errorf("engine: tokenizer.ggml.tokens has %d tokens (want 1 to %d)", len(tokens), 1<<24)
 	}
 	v := &Vocab{Tokens: tokens, BOS: -1, EOS: -1, UNK: -1, index: make(map[string]int32, len(tokens))}
 	if v.Model, err = f.String("tokenizer.ggml.model"); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	v.Pre, _ = f.String("tokenizer.ggml.pre")
+	if v.Pre, err = f.String("tokenizer.ggml.pre"); err != nil && !errors.Is(err, gguf.ErrMissingKey) {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	v.Scores = make([]float32, len(tokens))
-	if a, err := f.Array("tokenizer.ggml.scores"); err == nil {
-		s, ok := a.Values.([]float32)
-		if !ok || len(s) != len(tokens) {
-			return nil, fmt.Errorf("engine: tokenizer.ggml.scores has %d values for %d tokens", a.Len(), len(tokens))
-		}
+	if s, ok, err := perToken[float32](f, "tokenizer.ggml.scores", "float32", len(tokens)); err != nil {
+		return nil, err
+	} else if ok {
 		v.Scores = s
 	}
 	v.Types = make([]TokenType, len(tokens))
 	for i := range v.Types {
 		v.Types[i] = TokenNormal
 	}
-	if a, err := f.Array("tokenizer.ggml.token_type"); err == nil {
-		s, ok := a.Values.([]int32)
-		if !ok || len(s) != len(tokens) {
-			return nil, fmt.Errorf("engine: tokenizer.ggml.token_type has %d values for %d tokens", a.Len(), len(tokens))
-		}
+	if s, ok, err := perToken[int32](f, "tokenizer.ggml.token_type", "int32", len(tokens)); err != nil {
+		return nil, err
+	} else if ok {
 		for i, t := range s {
 			v.Types[i] = TokenType(t)
 		}
-	}
-	special := func(key string, dst *int32) error {
-		n, err := f.Int("tokenizer.ggml." + key)
-		if err != nil {
-			return nil // absent: no such token
-		}
-		if n < 0 || n >= int64(len(tokens)) {
-			return fmt.Errorf("engine: tokenizer.ggml.%s %d is outside the vocabulary of %d", key, n, len(tokens))
-		}
-		*dst = int32(n)
-		return nil
 	}
 	for _, s := range []struct {
 		key string
 		dst *int32
 	}{{"bos_token_id", &v.BOS}, {"eos_token_id", &v.EOS}, {"unknown_token_id", &v.UNK}} {
-		if err := special(s.key, s.dst); err != nil {
+		id, ok, err := tokenID(f, "tokenizer.ggml."+s.key, len(tokens))
+		if err != nil {
 			return nil, err
 		}
+		if ok {
+			*s.dst = id
+		}
 	}
+	var flagErr error
 	flag := func(key string, def bool) bool {
 		b, err := f.Bool("tokenizer.ggml." + key)
-		if err != nil {
+		if errors.Is(err, gguf.ErrMissingKey) {
 			return def
+		}
+		if err != nil && flagErr == nil {
+			flagErr = fmt.Errorf("engine: %w", err)
 		}
 		return b
 	}
@@ -128,7 +133,7 @@ func VocabFrom(f *gguf.File) (*Vocab, error) {
 		}
 		merges, ok := a.Values.([]string)
 		if !ok {
-			return nil, fmt.Errorf("engine: tokenizer.ggml.merges is not a list of strings")
+			return nil, fmt.Errorf("engine: %w", &gguf.KeyTypeError{Key: "tokenizer.ggml.merges", Want: "array of string", Got: a})
 		}
 		if v.bpe, err = newBPEModel(v, merges); err != nil {
 			return nil, err
@@ -139,8 +144,17 @@ func VocabFrom(f *gguf.File) (*Vocab, error) {
 		return nil, fmt.Errorf("engine: tokenizer %q is not supported (supported: llama, gpt2)", v.Model)
 	}
 	v.AddEOS = flag("add_eos_token", false)
+	if flagErr != nil {
+		return nil, flagErr
+	}
 	v.specials = newSpecialTokens(v)
-	v.eog = endOfGeneration(v, f)
+	if v.eog, err = endOfGeneration(v, f); err != nil {
+		return nil, err
+	}
+	for _, t := range tokens {
+		v.longest = max(v.longest, len(t))
+	}
+	v.everyByte = v.bpe != nil || v.UNK >= 0 || !slices.Contains(v.bytes[:], -1)
 	return v, nil
 }
 
@@ -151,14 +165,18 @@ var eogTexts = []string{"</s>", "<|eot_id|>", "<|end_of_text|>", "<|im_end|>", "
 // endOfGeneration collects the tokens that end generation: EOS, the
 // end-of-turn tokens the metadata names, and control tokens whose text
 // is a known end of turn.
-func endOfGeneration(v *Vocab, f *gguf.File) map[int32]bool {
+func endOfGeneration(v *Vocab, f *gguf.File) (map[int32]bool, error) {
 	eog := map[int32]bool{}
 	if v.EOS >= 0 {
 		eog[v.EOS] = true
 	}
 	for _, key := range []string{"eot_token_id", "eom_token_id"} {
-		if n, err := f.Int("tokenizer.ggml." + key); err == nil && n >= 0 && n < int64(len(v.Tokens)) {
-			eog[int32(n)] = true
+		id, ok, err := tokenID(f, "tokenizer.ggml."+key, len(v.Tokens))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			eog[id] = true
 		}
 	}
 	for _, t := range eogTexts {
@@ -166,7 +184,44 @@ func endOfGeneration(v *Vocab, f *gguf.File) map[int32]bool {
 			eog[id] = true
 		}
 	}
-	return eog
+	return eog, nil
+}
+
+// tokenID reads an optional key naming a token: ok false when absent, an
+// error when it is not an integer or names no token.
+func tokenID(f *gguf.File, key string, vocab int) (id int32, ok bool, err error) {
+	n, err := f.Int(key)
+	if errors.Is(err, gguf.ErrMissingKey) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("engine: %w", err)
+	}
+	if n < 0 || n >= int64(vocab) {
+		return 0, false, fmt.Errorf("engine: %s %d is outside the vocabulary of %d", key, n, vocab)
+	}
+	return int32(n), true, nil
+}
+
+// perToken reads an optional array of one value per token, of element
+// type T (named want): ok false when absent, an error when it holds
+// another type or another count.
+func perToken[T any](f *gguf.File, key, want string, vocab int) (values []T, ok bool, err error) {
+	a, err := f.Array(key)
+	if errors.Is(err, gguf.ErrMissingKey) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("engine: %w", err)
+	}
+	values, ok = a.Values.([]T)
+	if !ok {
+		return nil, false, fmt.Errorf("engine: %w", &gguf.KeyTypeError{Key: key, Want: "array of " + want, Got: a})
+	}
+	if len(values) != vocab {
+		return nil, false, fmt.Errorf("engine: %s has %d values for %d tokens", key, len(values), vocab)
+	}
+	return values, true, nil
 }
 
 // Len is the number of tokens.

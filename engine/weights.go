@@ -23,7 +23,8 @@ type layerWeights struct {
 	down     Weight // Embedding × FeedForward
 }
 
-// loader loads and shape-checks the tensors of a fragment.
+// loader loads and shape-checks the tensors of a fragment; without a
+// backend it only checks them.
 type loader struct {
 	f       *gguf.File
 	b       Backend
@@ -45,12 +46,19 @@ func (l *loader) load(name string, cols, rows int) (Weight, error) {
 	if !equalDims(t.Dims, want) {
 		return nil, fmt.Errorf("engine: tensor %q has shape %v, want %v", name, t.Dims, want)
 	}
-	w, err := l.b.LoadWeight(t, l.f.TensorData(t))
-	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+	data := l.f.TensorData(t)
+	if err := checkFinite(t, data); err != nil {
+		return nil, err
 	}
 	l.used[name] = true
 	l.weights += int64(t.Size)
+	if l.b == nil {
+		return nil, nil // checking only (CheckModel)
+	}
+	w, err := l.b.LoadWeight(t, data)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	return w, nil
 }
 

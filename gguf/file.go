@@ -132,6 +132,9 @@ func Parse(data []byte) (*File, error) {
 	}
 	if v, ok := f.Get("general.alignment"); ok {
 		a, ok := asInt64(v)
+		if _, huge := v.(uint64); !ok && !huge {
+			return nil, &KeyTypeError{Key: "general.alignment", Want: "integer", Got: v}
+		}
 		if !ok || a <= 0 || a > 1<<20 || a&(a-1) != 0 {
 			return nil, &FormatError{Offset: int64(d.off), Field: `key "general.alignment"`,
 				Err: fmt.Errorf("alignment %v is not a power of two up to 1 MiB", v)}
@@ -309,7 +312,19 @@ type KeyTypeError struct {
 }
 
 func (e *KeyTypeError) Error() string {
-	return fmt.Sprintf("gguf: key %q holds %T, want %s", e.Key, e.Got, e.Want)
+	return fmt.Sprintf("gguf: key %q holds %s, want %s", e.Key, typeName(e.Got), e.Want)
+}
+
+// typeName names the GGUF type of a metadata value: "uint32", "string",
+// "array of float32".
+func typeName(v any) string {
+	if a, ok := v.(Array); ok {
+		return "array of " + a.Type.String()
+	}
+	if t, ok := valueTypeOf(v); ok {
+		return t.String()
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // String returns a string value.

@@ -107,6 +107,18 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := f.String("u8"); !errors.As(err, &kte) {
 		t.Errorf("wrong type: %v", err)
 	}
+	// The type named is GGUF's, arrays with their element type.
+	for _, c := range []struct {
+		got  any
+		want string
+	}{
+		{uint8(1), `gguf: key "k" holds uint8, want string`},
+		{Array{Type: TypeInt32, Values: []int32{1}}, `gguf: key "k" holds array of int32, want string`},
+	} {
+		if got := (&KeyTypeError{Key: "k", Want: "string", Got: c.got}).Error(); got != c.want {
+			t.Errorf("%q, want %q", got, c.want)
+		}
+	}
 }
 
 func TestOpenSeeds(t *testing.T) {
@@ -174,6 +186,8 @@ func TestBadInput(t *testing.T) {
 		{"bad array type", kv("k", uint32(TypeArray), append(binary.LittleEndian.AppendUint32(nil, 77), u64(0)...)...), "unknown array element type 77"},
 		{"truncated value", kv("k", uint32(TypeUint64), 1, 2), "truncated: need 8 bytes, 2 left"},
 		{"bad alignment", kv("general.alignment", uint32(TypeUint32), 3, 0, 0, 0), "not a power of two"},
+		{"string alignment", kv("general.alignment", uint32(TypeString), append(u64(2), "32"...)...), `key "general.alignment" holds string, want integer`},
+		{"float alignment", kv("general.alignment", uint32(TypeFloat32), 0, 0, 0, 0x42), `key "general.alignment" holds float32, want integer`},
 		{"zero dims", tensor("t", nil, 0, 0), `tensor "t" dims`},
 		{"five dims", tensor("t", []uint64{1, 1, 1, 1, 1}, 0, 0), "5 dimensions"},
 		{"dims overflow", tensor("t", []uint64{1 << 40, 1 << 40}, 0, 0), "element count overflows"},

@@ -183,6 +183,10 @@ func best(n int, run func() (time.Duration, error)) (time.Duration, error) {
 
 func benchKernels(c *cli.Context) error {
 	repeats := max(c.Int("repeats"), 1)
+	o, err := cpuOptions(c) // refuse bad -t or STRATA_CPU before starting Vulkan
+	if err != nil {
+		return err
+	}
 	g, err := gpu.New(gpu.Options{Device: c.Int("device")})
 	if err != nil {
 		return err
@@ -197,10 +201,6 @@ func benchKernels(c *cli.Context) error {
 	}
 	var cb engine.Backend
 	if !c.Bool("no-cpu") {
-		o, err := cpuOptions(c)
-		if err != nil {
-			return err
-		}
 		cb = newCPUBackend(o)
 		defer cb.Close()
 		rep.CPU = cb.Device()

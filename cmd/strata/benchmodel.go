@@ -68,11 +68,18 @@ func benchModel(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
-	need := 1
-	for _, n := range append(append([]int{}, prompts...), gens...) {
-		need = max(need, n)
+	need, flag := 1, ""
+	for _, n := range prompts {
+		if n > need {
+			need, flag = n, fmt.Sprintf("-p %d", n)
+		}
 	}
-	s, err := m.frag.NewSession(need)
+	for _, n := range gens {
+		if n > need {
+			need, flag = n, fmt.Sprintf("-n %d", n)
+		}
+	}
+	s, err := m.newSession(need, flag)
 	if err != nil {
 		return err
 	}

@@ -135,11 +135,14 @@ func chat(c *cli.Context) error {
 			continue
 		}
 		history = append(history, engine.Message{Role: "user", Content: line})
-		prompt := m.vocab.Encode(tmpl.Render(history, true), true, true)
-		if len(prompt) >= session.Context() {
+		prompt, err := m.vocab.EncodePrompt(tmpl.Render(history, true), true, true, session.Context())
+		if errors.Is(err, engine.ErrContextFull) {
 			history = history[:len(history)-1]
 			fmt.Fprintf(out, "(the conversation no longer fits the context of %d tokens; /clear to start over)\n", session.Context())
 			continue
+		}
+		if err != nil {
+			return err
 		}
 		// Keep the keys and values of the tokens the new prompt shares
 		// with what the session holds; compute only the rest.

@@ -40,7 +40,7 @@ func logitsCommand() *cli.Command {
 				return err
 			}
 			defer m.Close()
-			s, err := m.frag.NewSession(len(tokens))
+			s, err := m.newSession(len(tokens), fmt.Sprintf("--tokens (%d of them)", len(tokens)))
 			if err != nil {
 				return err
 			}

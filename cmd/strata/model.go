@@ -74,12 +74,31 @@ func newCPUBackend(o cpu.Options) *cpu.Backend {
 	return b
 }
 
+// batchFlag reads -b, which must be positive.
+func batchFlag(c *cli.Context) (int, error) {
+	n := c.Int("batch-size")
+	if n <= 0 {
+		return 0, fmt.Errorf("-b %d: batch size must be positive", n)
+	}
+	return n, nil
+}
+
+// batchSize reads -b, checked against the memory its activations take.
+func batchSize(c *cli.Context, cfg *engine.Config) (int, error) {
+	n, err := batchFlag(c)
+	if err != nil {
+		return 0, err
+	}
+	return n, checkMemory(cfg, cfg.Layers, 0, n, "")
+}
+
 // model is an opened model file with its whole-model fragment.
 type model struct {
 	file    *gguf.File
 	vocab   *engine.Vocab
 	backend engine.Backend
 	frag    *engine.Fragment
+	batch   int
 }
 
 func (m *model) Close() {
@@ -96,15 +115,20 @@ func openModel(c *cli.Context, path string) (*model, error) {
 		return nil, err
 	}
 	m := &model{file: f}
+	cfg, err := engine.ConfigFrom(f)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	if m.batch, err = batchSize(c, &cfg); err != nil {
+		m.Close()
+		return nil, err
+	}
 	if m.backend, err = openBackend(c); err != nil {
 		m.Close()
 		return nil, err
 	}
-	if c.Int("batch-size") <= 0 {
-		m.Close()
-		return nil, fmt.Errorf("-b %d: batch size must be positive", c.Int("batch-size"))
-	}
-	m.frag, err = engine.NewFragment(f, m.backend, engine.FragmentOptions{Batch: c.Int("batch-size")})
+	m.frag, err = engine.NewFragment(f, m.backend, engine.FragmentOptions{Batch: m.batch})
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -138,10 +162,19 @@ func openSession(c *cli.Context, path string) (*model, *engine.Session, error) {
 		m.Close()
 		return nil, nil, err
 	}
-	s, err := m.frag.NewSession(n)
+	s, err := m.newSession(n, fmt.Sprintf("-c %d", n))
 	if err != nil {
 		m.Close()
 		return nil, nil, err
 	}
 	return m, s, nil
+}
+
+// newSession starts a session of context positions, once their KV cache
+// is known to fit in memory; flag names what asked for them ("-c 4096").
+func (m *model) newSession(context int, flag string) (*engine.Session, error) {
+	if err := checkMemory(&m.frag.Config, m.frag.End-m.frag.Start, context, m.batch, flag); err != nil {
+		return nil, err
+	}
+	return m.frag.NewSession(context)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,5 +228,109 @@ func TestFetchAndPeers(t *testing.T) {
 	out, _, _ = strata(t, "peers", "--peers", holder.addr, "--swarm", bad)
 	if !strings.Contains(out, "wrong swarm secret") && !strings.Contains(out, "not authenticated") {
 		t.Errorf("a client without the secret: %q", out)
+	}
+}
+
+// TestPeerDiesWithoutReplica kills the peer serving the middle layers,
+// which has no replica, after the 5th token: run --json still prints what
+// was generated, with stop "error" and the error, and exits non-zero (it
+// printed nothing).
+func TestPeerDiesWithoutReplica(t *testing.T) {
+	dir, swarm := swarmDir(t)
+	first := startServe(t, dir, swarm, 0, "first")
+	middle := startServe(t, dir, swarm, 1, "middle")
+	last := startServe(t, dir, swarm, 2, "last")
+	cmd := exec.Command(strataBin, "--verbose", "run", filepath.Join(dir, "split", "manifest.json"), "--swarm", swarm,
+		"--peers", strings.Join([]string{first.addr, middle.addr, last.addr}, ","),
+		"-p", "Once upon a time", "-n", "200", "--temp", "0", "--ignore-eos", "--json")
+	stderr, _ := cmd.StderrPipe()
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	var errLines []string
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, "msg=token n=5 ") {
+			middle.kill()
+		}
+		if strings.HasPrefix(line, "strata: ") {
+			errLines = append(errLines, line)
+		}
+	}
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatalf("exit 0 after the middle peer died; stdout %q", stdout.String())
+	}
+	var r struct {
+		Tokens []int32 `json:"tokens"`
+		Text   string  `json:"text"`
+		Stop   string  `json:"stop"`
+		Error  string  `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &r); err != nil {
+		t.Fatalf("stdout %q: %v", stdout.String(), err)
+	}
+	if r.Stop != "error" || len(r.Tokens) < 5 || len(r.Tokens) >= 200 || r.Text == "" || !strings.Contains(r.Error, "no live peer serves layers 1-2") {
+		t.Errorf("stop %q after %d tokens (text %q), error %q", r.Stop, len(r.Tokens), r.Text, r.Error)
+	}
+	if len(errLines) != 1 || !strings.Contains(errLines[0], "no live peer serves layers 1-2") {
+		t.Errorf("error lines %q", errLines)
+	}
+}
+
+// TestServeLogsFileLayers: serve logs the layers its fragment file holds,
+// and says so when the manifest claims others (it logged the manifest's).
+func TestServeLogsFileLayers(t *testing.T) {
+	dir, swarm := swarmDir(t)
+	path := filepath.Join(dir, "split", "manifest.json")
+	b, _ := os.ReadFile(path)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	// Files hold layers 0-0, 1-2, 3-3; the manifest now says 0-1, 2-2, 3-3.
+	frags := m["fragments"].([]any)
+	frags[0].(map[string]any)["end"] = 2
+	frags[1].(map[string]any)["start"] = 2
+	b, _ = json.Marshal(m)
+	os.WriteFile(path, b, 0o644)
+	startServe(t, dir, swarm, 1, "lied")
+	log, _ := os.ReadFile(filepath.Join(dir, "lied.log"))
+	if !strings.Contains(string(log), "msg=serving") || !strings.Contains(string(log), "layers=1-2") {
+		t.Errorf("serve log %q, want layers=1-2 (the file's)", log)
+	}
+	if !strings.Contains(string(log), "manifest=2-2 file=1-2") {
+		t.Errorf("serve log %q, want a warning that the manifest says 2-2", log)
+	}
+}
+
+// TestPeersAllFailed: `strata peers` exits non-zero when no peer answers,
+// still printing each one's error.
+func TestPeersAllFailed(t *testing.T) {
+	dir := t.TempDir()
+	swarm := filepath.Join(dir, "swarm")
+	if _, errs, code := strata(t, "swarm", "init", "-o", swarm); code != 0 {
+		t.Fatalf("swarm init: %s", errs)
+	}
+	var addrs []string
+	for range 2 { // ports nothing listens on
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, c.LocalAddr().String())
+		c.Close()
+	}
+	out, errs, code := strata(t, "peers", "--peers", strings.Join(addrs, ","), "--swarm", swarm)
+	errorLine(t, out, errs, code, "no peer answered (2 of 2 failed)")
+	for _, a := range addrs {
+		if !strings.Contains(out, a) {
+			t.Errorf("no row for %s in %q", a, out)
+		}
 	}
 }

@@ -67,7 +67,12 @@ type runResult struct {
 	Device       string               `json:"device"`
 	Timings      runTimings           `json:"timings"`
 	Peers        []transport.HopStats `json:"peers,omitempty"`
+	Error        string               `json:"error,omitempty"` // with stop "error": what ended generation
 }
+
+// stopError is the stop reason of a generation that failed, with the
+// tokens before the failure.
+const stopError = "error"
 
 type runTimings struct {
 	PromptTokens    int     `json:"prompt_tokens"`
@@ -104,9 +109,9 @@ func run(c *cli.Context) error {
 	}
 	defer m.Close()
 	defer session.Close()
-	promptTokens := m.vocab.Encode(prompt, true, false)
-	if len(promptTokens) > session.Context() {
-		return fmt.Errorf("the prompt is %d tokens, more than the context of %d (-c)", len(promptTokens), session.Context())
+	promptTokens, err := m.vocab.EncodePrompt(prompt, true, false, session.Context())
+	if err != nil {
+		return err
 	}
 	return generate(c, session, m.vocab, promptTokens, opts, runResult{Backend: m.backend.Name(), Device: m.backend.Device()}, nil)
 }
@@ -115,6 +120,11 @@ func run(c *cli.Context) error {
 func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptions) error {
 	if !c.IsSet("peers") {
 		return fmt.Errorf("a manifest runs through peers: give --peers ADDR,ADDR,...")
+	}
+	if n := c.Int("ctx-size"); n != 0 { // 0: the peers' own
+		if err := checkContext("-c", n); err != nil {
+			return err
+		}
 	}
 	m, err := engine.ReadManifest(manifest)
 	if err != nil {
@@ -149,9 +159,9 @@ func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptio
 		return err
 	}
 	defer route.Close()
-	promptTokens := vocab.Encode(prompt, true, false)
-	if len(promptTokens) > route.Context() {
-		return fmt.Errorf("the prompt is %d tokens, more than the context of %d", len(promptTokens), route.Context())
+	promptTokens, err := vocab.EncodePrompt(prompt, true, false, route.Context())
+	if err != nil {
+		return err
 	}
 	device := fmt.Sprintf("%d peers", len(route.Stats()))
 	return generate(c, route, vocab, promptTokens, opts, runResult{Backend: "peers", Device: device}, func(r *runResult) {
@@ -169,7 +179,9 @@ func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptio
 
 // generate runs the generation loop on a stack and prints the result:
 // streamed text, or one JSON line; timings on stderr. report, if set,
-// completes the result and prints its own lines.
+// completes the result and prints its own lines. When generation fails
+// (a peer with no replica died), what was generated is printed all the
+// same, the JSON with stop "error" and the error, and the error returned.
 func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTokens []int32, opts engine.GenerateOptions,
 	res runResult, report func(*runResult)) error {
 	opts.IsEOG = vocab.IsEOG
@@ -192,14 +204,13 @@ func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTok
 		return nil
 	}
 	r, err := engine.Generate(ctx, stack, promptTokens, opts, emit)
-	interrupted := errors.Is(err, context.Canceled)
-	if err != nil && !interrupted {
-		return err
-	}
 	rest := text.Flush()
 	all = append(all, rest...)
-	if interrupted {
-		r.Stop = "interrupted"
+	switch {
+	case errors.Is(err, context.Canceled):
+		r.Stop, err = "interrupted", nil
+	case err != nil:
+		r.Stop, res.Error = stopError, oneLine(err.Error())
 	}
 	t := timings(len(promptTokens), &r)
 	fmt.Fprintf(os.Stderr, "\nprompt: %d tokens in %.1f ms (%.1f tokens/s); generation: %d tokens, %d decode steps in %.1f ms (%.1f tokens/s); %s on %s\n",
@@ -209,10 +220,13 @@ func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTok
 	}
 	if !c.Bool("json") {
 		out.WriteString(rest + "\n")
-		return nil
+		return err
 	}
 	res.PromptTokens, res.Tokens, res.Text, res.Stop, res.Seed, res.Timings = promptTokens, nonNil(r.Tokens), string(all), string(r.Stop), opts.Sampler.Seed, t
-	return json.NewEncoder(out).Encode(res)
+	if jerr := json.NewEncoder(out).Encode(res); jerr != nil {
+		return jerr
+	}
+	return err
 }
 
 func nonNil(s []int32) []int32 {
@@ -287,14 +301,25 @@ func generateOptions(c *cli.Context) (engine.GenerateOptions, error) {
 	return o, nil
 }
 
+// maxContext is the longest context -c takes.
+const maxContext = 1 << 24
+
+// checkContext refuses a context size outside 1 to maxContext.
+func checkContext(flag string, n int) error {
+	if n <= 0 || n > maxContext {
+		return fmt.Errorf("%s %d: want a context of 1 to %d positions", flag, n, maxContext)
+	}
+	return nil
+}
+
 // contextSize reads -c, 0 meaning the model's own context length.
 func contextSize(c *cli.Context, cfg *engine.Config) (int, error) {
 	n := c.Int("ctx-size")
 	if n == 0 {
 		n = cfg.Context
 	}
-	if n <= 0 || n > 1<<24 {
-		return 0, fmt.Errorf("-c %d: want a positive context size", c.Int("ctx-size"))
+	if err := checkContext("-c", n); err != nil {
+		return 0, err
 	}
 	if cfg.Context > 0 && n > cfg.Context {
 		slog.Warn("the context is longer than the model was trained for", "ctx_size", n, "trained", cfg.Context)

@@ -55,6 +55,9 @@ func serve(c *cli.Context) error {
 		return fmt.Errorf("--fragment %d: the manifest has fragments 0 to %d", i, len(m.Fragments)-1)
 	}
 	fr := m.Fragments[i]
+	if err := serveLimits(c); err != nil {
+		return err
+	}
 	id, swarm, err := nodeCredentials(c)
 	if err != nil {
 		return err
@@ -77,14 +80,31 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer f.Close()
+	cfg, err := engine.ConfigFrom(f)
+	if err != nil {
+		return err
+	}
+	batch, err := batchSize(c, &cfg)
+	if err != nil {
+		return err
+	}
 	backend, err := openBackend(c)
 	if err != nil {
 		return err
 	}
 	defer backend.Close()
-	frag, err := engine.NewFragment(f, backend, engine.FragmentOptions{Batch: c.Int("batch-size")})
+	frag, err := engine.NewFragment(f, backend, engine.FragmentOptions{Batch: batch})
 	if err != nil {
 		return err
+	}
+	layers, ctxSize := frag.End-frag.Start, c.Int("ctx-size")
+	if err := checkMemory(&frag.Config, layers, ctxSize, batch, fmt.Sprintf("--ctx-size %d", ctxSize)); err != nil {
+		return err
+	}
+	warnSessions(&frag.Config, layers, ctxSize, batch, c.Int("max-sessions"))
+	if frag.Start != fr.Start || frag.End != fr.End {
+		slog.Warn("the manifest gives this fragment other layers than its file", "fragment", i,
+			"manifest", fmt.Sprintf("%d-%d", fr.Start, fr.End-1), "file", fmt.Sprintf("%d-%d", frag.Start, frag.End-1))
 	}
 	s, err := transport.NewServer(frag, transport.ServerOptions{
 		Identity: id, Swarm: swarm, MaxSessions: c.Int("max-sessions"), SessionsPerIdentity: c.Int("sessions-per-peer"),
@@ -108,11 +128,23 @@ func serve(c *cli.Context) error {
 			return err
 		}
 	}
-	slog.Info("serving", "addr", addr, "id", id.ID(), "fragment", i, "layers", fmt.Sprintf("%d-%d", fr.Start, fr.End-1),
+	slog.Info("serving", "addr", addr, "id", id.ID(), "fragment", i, "layers", fmt.Sprintf("%d-%d", frag.Start, frag.End-1),
 		"backend", backend.Name(), "device", backend.Device())
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return s.Serve(ctx, ln)
+}
+
+// serveLimits checks the sizes serve is given before anything is read.
+func serveLimits(c *cli.Context) error {
+	if err := checkContext("--ctx-size", c.Int("ctx-size")); err != nil {
+		return err
+	}
+	if n := c.Int("max-sessions"); n <= 0 {
+		return fmt.Errorf("--max-sessions %d: want 1 or more", n)
+	}
+	_, err := batchFlag(c)
+	return err
 }
 
 // fetchFragment downloads a fragment file from the first peer that has

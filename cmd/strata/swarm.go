@@ -102,15 +102,13 @@ func peersCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			type row struct {
-				Addr  string              `json:"addr"`
-				Info  *transport.PeerInfo `json:"info,omitempty"`
-				RTTUS int64               `json:"rtt_us,omitempty"`
-				Error string              `json:"error,omitempty"`
+			addrs := splitList(c.String("peers"))
+			if len(addrs) == 0 {
+				return fmt.Errorf("--peers %q names no peer", c.String("peers"))
 			}
-			var rows []row
-			for _, addr := range splitList(c.String("peers")) {
-				r := row{Addr: addr}
+			var rows []peerRow
+			for _, addr := range addrs {
+				r := peerRow{Addr: addr}
 				ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
 				p, err := transport.Dial(ctx, addr, transport.DialOptions{Identity: id, Swarm: swarm, Pins: splitList(c.String("peer-id"))})
 				if err == nil {
@@ -130,23 +128,48 @@ func peersCommand() *cli.Command {
 				}
 				rows = append(rows, r)
 			}
-			if c.Bool("json") {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+			if err := printPeers(c.Bool("json"), rows); err != nil {
+				return err
 			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "ADDR\tID\tLAYERS\tFRAGMENT\tBACKEND\tDEVICE\tSESSIONS\tFORWARDS\tBUSY\tRTT")
+			failed := 0
 			for _, r := range rows {
-				if r.Info == nil {
-					fmt.Fprintf(w, "%s\t%s\n", r.Addr, r.Error)
-					continue
+				if r.Error != "" {
+					failed++
 				}
-				i := r.Info
-				fmt.Fprintf(w, "%s\t%.16s…\t%d-%d of %d\t%d (%.12s…)\t%s\t%s\t%d/%d\t%d\t%d ms\t%.2f ms\n", r.Addr, i.ID, i.Start, i.End-1, i.Layers,
-					i.Fragment, i.SHA256, i.Backend, i.Device, i.Sessions, i.MaxSessions, i.Forwards, i.BusyMS, float64(r.RTTUS)/1000)
 			}
-			return w.Flush()
+			if failed == len(rows) {
+				return fmt.Errorf("no peer answered (%d of %d failed)", failed, len(rows))
+			}
+			return nil
 		},
 	}
+}
+
+// peerRow is what 'strata peers' reports of one peer.
+type peerRow struct {
+	Addr  string              `json:"addr"`
+	Info  *transport.PeerInfo `json:"info,omitempty"`
+	RTTUS int64               `json:"rtt_us,omitempty"`
+	Error string              `json:"error,omitempty"`
+}
+
+// printPeers prints the rows as JSON or as a table.
+func printPeers(asJSON bool, rows []peerRow) error {
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "ADDR\tID\tLAYERS\tFRAGMENT\tBACKEND\tDEVICE\tSESSIONS\tFORWARDS\tBUSY\tRTT")
+	for _, r := range rows {
+		if r.Info == nil {
+			fmt.Fprintf(w, "%s\t%s\n", r.Addr, r.Error)
+			continue
+		}
+		i := r.Info
+		fmt.Fprintf(w, "%s\t%.16s…\t%d-%d of %d\t%d (%.12s…)\t%s\t%s\t%d/%d\t%d\t%d ms\t%.2f ms\n", r.Addr, i.ID, i.Start, i.End-1, i.Layers,
+			i.Fragment, i.SHA256, i.Backend, i.Device, i.Sessions, i.MaxSessions, i.Forwards, i.BusyMS, float64(r.RTTUS)/1000)
+	}
+	return w.Flush()
 }

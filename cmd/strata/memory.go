@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"strata/engine"
+)
+
+// unknownMemory is the bound on the memory sizes imply where the
+// machine's memory cannot be read.
+const unknownMemory = 1 << 40
+
+// checkMemory refuses sizes whose memory (engine.Config.Memory: the
+// activations of a batch, one session's KV cache) would not fit in the
+// machine's memory, naming the flag that asks for the most, before any of
+// it is allocated. A fragment of layers layers runs batches of batch
+// positions; context 0 checks the activations alone. contextFlag names
+// the flag that asked for the context ("-c 4096").
+func checkMemory(cfg *engine.Config, layers, context, batch int, contextFlag string) error {
+	m := cfg.Memory(layers, context, batch)
+	have, source := machineMemory()
+	if m.Total() <= have {
+		return nil
+	}
+	flag := fmt.Sprintf("-b %d", batch)
+	if m.KV > m.Activations {
+		flag = contextFlag
+	}
+	return fmt.Errorf("%s: needs %s: %v; %s is %s", flag, engine.Bytes(m.Total()), m, source, engine.Bytes(have))
+}
+
+// warnSessions logs when sessions sessions of context positions each
+// could together outgrow the machine's memory.
+func warnSessions(cfg *engine.Config, layers, context, batch, sessions int) {
+	m := cfg.Memory(layers, context, batch)
+	have, source := machineMemory()
+	if all := m.KV * int64(sessions); all/int64(sessions) != m.KV || all > have {
+		slog.Warn("the sessions could outgrow memory", "sessions", sessions, "kv_each", engine.Bytes(m.KV),
+			"memory", engine.Bytes(have), "of", source)
+	}
+}
+
+// machineMemory is the memory a process of this machine can use, and
+// where that figure comes from.
+func machineMemory() (int64, string) {
+	if n, source := physicalMemory(); n > 0 {
+		return n, source
+	}
+	return unknownMemory, "the bound strata sets where it cannot read the machine's memory"
+}

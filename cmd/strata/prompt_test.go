@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestLongPromptStopsAtContext gives run a 50 MB prompt: tokenizing stops
+// as soon as the count passes the context, so it is refused at once, in
+// little more memory than the prompt's own bytes (it took 7.2 GB and 177 s
+// to tokenize whole, then was refused).
+func TestLongPromptStopsAtContext(t *testing.T) {
+	prompt := writeFile(t, "prompt.txt", bytes.Repeat([]byte("Once upon a time, there was a little robot who "), 50<<20/48))
+	cmd := exec.Command(strataBin, "run", tinyModel, "-f", prompt, "-n", "1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	err := cmd.Run()
+	timer.Stop()
+	elapsed := time.Since(start)
+	code := cmd.ProcessState.ExitCode()
+	if err != nil && code < 0 {
+		t.Fatalf("killed after %v: %v", elapsed, err)
+	}
+	errorLine(t, out.String(), errb.String(), code, "context full: the prompt is at least")
+	if !strings.Contains(errb.String(), "tokens, more than the context of 4096") {
+		t.Errorf("stderr %q", errb.String())
+	}
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // Linux: KiB
+	t.Logf("50 MB prompt refused in %v, peak RSS %d MiB", elapsed, rss>>20)
+	// The prompt is read whole (50 MB) and held as a string (50 MB more).
+	if rss > 400<<20 {
+		t.Errorf("peak RSS %d MiB, want at most 400", rss>>20)
+	}
+}
+
+// TestPromptCheckedOnce: run and chat refuse a prompt past the context
+// with the same message, from the same check.
+func TestPromptCheckedOnce(t *testing.T) {
+	long := strings.Repeat("once upon a time ", 40)
+	_, errs, code := strata(t, "run", tinyModel, "-c", "64", "-p", long)
+	errorLine(t, "", errs, code, "engine: context full: the prompt is")
+	cmd := exec.Command(strataBin, "chat", tinyModel, "-c", "64", "--chat-template", "mistral-v3")
+	cmd.Stdin = strings.NewReader(long + "\n")
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "(the conversation no longer fits the context of 64 tokens") {
+		t.Errorf("chat: %v, %q", err, out)
+	}
+}
