@@ -17,6 +17,10 @@ type FragmentOptions struct {
 	// Batch is the most positions one pass of the layers computes; longer
 	// inputs are cut into batches of this size. 0 means DefaultBatch.
 	Batch int
+	// Probe, if set, sees the hidden states after each stage of each
+	// layer (strata verify compares them with the exact pass). It costs
+	// a read of the activations per stage.
+	Probe Probe
 }
 
 // DefaultBatch is the number of prompt positions computed per pass.
@@ -41,6 +45,10 @@ type Fragment struct {
 	ropeQ  Rope
 	ropeK  Rope
 	attn   AttentionShape
+
+	probe    Probe
+	probed   []float32 // what the probe is handed: batch × Embedding
+	probeErr error
 
 	// Activations, batch rows each.
 	x, xb, q, k, v, att, gate, up Tensor
@@ -85,7 +93,7 @@ func NewFragment(file *gguf.File, b Backend, o FragmentOptions) (*Fragment, erro
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
 	}
-	f := &Fragment{Config: c, Start: o.Start, End: o.End, b: b, batch: o.Batch}
+	f := &Fragment{Config: c, Start: o.Start, End: o.End, b: b, batch: o.Batch, probe: o.Probe}
 	l := &loader{f: file, b: b, used: map[string]bool{}}
 	if f.First() {
 		if f.embed, err = l.load("token_embd.weight", c.Embedding, c.Vocab); err != nil {
@@ -284,6 +292,10 @@ func (f *Fragment) Forward(out []float32, s *Session, in Batch) error {
 		for i := range f.layers {
 			f.layer(&f.layers[i], s.cache, i, s.pos, m)
 		}
+		if err := f.probeErr; err != nil {
+			f.probeErr = nil
+			return fmt.Errorf("engine: probe: %w", err)
+		}
 		var err error
 		switch {
 		case !f.Last():
@@ -320,6 +332,8 @@ func (f *Fragment) layer(w *layerWeights, cache Cache, index, pos, m int) {
 	b.Attention(f.att, f.q, f.k, f.v, cache, index, pos, m, &f.attn)
 	b.MatMul(f.xb, w.output, f.att, m)
 	b.Add(f.x, f.xb, m)
+	f.injectFault(index, AfterAttention, m)
+	f.observe(index, AfterAttention, pos, m)
 	// Feed-forward: x += Wdown · (silu(Wgate·norm(x)) × Wup·norm(x)).
 	b.RMSNorm(f.xb, f.x, w.ffnNorm, m, eps)
 	b.MatMul(f.gate, w.gate, f.xb, m)
@@ -327,6 +341,8 @@ func (f *Fragment) layer(w *layerWeights, cache Cache, index, pos, m int) {
 	b.SwiGLU(f.gate, f.gate, f.up, m)
 	b.MatMul(f.xb, w.down, f.gate, m)
 	b.Add(f.x, f.xb, m)
+	f.injectFault(index, AfterFeedForward, m)
+	f.observe(index, AfterFeedForward, pos, m)
 }
 
 func (f *Fragment) check(out []float32, s *Session, in *Batch, n int) error {

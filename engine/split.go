@@ -49,6 +49,9 @@ type ManifestFragment struct {
 	// MemoryBytes is what serving the fragment takes: its weights and an
 	// f32 KV cache of ContextForMemory positions.
 	MemoryBytes int64 `json:"memory_bytes"`
+	// Tensors maps each tensor's name to the sha256 of its bytes, so that
+	// strata verify --weights can name the tensor a damaged file changed.
+	Tensors map[string]string `json:"tensors,omitempty"`
 }
 
 // ContextForMemory is the context length MemoryBytes assumes.
@@ -165,8 +168,10 @@ func Split(src string, ranges [][2]int, dir string, progress func(done, total in
 		w.Set(KeyFragmentIndex, uint32(i))
 		w.Set(KeyFragmentCount, uint32(len(ranges)))
 		var weights int64
+		sums := map[string]string{}
 		for _, t := range parts[i] {
 			data := f.TensorData(t)
+			sums[t.Name] = TensorHash(data)
 			if err := w.AddTensorReader(t.Name, t.Type, t.Dims, int64(len(data)), &progressReader{data: data, done: &done, total: total, report: progress}); err != nil {
 				return nil, err
 			}
@@ -179,7 +184,7 @@ func Split(src string, ranges [][2]int, dir string, progress func(done, total in
 		}
 		kv := c.Memory(r[1]-r[0], ContextForMemory, 0).KV
 		m.Fragments = append(m.Fragments, ManifestFragment{Index: i, Start: r[0], End: r[1], File: name,
-			Size: size, SHA256: sum, MemoryBytes: weights + kv})
+			Size: size, SHA256: sum, MemoryBytes: weights + kv, Tensors: sums})
 	}
 	b, _ := json.MarshalIndent(m, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), append(b, '\n'), 0o644); err != nil {

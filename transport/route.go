@@ -40,7 +40,13 @@ type RouteOptions struct {
 	// for a dead one.
 	Timeout      time.Duration
 	FirstTimeout time.Duration
-	Logger       *slog.Logger
+	// Observe, if set, sees what each hop returned for positions [pos,
+	// pos+n): hidden states (n × embedding), or the last hop's logits
+	// (strata verify compares them with the exact pass). It must not
+	// keep out; during a prompt, the hops call it at once from their own
+	// goroutines.
+	Observe func(hop, pos int, out []float32)
+	Logger  *slog.Logger
 }
 
 // HopStats is what one hop of a route did.
@@ -383,6 +389,9 @@ func (r *Route) Eval(logits []float32, tokens []int32) error {
 					}
 					return
 				}
+				if r.o.Observe != nil {
+					r.o.Observe(hi, it.pos, res)
+				}
 				dst <- item{pos: it.pos, hidden: res}
 			}
 		}(in, out)
@@ -415,6 +424,9 @@ func (r *Route) evalOne(logits []float32, tokens []int32, needs engine.LogitsNee
 		}
 		if err := r.send(r.ctx, hi, h.c.encodeForward(req, r.o.Wire), out); err != nil {
 			return err
+		}
+		if r.o.Observe != nil {
+			r.o.Observe(hi, r.pos, out)
 		}
 		req = &ForwardRequest{Session: r.session, Pos: r.pos, N: len(tokens), Hidden: out}
 	}

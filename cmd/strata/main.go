@@ -57,6 +57,7 @@ func newApp() *cli.App {
 			splitCommand(),
 			serveCommand(),
 			peersCommand(),
+			verifyCommand(),
 			swarmCommand(),
 		},
 		OnUsageError:   usageError,

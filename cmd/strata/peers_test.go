@@ -36,12 +36,18 @@ type peerProcess struct {
 }
 
 func startServe(t *testing.T, dir, swarm string, fragment int, name string) *peerProcess {
+	return startServeWith(t, strataBin, nil, dir, swarm, fragment, name)
+}
+
+// startServeWith starts `bin serve` with env added to the environment.
+func startServeWith(t *testing.T, bin string, env []string, dir, swarm string, fragment int, name string) *peerProcess {
 	addrFile := filepath.Join(dir, name+".addr")
 	os.Remove(addrFile)
 	log, _ := os.Create(filepath.Join(dir, name+".log"))
-	cmd := exec.Command(strataBin, "serve", filepath.Join(dir, "split"), "--fragment", strconv.Itoa(fragment),
+	cmd := exec.Command(bin, "serve", filepath.Join(dir, "split"), "--fragment", strconv.Itoa(fragment),
 		"--listen", "127.0.0.1:0", "--addr-file", addrFile, "--swarm", swarm, "--backend", "cpu", "-t", "1")
 	cmd.Stderr = log
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func WorstAgainstExact(b engine.Backend, spec Spec, tokens []int32, batch int) (
 	if err != nil {
 		return 0, err
 	}
-	exact, err := NewExact(f)
+	exact, err := engine.NewExact(f)
 	if err != nil {
 		return 0, err
 	}
@@ -122,7 +122,10 @@ func WorstAgainstExact(b engine.Backend, spec Spec, tokens []int32, batch int) (
 	}
 	worst := 0.0
 	for i, tok := range tokens {
-		want := exact.Step(tok)
+		want, err := exact.Step(tok)
+		if err != nil {
+			return 0, err
+		}
 		var num, den float64
 		for j, w := range want {
 			d := float64(got[i*vocab+j]) - w
