@@ -46,7 +46,17 @@ type RouteOptions struct {
 	// keep out; during a prompt, the hops call it at once from their own
 	// goroutines.
 	Observe func(hop, pos int, out []float32)
-	Logger  *slog.Logger
+	// VerifyRate, between 0 and 1, is the share of each hop's forwards
+	// recomputed by a witness and compared before their output is used:
+	// the first always, then at random. The witness is the fragment
+	// Witness returns for the hop's sha256 (computed here, trusted: a peer
+	// that disagrees with it loses its layers to a replica, exactly as a
+	// dead one), or else a replica peer (a disagreement fails the
+	// generation, naming both). A check costs the witness every position
+	// since its last one, in one batch.
+	VerifyRate float64
+	Witness    func(sha256 string) (*engine.Fragment, error)
+	Logger     *slog.Logger
 }
 
 // HopStats is what one hop of a route did.
@@ -64,6 +74,9 @@ type HopStats struct {
 	Sent     int64         `json:"bytes_sent"` // request bodies sent
 	Replaced int           `json:"replaced"`   // times a replica took over
 	TimedOut int           `json:"timed_out"`  // requests that missed their deadline
+	Checked  int           `json:"checked"`    // forwards a witness recomputed
+	// Mismatched counts the checks the serving peer failed.
+	Mismatched int `json:"mismatched"`
 }
 
 // A Route is a coordinator's chain of peers that together hold every
@@ -82,6 +95,7 @@ type Route struct {
 	peers   map[string]*Peer
 	suspect map[string]int // missed deadlines, by address: tried last
 	closed  bool
+	rng     *rand.Rand // which forwards are checked
 	hops    []*hop
 	needs   engine.LogitsNeeds // for the next Eval
 }
@@ -99,6 +113,8 @@ type hop struct {
 	// this hop, for one position (decode) and for more (prompt chunks):
 	// what the next deadline is made from. Zero until the hop answers.
 	perPosition [2]time.Duration
+	witness     *witness
+	unwitnessed bool // said once that no witness could be found
 }
 
 var _ engine.NeedsStack = (*Route)(nil)
@@ -126,7 +142,11 @@ func NewRoute(ctx context.Context, addrs []string, o RouteOptions) (*Route, erro
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	r := &Route{o: o, ctx: ctx, addrs: addrs, peers: map[string]*Peer{}, suspect: map[string]int{}, session: rand.Uint64()}
+	if !(o.VerifyRate >= 0 && o.VerifyRate <= 1) {
+		return nil, fmt.Errorf("transport: a verify rate of %v: want 0 to 1", o.VerifyRate)
+	}
+	r := &Route{o: o, ctx: ctx, addrs: addrs, peers: map[string]*Peer{}, suspect: map[string]int{}, session: rand.Uint64(),
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 	infos := map[string]PeerInfo{}
 	var errs []error
 	for i, res := range r.connectAll(addrs) {
@@ -444,9 +464,16 @@ func (r *Route) send(ctx context.Context, hi int, payload []byte, out []float32)
 	if err != nil {
 		return err
 	}
+	recheck := false // a replica that replaces a peer caught by a check is checked too
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
 		compute, err := r.forward(ctx, h, h.peer, f.n, payload, out)
+		if err == nil && (recheck || r.checkDue(h)) {
+			err = r.check(ctx, hi, append(h.sent[:len(h.sent):len(h.sent)], payload), out)
+			if err != nil && !errors.Is(err, ErrMismatch) {
+				return err // no verdict: the peers disagree, or the witness failed
+			}
+		}
 		if err == nil {
 			wall := time.Since(start)
 			h.sent = append(h.sent, payload)
@@ -473,6 +500,7 @@ func (r *Route) send(ctx context.Context, hi int, payload []byte, out []float32)
 			r.suspect[h.peer.Addr]++
 			r.mu.Unlock()
 		}
+		recheck = errors.Is(err, ErrMismatch)
 		r.o.Logger.Warn(why, "peer", h.peer.Addr, "layers", fmt.Sprintf("%d-%d", h.start, h.end-1), "err", err)
 		if rerr := r.replace(ctx, hi, blamed); rerr != nil {
 			return fmt.Errorf("%w (%s: %w)", rerr, h.peer.Addr, err)
@@ -509,7 +537,7 @@ func (r *Route) deadline(h *hop, p *Peer, n int) time.Duration {
 // misbehaved reports whether a peer's failure is its own doing (late, or
 // a reply that breaks the protocol), as opposed to the peer going away.
 func misbehaved(err error) bool {
-	for _, e := range []error{context.DeadlineExceeded, ErrMalformed, ErrOversized, ErrChecksum} {
+	for _, e := range []error{context.DeadlineExceeded, ErrMalformed, ErrOversized, ErrChecksum, ErrMismatch} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -77,6 +77,7 @@ type peersResult struct {
 	Peers  []struct {
 		Addr     string `json:"addr"`
 		Replaced int    `json:"replaced"`
+		Checked  int    `json:"checked"`
 	} `json:"peers"`
 }
 

@@ -50,6 +50,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "peers", Usage: "with MODEL a manifest.json: run through these comma-separated peer `ADDRS`"},
 			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
 			&cli.StringFlag{Name: "wire", Value: "f32", Usage: "hidden states between peers as `FORMAT`: f32 or f16"},
+			&cli.Float64Flag{Name: "verify-rate", Usage: "recompute this `SHARE` of each peer's forwards (the first always) on a witness, the fragment beside the manifest or a replica, and drop a peer that differs"},
 		}, samplingFlags()...), backendFlags()...), swarmFlags()...),
 		OnUsageError: usageError,
 		Action:       run,
@@ -151,9 +152,12 @@ func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptio
 	if err != nil {
 		return err
 	}
+	witnesses := newLocalWitnesses(c, manifest, m)
+	defer witnesses.Close()
 	route, err := transport.NewRoute(c.Context, splitList(c.String("peers")), transport.RouteOptions{
 		DialOptions: transport.DialOptions{Identity: id, Swarm: swarm, Pins: splitList(c.String("peer-id"))},
 		Wire:        wire, Manifest: m, Model: &model, Context: c.Int("ctx-size"),
+		VerifyRate: c.Float64("verify-rate"), Witness: witnesses.fragment,
 	})
 	if err != nil {
 		return err
@@ -171,6 +175,9 @@ func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptio
 				h.Addr, h.Start, h.End-1, h.Backend, h.Device, h.Forwards, ms(h.Compute), ms(h.Wall), float64(h.Sent)/1024, float64(h.Raw)/1024)
 			if h.Replaced > 0 {
 				fmt.Fprintf(os.Stderr, ", took over %d time(s)", h.Replaced)
+			}
+			if h.Checked > 0 {
+				fmt.Fprintf(os.Stderr, ", %d checked (%d failed)", h.Checked, h.Mismatched)
 			}
 			fmt.Fprintln(os.Stderr)
 		}

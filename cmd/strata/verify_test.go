@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -192,4 +193,47 @@ func TestVerifyWeights(t *testing.T) {
 		t.Errorf("the altered tensor is not named: %+v", r.Failures)
 	}
 	t.Logf("an altered fragment: %+v", r.Failures)
+}
+
+// TestVerifyRate: with --verify-rate 0.1, a middle peer that returns
+// perturbed activations (the faults build) is caught at its first
+// forward, which is always checked, against the fragment beside the
+// manifest; it loses its layers to the replica before any token is drawn,
+// and the tokens are those of an honest route. On the honest route,
+// checking changes no token.
+func TestVerifyRate(t *testing.T) {
+	dir, swarm := swarmDir(t)
+	first := startServe(t, dir, swarm, 0, "first")
+	honest := startServe(t, dir, swarm, 1, "honest")
+	last := startServe(t, dir, swarm, 2, "last")
+	bad := startServeWith(t, faultsBin(t), []string{"STRATA_FAULT=layer=2,stage=feed-forward,bit=26"}, dir, swarm, 1, "bad")
+	run := func(peers []string, extra ...string) (peersResult, string) {
+		t.Helper()
+		args := append([]string{"--verbose", "run", filepath.Join(dir, "split", "manifest.json"), "--swarm", swarm,
+			"--peers", strings.Join(peers, ","), "-p", "Once upon a time", "-n", "64", "--temp", "0", "--ignore-eos", "--json"}, extra...)
+		out, errs, code := strata(t, args...)
+		var r peersResult
+		if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
+			t.Fatalf("run %v: exit %d: %s", extra, code, errs)
+		}
+		return r, errs
+	}
+	want, _ := run([]string{first.addr, honest.addr, last.addr})
+	perturbed, _ := run([]string{first.addr, bad.addr, last.addr})
+	if slices.Equal(perturbed.Tokens, want.Tokens) {
+		t.Fatal("the perturbed peer changes no token: the test would prove nothing")
+	}
+	checked, _ := run([]string{first.addr, honest.addr, last.addr}, "--verify-rate", "0.1")
+	if !slices.Equal(checked.Tokens, want.Tokens) {
+		t.Errorf("checking an honest route changed its tokens")
+	}
+	got, errs := run([]string{first.addr, bad.addr, honest.addr, last.addr}, "--verify-rate", "0.1")
+	if !slices.Equal(got.Tokens, want.Tokens) {
+		t.Errorf("with the perturbing peer caught: %v\nhonest: %v", got.Tokens, want.Tokens)
+	}
+	caught, firstToken := strings.Index(errs, "differs from its witness"), strings.Index(errs, "msg=token n=1 ")
+	if got.Peers[1].Addr != honest.addr || got.Peers[1].Replaced != 1 || caught < 0 || caught > firstToken {
+		t.Errorf("the middle hop %+v; caught at byte %d of the log, the first token at %d", got.Peers[1], caught, firstToken)
+	}
+	t.Logf("caught before the first token; hops checked %d, %d, %d times", got.Peers[0].Checked, got.Peers[1].Checked, got.Peers[2].Checked)
 }

@@ -1,0 +1,205 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"strata/engine"
+)
+
+// ErrMismatch reports a peer whose output differs from what its witness
+// computed from the same inputs.
+var ErrMismatch = errors.New("transport: a peer's output differs from its witness's")
+
+// A witness recomputes a hop's forwards to check the peer serving it: a
+// fragment of the same layers on this machine (trusted: a peer that
+// disagrees with it is dropped), or else a replica peer (a disagreement
+// then says that one of the two is wrong, not which). It keeps a session
+// of its own, fed with the hop's inputs only when a check comes, in one
+// batch: what the hop computed since the last check.
+type witness struct {
+	frag    *engine.Fragment // local; nil for a replica
+	session *engine.Session
+	peer    *Peer // a replica
+	backend string
+	remote  uint64 // the replica's session
+	c       *compressor
+	fed     int // entries of the hop's history fed so far
+	pos     int
+	want    []float32 // the output of its last batch
+}
+
+// checkDue reports whether the hop's next forward is to be checked: the
+// first always, then a VerifyRate share of them at random.
+func (r *Route) checkDue(h *hop) bool {
+	if r.o.VerifyRate <= 0 {
+		return false
+	}
+	r.mu.Lock() // the hops of a prompt's pipeline ask at once
+	defer r.mu.Unlock()
+	return h.stats.Forwards == 0 || r.rng.Float64() < r.o.VerifyRate
+}
+
+// witnessFor finds or makes hop h's witness; nil when there is none.
+func (r *Route) witnessFor(ctx context.Context, h *hop) *witness {
+	if h.witness != nil && (h.witness.frag != nil || h.witness.peer != h.peer) {
+		return h.witness
+	}
+	h.witness = nil
+	if r.o.Witness != nil {
+		frag, err := r.o.Witness(h.info.SHA256)
+		if err != nil {
+			r.o.Logger.Warn("no local witness for a hop", "layers", fmt.Sprintf("%d-%d", h.start, h.end-1), "err", err)
+		}
+		if frag != nil {
+			s, err := frag.NewSession(r.context)
+			if err == nil {
+				h.witness = &witness{frag: frag, session: s, backend: frag.Backend().Name(), c: newCompressor()}
+				return h.witness
+			}
+			r.o.Logger.Warn("no local witness for a hop", "layers", fmt.Sprintf("%d-%d", h.start, h.end-1), "err", err)
+		}
+	}
+	r.mu.Lock()
+	var others []*Peer
+	for _, a := range r.addrs {
+		if p := r.peers[a]; p != nil && p != h.peer {
+			others = append(others, p)
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range others {
+		ictx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		info, err := p.Info(ictx)
+		cancel()
+		if err == nil && info.Start == h.start && info.End == h.end && info.SHA256 == h.info.SHA256 {
+			h.witness = &witness{peer: p, backend: info.Backend, remote: r.session ^ uint64(h.start+1)<<56, c: newCompressor()}
+			return h.witness
+		}
+	}
+	return nil
+}
+
+// check has the witness recompute what the hop's peer just answered (out)
+// for the request at the end of pending (the hop's history since the last
+// check, then that request), and compares: bit for bit when both compute
+// on the same backend, within NMSE 1e-9 otherwise.
+func (r *Route) check(ctx context.Context, hi int, pending [][]byte, out []float32) error {
+	h := r.hops[hi]
+	w := r.witnessFor(ctx, h)
+	if w == nil {
+		if !h.unwitnessed {
+			h.unwitnessed = true
+			r.o.Logger.Warn("no witness to check a hop: no local fragment and no replica", "layers", fmt.Sprintf("%d-%d", h.start, h.end-1))
+		}
+		return nil
+	}
+	if w.fed < len(pending) {
+		want, n, err := r.witnessBatch(ctx, h, w, pending[w.fed:], hi == len(r.hops)-1)
+		if err != nil || want == nil {
+			return err
+		}
+		w.fed, w.pos, w.want = len(pending), w.pos+n, want
+	}
+	want := w.want[len(w.want)-len(out):]
+	h.stats.Checked++
+	if agree(out, want, w.backend == h.info.Backend) {
+		return nil
+	}
+	h.stats.Mismatched++
+	if w.frag == nil {
+		return fmt.Errorf("transport: layers %d-%d: %s (%.12s) and its replica %s (%.12s) computed different outputs from the same inputs, and nothing here can tell which is right",
+			h.start, h.end-1, h.peer.Addr, h.peer.ID, w.peer.Addr, w.peer.ID)
+	}
+	return fmt.Errorf("%w: %s (%.12s) on layers %d-%d, against this machine's computation of them (NMSE %.3g)",
+		ErrMismatch, h.peer.Addr, h.peer.ID, h.start, h.end-1, nmse(out, want))
+}
+
+// witnessBatch has the witness compute, in one batch, the requests it has
+// not seen, and returns the output and the positions computed; a nil
+// output when a replica witness failed (it is dropped, and the check
+// skipped).
+func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [][]byte, last bool) ([]float32, int, error) {
+	batch := &ForwardRequest{Session: w.remote, Pos: w.pos}
+	for _, payload := range requests {
+		req, err := w.c.decodeForward(payload, r.embd, r.context)
+		if err != nil {
+			return nil, 0, err
+		}
+		batch.N += req.N
+		batch.Tokens = append(batch.Tokens, req.Tokens...)
+		batch.Hidden = append(batch.Hidden, req.Hidden...)
+		batch.Needs = req.Needs
+	}
+	size := batch.N * r.embd
+	if last {
+		size = r.vocab
+	}
+	want := make([]float32, size)
+	if w.frag != nil {
+		if err := w.frag.Forward(want, w.session, engine.Batch{Tokens: batch.Tokens, Hidden: batch.Hidden}); err != nil {
+			return nil, 0, fmt.Errorf("transport: the local witness of layers %d-%d: %w", h.start, h.end-1, err)
+		}
+		if last && batch.Needs.TopK > 0 {
+			want = sparse(want, batch.Needs)
+		}
+		return want, batch.N, nil
+	}
+	if _, err := r.forward(ctx, h, w.peer, batch.N, w.c.encodeForward(batch, WireF32), want); err != nil {
+		h.witness = nil // find another next time
+		r.o.Logger.Warn("the witness failed", "peer", w.peer.Addr, "err", err)
+		return nil, 0, nil
+	}
+	return want, batch.N, nil
+}
+
+// sparse keeps the logits the needs choose, the others −∞, as a last
+// peer sends them.
+func sparse(logits []float32, needs engine.LogitsNeeds) []float32 {
+	out := make([]float32, len(logits))
+	for i := range out {
+		out[i] = float32(math.Inf(-1))
+	}
+	for _, id := range chooseLogits(logits, needs) {
+		out[id] = logits[id]
+	}
+	return out
+}
+
+// agree compares outputs bit for bit, or within NMSE 1e-9 (−∞ and NaN
+// where the other has the same).
+func agree(got, want []float32, bits bool) bool {
+	if bits {
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return nmse(got, want) <= 1e-9
+}
+
+// nmse is Σ(got − want)² / Σ want² over the finite values of want; a
+// value that is not finite must be the same in both.
+func nmse(got, want []float32) float64 {
+	var num, den float64
+	for i, w := range want {
+		if math.IsInf(float64(w), 0) || math.IsNaN(float64(w)) {
+			if math.Float32bits(got[i]) != math.Float32bits(w) {
+				return math.Inf(1)
+			}
+			continue
+		}
+		d := float64(got[i]) - float64(w)
+		num += d * d
+		den += float64(w) * float64(w)
+	}
+	if den == 0 {
+		return num
+	}
+	return num / den
+}
