@@ -85,6 +85,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) *api
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return withCode(badRequest("", "the body is not valid JSON: it ends early"), "invalid_json")
 	case errors.As(err, &typ):
+		// The path of a field of an embedded struct starts with its type.
+		typ.Field = strings.TrimPrefix(typ.Field, "params.")
 		if typ.Field == "" {
 			return badRequest("", "the body is JSON %s; send an object", typ.Value)
 		}

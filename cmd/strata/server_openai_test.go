@@ -13,6 +13,14 @@ type usageJSON struct {
 	Prompt     int `json:"prompt_tokens"`
 	Completion int `json:"completion_tokens"`
 	Total      int `json:"total_tokens"`
+	Details    struct {
+		Cached int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+// counts drops the cache details.
+func (u usageJSON) counts() usageJSON {
+	return usageJSON{Prompt: u.Prompt, Completion: u.Completion, Total: u.Total}
 }
 
 // clientResult is what testdata/openai/client.mjs prints.
@@ -90,16 +98,21 @@ func checkOpenAIClient(t *testing.T, script string, s *serverProcess, model stri
 	}
 	want := greedyRun(t, clientChatPrompt, "24")
 	wantUsage := usageJSON{Prompt: len(want.PromptTokens), Completion: len(want.Tokens), Total: len(want.PromptTokens) + len(want.Tokens)}
-	if got.Chat.Content != want.Text || got.Chat.Finish != finishOf(want) || got.Chat.Usage != wantUsage {
+	if got.Chat.Content != want.Text || got.Chat.Finish != finishOf(want) || got.Chat.Usage.counts() != wantUsage {
 		t.Errorf("chat completion: %q (%s, %+v)\nstrata run --temp 0: %q (%s, %+v)", got.Chat.Content, got.Chat.Finish, got.Chat.Usage,
 			want.Text, finishOf(want), wantUsage)
 	}
 	if len(got.Chat.LogprobTokens) != len(want.Tokens) || strings.Join(got.Chat.LogprobTokens, "") != want.Text {
 		t.Errorf("logprobs name %d tokens %q; the run generated %d: %q", len(got.Chat.LogprobTokens), got.Chat.LogprobTokens, len(want.Tokens), want.Text)
 	}
-	if got.Stream.Content != want.Text || got.Stream.Finish != finishOf(want) || got.Stream.Usage != wantUsage {
+	if got.Stream.Content != want.Text || got.Stream.Finish != finishOf(want) || got.Stream.Usage.counts() != wantUsage {
 		t.Errorf("streamed chat: %q (%s, %+v)\nstrata run --temp 0: %q (%s, %+v)", got.Stream.Content, got.Stream.Finish, got.Stream.Usage,
 			want.Text, finishOf(want), wantUsage)
+	}
+	// The streamed request repeats the first: its prompt, but for the
+	// last token (whose logits give the first token), comes from the cache.
+	if got.Stream.Usage.Details.Cached != len(want.PromptTokens)-1 {
+		t.Errorf("the repeated prompt reused %d cached tokens, want %d", got.Stream.Usage.Details.Cached, len(want.PromptTokens)-1)
 	}
 	if got.Stream.Chunks < 3 {
 		t.Errorf("the stream came in %d chunks", got.Stream.Chunks)
