@@ -268,3 +268,12 @@ func histogramCount(fams map[string]*dto.MetricFamily, name string) uint64 {
 	}
 	panic(fmt.Sprintf("no histogram %s", name))
 }
+
+// TestServerHost: a host other machines can reach is refused without a
+// key, before anything listens.
+func TestServerHost(t *testing.T) {
+	_, errs, code := strata(t, "server", tinyModel, "--host", "0.0.0.0", "--port", "0", "--backend", "cpu")
+	if code == 0 || !strings.Contains(errs, "--api-key") || !strings.Contains(errs, "--insecure-no-key") {
+		t.Errorf("--host 0.0.0.0 without a key: exit %d: %s", code, errs)
+	}
+}
