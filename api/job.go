@@ -35,6 +35,7 @@ type job struct {
 	first      time.Time // the first token
 	last       time.Time // the latest token
 	raw        []float32 // the logits before sampling, for logprobs
+	retried    bool      // a failed step was retried from an empty cache
 }
 
 // An event is text for the client, the log probabilities of the tokens

@@ -208,9 +208,17 @@ func (s *scheduler) advance(j *job, q *Seq) {
 	sl := s.slots[q.Slot]
 	s.book.stepped(sl.id, sl.stack, len(q.Tokens))
 	if q.Err != nil {
-		s.log.Warn("generation failed", "id", j.id, "slot", sl.id, "err", q.Err)
 		sl.stack.Truncate(0)
 		sl.held = sl.held[:0]
+		if j.generated == 0 && !j.retried {
+			// Nothing was sent yet: start over on an empty cache once (a
+			// peer may have ended an idle session the cache relied on).
+			s.log.Warn("a step failed; computing the prompt again without the cache", "id", j.id, "slot", sl.id, "err", q.Err)
+			j.retried, j.fed, j.cached = true, 0, 0
+			j.start = time.Now()
+			return
+		}
+		s.log.Warn("generation failed", "id", j.id, "slot", sl.id, "err", q.Err)
 		j.push(event{final: &outcome{err: &apiError{status: http.StatusBadGateway, Type: "server_error",
 			Message: "api: generation failed: " + q.Err.Error()}}})
 		s.release(sl)
