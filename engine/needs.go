@@ -25,8 +25,10 @@ type NeedsStack interface {
 // among the k + (recent tokens) largest before it (TopK's order is total,
 // ties included: each token outside those is beaten by k that the
 // penalty leaves alone), and the recent tokens themselves must be known.
-// A penalty below 1 can raise any recent token, which the same set also
-// covers.
+// A penalty below 1, or a negative frequency or presence penalty, can
+// raise any recent token, which the same set also covers: whatever the
+// penalties do to the recent tokens, a token outside the set is not
+// recent and is beaten by the k others of the set that are not.
 func (s *Sampler) Needs(history []int32) LogitsNeeds {
 	o := &s.o
 	k := o.TopK
@@ -42,21 +44,22 @@ func (s *Sampler) Needs(history []int32) LogitsNeeds {
 	}
 	also := make([]int32, 0, len(recent))
 	for _, id := range recent {
-		if id >= 0 && int(id) < len(s.penalized) && !s.penalized[id] {
-			s.penalized[id] = true
+		if id >= 0 && int(id) < len(s.counts) && s.counts[id] == 0 {
+			s.counts[id] = 1
 			also = append(also, id)
 		}
 	}
 	for _, id := range also {
-		s.penalized[id] = false
+		s.counts[id] = 0
 	}
 	return LogitsNeeds{TopK: k + len(also), Also: also}
 }
 
-// recent returns the tokens the repetition penalty applies to.
+// recent returns the tokens the penalties apply to.
 func (s *Sampler) recent(history []int32) []int32 {
 	o := &s.o
-	if o.RepeatPenalty <= 0 || o.RepeatPenalty == 1 || o.RepeatLastN == 0 {
+	repeat := o.RepeatPenalty > 0 && o.RepeatPenalty != 1
+	if !repeat && o.FrequencyPenalty == 0 && o.PresencePenalty == 0 || o.RepeatLastN == 0 {
 		return nil
 	}
 	if o.RepeatLastN > 0 && len(history) > o.RepeatLastN {

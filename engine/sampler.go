@@ -13,8 +13,13 @@ type SamplerOptions struct {
 	TopP          float32 // keep the smallest set whose probability reaches P; 0 or 1: all
 	MinP          float32 // drop tokens less likely than MinP × the best; 0: none
 	RepeatPenalty float32 // divide the logits of recent tokens by this; 0 or 1: none
-	RepeatLastN   int     // how many recent tokens the penalty looks at
-	Seed          uint64  // the random stream; the same seed gives the same tokens
+	RepeatLastN   int     // how many recent tokens the penalties look at (-1: all)
+	// FrequencyPenalty is subtracted from a recent token's logit once per
+	// time it occurs, PresencePenalty once if it occurs at all (OpenAI's
+	// frequency_penalty and presence_penalty); 0: none.
+	FrequencyPenalty float32
+	PresencePenalty  float32
+	Seed             uint64 // the random stream; the same seed gives the same tokens
 }
 
 // A Sampler draws tokens. It keeps its scratch space between calls, so
@@ -24,7 +29,7 @@ type Sampler struct {
 	rng        *rand.Rand
 	ids        []int32
 	candidates []candidate
-	penalized  []bool
+	counts     []int32 // occurrences among the recent tokens; zero between calls
 }
 
 type candidate struct {
@@ -40,34 +45,19 @@ func NewSampler(o SamplerOptions, n int) *Sampler {
 		rng:        rand.New(rand.NewPCG(o.Seed, 0x5eed_57a7a)),
 		ids:        make([]int32, 0, n),
 		candidates: make([]candidate, 0, n),
-		penalized:  make([]bool, n),
+		counts:     make([]int32, n),
 	}
 }
 
 // Sample picks the next token from logits (modified in place by the
-// repetition penalty) given the tokens so far. The steps run in
-// llama.cpp's order: penalty, top-k, top-p, min-p, temperature. Tokens
+// penalties) given the tokens so far. The steps run in llama.cpp's order:
+// penalties, top-k, top-p, min-p, temperature. Tokens
 // are ranked as TopK ranks them (of equal logits the lower id first, NaN
 // as −∞), so that logits cut to what Needs asks for give the same token.
 func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 	o := &s.o
 	if recent := s.recent(history); len(recent) > 0 {
-		for _, id := range recent {
-			if id < 0 || int(id) >= len(logits) || s.penalized[id] {
-				continue
-			}
-			s.penalized[id] = true
-			if logits[id] > 0 {
-				logits[id] /= o.RepeatPenalty
-			} else {
-				logits[id] *= o.RepeatPenalty
-			}
-		}
-		for _, id := range recent {
-			if id >= 0 && int(id) < len(logits) {
-				s.penalized[id] = false
-			}
-		}
+		s.penalize(logits, recent)
 	}
 	if o.Temperature <= 0 {
 		s.ids = TopK(s.ids, logits, 1)
@@ -107,6 +97,38 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 		}
 	}
 	return c[i].id
+}
+
+// penalize applies the penalties to the logits of the recent tokens, as
+// llama.cpp does: the repetition penalty divides a positive logit (and
+// multiplies a negative one), then count × FrequencyPenalty +
+// PresencePenalty is subtracted.
+func (s *Sampler) penalize(logits []float32, recent []int32) {
+	o := &s.o
+	valid := func(id int32) bool { return id >= 0 && int(id) < len(logits) }
+	for _, id := range recent {
+		if valid(id) {
+			s.counts[id]++
+		}
+	}
+	repeat := o.RepeatPenalty > 0 && o.RepeatPenalty != 1
+	for _, id := range recent {
+		if !valid(id) || s.counts[id] == 0 {
+			continue
+		}
+		n := s.counts[id]
+		s.counts[id] = 0
+		if repeat {
+			if logits[id] > 0 {
+				logits[id] /= o.RepeatPenalty
+			} else {
+				logits[id] *= o.RepeatPenalty
+			}
+		}
+		if o.FrequencyPenalty != 0 || o.PresencePenalty != 0 {
+			logits[id] -= float32(n)*o.FrequencyPenalty + o.PresencePenalty
+		}
+	}
 }
 
 // topK returns the K best candidates (all when K is 0), best first.

@@ -56,6 +56,7 @@ func newApp() *cli.App {
 			benchCommand(),
 			splitCommand(),
 			serveCommand(),
+			serverCommand(),
 			peersCommand(),
 			verifyCommand(),
 			swarmCommand(),

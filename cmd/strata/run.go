@@ -29,7 +29,9 @@ func samplingFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "sample from the smallest set of probability P (1: all)"},
 		&cli.Float64Flag{Name: "min-p", Value: 0.05, Usage: "drop tokens less likely than P × the best (0: none)"},
 		&cli.Float64Flag{Name: "repeat-penalty", Value: 1, Usage: "penalize recently seen tokens (1: none)"},
-		&cli.IntFlag{Name: "repeat-last-n", Value: 64, Usage: "tokens the repeat penalty looks back on (-1: all)"},
+		&cli.IntFlag{Name: "repeat-last-n", Value: 64, Usage: "tokens the penalties look back on (-1: all)"},
+		&cli.Float64Flag{Name: "frequency-penalty", Usage: "subtract this from a recent token's logit per occurrence (0: none)"},
+		&cli.Float64Flag{Name: "presence-penalty", Usage: "subtract this from the logit of a token seen recently (0: none)"},
 		&cli.Int64Flag{Name: "seed", Aliases: []string{"s"}, Value: -1, Usage: "random seed (-1: a random one)"},
 		&cli.BoolFlag{Name: "ignore-eos", Usage: "keep generating after the end-of-text token"},
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: 4096, Usage: "context size in tokens (0: the model's)"},
@@ -290,6 +292,8 @@ func generateOptions(c *cli.Context) (engine.GenerateOptions, error) {
 	s.MinP = float32(c.Float64("min-p"))
 	s.RepeatPenalty = float32(c.Float64("repeat-penalty"))
 	s.RepeatLastN = c.Int("repeat-last-n")
+	s.FrequencyPenalty = float32(c.Float64("frequency-penalty"))
+	s.PresencePenalty = float32(c.Float64("presence-penalty"))
 	switch {
 	case s.TopK < 0:
 		return o, fmt.Errorf("--top-k %d: want 0 or more", s.TopK)

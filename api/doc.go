@@ -1,0 +1,21 @@
+// Package api serves a model over HTTP in OpenAI's shapes
+// (/v1/chat/completions, /v1/completions, /v1/models), with /health,
+// Prometheus /metrics, a swarm status endpoint and an embedded web chat.
+//
+// Requests become jobs. A scheduler owns the model's slots (each a
+// sequence with its own KV cache: an engine.Session, or a
+// transport.Route through peers) and a bounded queue. It runs one loop:
+// admit queued jobs into free slots (the slot whose cached tokens share
+// the longest prefix with the prompt, truncated to that prefix), build
+// one step of every active job (a chunk of its prompt, or its last
+// token), run the step, then sample each job's next token.
+//
+// The step is the seam for continuous batching: Stepper.Step receives
+// every active sequence's input at once and writes each one's logits.
+// Today serialStepper evaluates them one after another on their own
+// stacks; a multi-sequence implementation will run them through the
+// model as one batch, so that the weights are read once for all of
+// them. Nothing else in the scheduler changes: sampling, stop strings,
+// cancellation and the prefix cache stay per sequence, and each
+// sequence's tokens stay those of a solo run.
+package api

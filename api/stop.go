@@ -1,0 +1,50 @@
+package api
+
+import "strings"
+
+// A stopper finds stop strings in generated text across token
+// boundaries. Text that could be the start of a stop string is held back
+// until the next piece shows whether it is; a stop string found is never
+// released, nor anything after it.
+type stopper struct {
+	stops   []string
+	pending string
+}
+
+// add takes the next piece of text and returns what can be released, and
+// whether a stop string ended the text.
+func (s *stopper) add(piece string) (out string, stopped bool) {
+	if len(s.stops) == 0 {
+		return piece, false
+	}
+	s.pending += piece
+	first := -1
+	for _, st := range s.stops {
+		if i := strings.Index(s.pending, st); i >= 0 && (first < 0 || i < first) {
+			first = i
+		}
+	}
+	if first >= 0 {
+		out, s.pending = s.pending[:first], ""
+		return out, true
+	}
+	hold := 0
+	for _, st := range s.stops {
+		for k := min(len(st)-1, len(s.pending)); k > hold; k-- {
+			if strings.HasSuffix(s.pending, st[:k]) {
+				hold = k
+				break
+			}
+		}
+	}
+	cut := len(s.pending) - hold
+	out, s.pending = s.pending[:cut], s.pending[cut:]
+	return out, false
+}
+
+// flush releases what is held back: the text ended without a stop.
+func (s *stopper) flush() string {
+	out := s.pending
+	s.pending = ""
+	return out
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"strata/api"
+	"strata/engine"
+	"strata/gguf"
+	"strata/transport"
+)
+
+func serverCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "server",
+		Usage:     "serve a model over HTTP: an OpenAI-compatible API and a web chat",
+		ArgsUsage: "MODEL | MANIFEST",
+		Description: "Serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,\n" +
+			"GET /metrics (with --metrics), the web chat at / and the swarm page at /swarm.\n" +
+			"MODEL is a GGUF file; a manifest.json (from 'strata split') runs through --peers.\n" +
+			"The sampling flags are the defaults of requests that do not set them.",
+		OnUsageError: usageError,
+		Flags: append(append(append([]cli.Flag{
+			&cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "listen on `HOST` (anything but loopback needs --api-key or --insecure-no-key)"},
+			&cli.IntFlag{Name: "port", Value: 8080, Usage: "listen on TCP `PORT` (0: any free one)"},
+			&cli.StringFlag{Name: "addr-file", Usage: "once listening, write the address to `FILE`"},
+			&cli.IntFlag{Name: "parallel", Aliases: []string{"np"}, Value: 1, Usage: "slots: `N` requests computed at once, each with its own KV cache of -c positions"},
+			&cli.IntFlag{Name: "queue", Usage: "requests that may wait for a slot; more get 503 (default: 4 per slot)"},
+			&cli.StringFlag{Name: "api-key", EnvVars: []string{"STRATA_API_KEY"}, Usage: "require \"Authorization: Bearer `KEY`\" on the API and /metrics"},
+			&cli.BoolFlag{Name: "insecure-no-key", Usage: "allow a non-loopback --host without --api-key"},
+			&cli.BoolFlag{Name: "metrics", Usage: "serve Prometheus metrics at /metrics"},
+			&cli.StringFlag{Name: "alias", Usage: "the model's `NAME` in the API (default: the file's name without .gguf)"},
+			&cli.StringFlag{Name: "chat-template", Usage: "render chats with `NAME`: " + strings.Join(engine.ChatTemplateNames, ", ") + " (default: from the model, else chatml)"},
+			&cli.StringFlag{Name: "peers", Usage: "with a manifest: compute through these comma-separated peer `ADDRS`"},
+			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
+			&cli.StringFlag{Name: "wire", Value: "f32", Usage: "hidden states between peers as `FORMAT`: f32 or f16"},
+		}, samplingFlags()...), backendFlags()...), swarmFlags()...),
+		Action: server,
+	}
+}
+
+func server(c *cli.Context) error {
+	path, err := onePath(c)
+	if err != nil {
+		return err
+	}
+	addr, err := listenAddr(c)
+	if err != nil {
+		return err
+	}
+	opts, err := generateOptions(c)
+	if err != nil {
+		return err
+	}
+	if c.Int("parallel") < 1 || c.Int("parallel") > 256 {
+		return fmt.Errorf("--parallel %d: want 1 to 256 slots", c.Int("parallel"))
+	}
+	if c.Int("queue") < 0 {
+		return fmt.Errorf("--queue %d: want 0 or more", c.Int("queue"))
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var m *api.Model
+	var monitor *api.Monitor
+	var closeAll func()
+	if strings.HasSuffix(path, ".json") {
+		m, monitor, closeAll, err = peerModel(c, ctx, path)
+	} else if c.IsSet("peers") {
+		return fmt.Errorf("--peers needs a manifest.json (from 'strata split') as MODEL")
+	} else {
+		m, closeAll, err = localModel(c, path)
+	}
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	m.Created = time.Now().Unix()
+	if a := c.String("alias"); a != "" {
+		m.ID = a
+	}
+	defaults := api.Defaults{MaxTokens: opts.MaxTokens, Seed: c.Int64("seed"), Sampler: opts.Sampler}
+	srv, err := api.New(api.Options{Model: m, Defaults: defaults, APIKey: c.String("api-key"), Queue: c.Int("queue"),
+		Metrics: c.Bool("metrics"), Monitor: monitor})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if p := c.String("addr-file"); p != "" {
+		if err := writeAddrFile(p, ln.Addr().String()); err != nil {
+			return err
+		}
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug)}
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan struct{})
+	go func() { srv.Run(schedCtx); close(schedDone) }()
+	slog.Info("serving", "url", "http://"+ln.Addr().String()+"/", "model", m.ID, "slots", len(m.Stacks), "context", m.Context(),
+		"template", m.Template.Name, "metrics", c.Bool("metrics"), "api_key", c.String("api-key") != "")
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		slog.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if hs.Shutdown(sctx) != nil {
+			hs.Close() // requests still running: their clients are cut off
+		}
+		cancel()
+		err = nil
+	}
+	stopSched()
+	<-schedDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// listenAddr is --host and --port, refusing a host others can reach
+// without a key unless --insecure-no-key says so, loudly.
+func listenAddr(c *cli.Context) (string, error) {
+	host, port := c.String("host"), c.Int("port")
+	if port < 0 || port > 65535 {
+		return "", fmt.Errorf("--port %d: want 0 to 65535", port)
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	if loopback(host) || c.String("api-key") != "" {
+		return addr, nil
+	}
+	if !c.Bool("insecure-no-key") {
+		return "", fmt.Errorf("--host %q is reachable from other machines: give --api-key KEY, or --insecure-no-key to serve without one", host)
+	}
+	slog.Warn("SERVING WITHOUT AN API KEY on a non-loopback address: anyone who can reach "+addr+
+		" can generate text with this model, use its slots, read /metrics and see the swarm page (peer addresses and identities)",
+		"addr", addr)
+	return addr, nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func writeAddrFile(p, addr string) error {
+	if err := os.WriteFile(p+".tmp", []byte(addr+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(p+".tmp", p)
+}
+
+// modelID is the name a file is served under: its base name without
+// .gguf.
+func modelID(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), ".gguf")
+}
+
+// chatTemplate is --chat-template, else the model's, else ChatML (as
+// llama-server falls back to), which the log says.
+func chatTemplate(c *cli.Context, f *gguf.File, v *engine.Vocab) (*engine.ChatTemplate, error) {
+	if name := c.String("chat-template"); name != "" {
+		return engine.ChatTemplateByName(name)
+	}
+	t, err := engine.DetectChatTemplate(f, v)
+	if err == nil {
+		return t, nil
+	}
+	slog.Warn("chat requests are rendered as ChatML (llama-server's fallback): "+oneLine(err.Error()), "template", "chatml")
+	return engine.ChatTemplateByName("chatml")
+}
+
+// localModel loads a model file with one session per slot.
+func localModel(c *cli.Context, path string) (*api.Model, func(), error) {
+	md, err := openModel(c, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sessions []*engine.Session
+	closeAll := func() {
+		for _, s := range sessions {
+			s.Close()
+		}
+		md.Close()
+	}
+	fail := func(err error) (*api.Model, func(), error) { closeAll(); return nil, nil, err }
+	if md.vocab, err = engine.VocabFrom(md.file); err != nil {
+		return fail(err)
+	}
+	tmpl, err := chatTemplate(c, md.file, md.vocab)
+	if err != nil {
+		return fail(err)
+	}
+	n, err := contextSize(c, &md.frag.Config)
+	if err != nil {
+		return fail(err)
+	}
+	m := &api.Model{ID: modelID(path), Vocab: md.vocab, Template: tmpl, Backend: md.backend.Name(), Device: md.backend.Device()}
+	for range c.Int("parallel") {
+		s, err := md.frag.NewSession(n)
+		if err != nil {
+			return fail(err)
+		}
+		sessions = append(sessions, s)
+		m.Stacks = append(m.Stacks, s)
+	}
+	return m, closeAll, nil
+}
+
+// peerModel connects one route of peers per slot, and a monitor of every
+// listed peer (with an identity of its own: its probes never take a
+// connection the routes' quota needs).
+func peerModel(c *cli.Context, ctx context.Context, manifest string) (*api.Model, *api.Monitor, func(), error) {
+	if !c.IsSet("peers") {
+		return nil, nil, nil, fmt.Errorf("a manifest runs through peers: give --peers ADDR,ADDR,...")
+	}
+	man, err := engine.ReadManifest(manifest)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f, err := gguf.Open(filepath.Join(filepath.Dir(manifest), man.Fragments[0].File))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("the vocabulary comes from the first fragment: %w", err)
+	}
+	defer f.Close()
+	vocab, err := engine.VocabFrom(f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := engine.ConfigFrom(f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tmpl, err := chatTemplate(c, f, vocab)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	id, swarm, err := nodeCredentials(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	wire, err := transport.ParseWire(c.String("wire"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	addrs, pins := splitList(c.String("peers")), splitList(c.String("peer-id"))
+	var routes []*transport.Route
+	closeAll := func() {
+		for _, r := range routes {
+			r.Close()
+		}
+	}
+	name := man.Source.File
+	if name == "" {
+		name = man.Model
+	}
+	m := &api.Model{ID: modelID(name), Vocab: vocab, Template: tmpl}
+	for i := range c.Int("parallel") {
+		r, err := transport.NewRoute(ctx, addrs, transport.RouteOptions{
+			DialOptions: transport.DialOptions{Identity: id, Swarm: swarm, Pins: pins},
+			Wire:        wire, Manifest: man, Model: &cfg, Context: c.Int("ctx-size"),
+		})
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, fmt.Errorf("slot %d: %w", i, err)
+		}
+		routes = append(routes, r)
+		m.Stacks = append(m.Stacks, r)
+	}
+	monitorID, err := transport.NewIdentity()
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	monitor := api.NewMonitor(addrs, transport.DialOptions{Identity: monitorID, Swarm: swarm, Pins: pins}, 2*time.Second)
+	return m, monitor, closeAll, nil
+}
