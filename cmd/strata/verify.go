@@ -156,7 +156,9 @@ func verifyLocal(c *cli.Context, path string) (*verifyReport, error) {
 	var dumpErr error
 	want, err := exact.Forward(tokens, func(layer int, stage engine.Stage, hidden [][]float64) {
 		got := states.states[hiddenKey{layer, stage}]
-		r.Checks = append(r.Checks, verifyCheck{Layer: layer, Stage: stage.String(), NMSE: nmse(got, hidden)})
+		check := verifyCheck{Layer: layer, Stage: stage.String()}
+		check.compare(got, hidden)
+		r.Checks = append(r.Checks, check)
 		if dumpErr == nil {
 			dumpErr = dumpStates(c.String("dump"), layer, stage, got, hidden)
 		}

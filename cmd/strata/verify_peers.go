@@ -101,7 +101,9 @@ func verifyPeers(c *cli.Context, manifest string) (*verifyReport, error) {
 		}
 		got := states.states[hiddenKey{hi, stage}]
 		h := hops[hi]
-		r.Checks = append(r.Checks, verifyCheck{Layer: layer, Stage: stage.String(), NMSE: nmse(got, hidden), Peer: h.Addr, ID: h.ID})
+		check := verifyCheck{Layer: layer, Stage: stage.String(), Peer: h.Addr, ID: h.ID}
+		check.compare(got, hidden)
+		r.Checks = append(r.Checks, check)
 		if dumpErr == nil {
 			dumpErr = dumpStates(c.String("dump"), layer, stage, got, hidden)
 		}

@@ -37,6 +37,10 @@ type verifyCheck struct {
 	Layer int     `json:"layer"`
 	Stage string  `json:"stage"`
 	NMSE  float64 `json:"nmse"`
+	// Worst is the position whose own NMSE is the largest, and WorstNMSE
+	// that NMSE: where the error comes from.
+	Worst     int     `json:"worst_position"`
+	WorstNMSE float64 `json:"worst_position_nmse"`
 	Peer  string  `json:"peer,omitempty"` // through peers: the hop that computed it
 	ID    string  `json:"peer_id,omitempty"`
 }
@@ -87,13 +91,13 @@ func stageOrder(s string) int {
 func (r *verifyReport) print(w io.Writer) {
 	fmt.Fprintf(w, "%s through %s (%s), %d tokens, against the float64 pass\n", r.Model, r.Path, r.Device, r.Tokens)
 	t := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(t, "LAYER\tSTAGE\tNMSE\tPEER\t")
+	fmt.Fprintln(t, "LAYER\tSTAGE\tNMSE\tWORST POSITION\tPEER\t")
 	for _, c := range r.Checks {
 		mark := ""
 		if !c.ok() {
 			mark = "past the bar"
 		}
-		fmt.Fprintf(t, "%d\t%s\t%.3g\t%s\t%s\n", c.Layer, c.Stage, c.NMSE, peerName(c.Peer, c.ID), mark)
+		fmt.Fprintf(t, "%d\t%s\t%.3g\t%d (%.3g)\t%s\t%s\n", c.Layer, c.Stage, c.NMSE, c.Worst, c.WorstNMSE, peerName(c.Peer, c.ID), mark)
 	}
 	t.Flush()
 	fmt.Fprintf(w, "logits: NMSE %.3g (worst of %d positions); top-%d agreement %.0f%% (worst position)\n",
@@ -111,6 +115,9 @@ func (r *verifyReport) print(w io.Writer) {
 	if f.Peer != "" {
 		where += ", computed by peer " + peerName(f.Peer, f.ID)
 	}
+	if f.Layer >= 0 {
+		where += fmt.Sprintf(", worst at position %d (NMSE %.3g)", f.Worst, f.WorstNMSE)
+	}
 	fmt.Fprintf(w, "verdict: fail: %s leaves the bar first (NMSE %.3g > %.0e)\n", where, f.NMSE, r.Bar)
 }
 
@@ -126,11 +133,12 @@ func (r *verifyReport) writeJSON(w io.Writer) error {
 	clean.Checks = slices.Clone(r.Checks)
 	for i := range clean.Checks {
 		clean.Checks[i].NMSE = finite(clean.Checks[i].NMSE)
+		clean.Checks[i].WorstNMSE = finite(clean.Checks[i].WorstNMSE)
 	}
 	clean.Logits.NMSE = finite(r.Logits.NMSE)
 	if r.Failure != nil {
 		f := *r.Failure
-		f.NMSE = finite(f.NMSE)
+		f.NMSE, f.WorstNMSE = finite(f.NMSE), finite(f.WorstNMSE)
 		clean.Failure = &f
 	}
 	enc := json.NewEncoder(w)
@@ -150,13 +158,34 @@ func finite(x float64) float64 {
 func nmse(got []float32, want [][]float64) float64 {
 	var num, den float64
 	for r, row := range want {
-		for i, w := range row {
-			d := float64(got[r*len(row)+i]) - w
-			num += d * d
-			den += w * w
-		}
+		n, d := rowErrors(got[r*len(row):], row)
+		num, den = num+n, den+d
 	}
 	return num / den
+}
+
+// compare fills a check's NMSE and its worst position.
+func (c *verifyCheck) compare(got []float32, want [][]float64) {
+	var num, den float64
+	c.WorstNMSE = -1
+	for r, row := range want {
+		n, d := rowErrors(got[r*len(row):], row)
+		num, den = num+n, den+d
+		if e := n / d; !(e <= c.WorstNMSE) {
+			c.Worst, c.WorstNMSE = r, e
+		}
+	}
+	c.NMSE = num / den
+}
+
+// rowErrors is Σ(got − want)² and Σ want² over one row.
+func rowErrors(got []float32, want []float64) (num, den float64) {
+	for i, w := range want {
+		d := float64(got[i]) - w
+		num += d * d
+		den += w * w
+	}
+	return num, den
 }
 
 // topAgreement is the share of the exact top-k of want that got ranks in
