@@ -41,8 +41,8 @@ type verifyCheck struct {
 	// that NMSE: where the error comes from.
 	Worst     int     `json:"worst_position"`
 	WorstNMSE float64 `json:"worst_position_nmse"`
-	Peer  string  `json:"peer,omitempty"` // through peers: the hop that computed it
-	ID    string  `json:"peer_id,omitempty"`
+	Peer      string  `json:"peer,omitempty"` // through peers: the hop that computed it
+	ID        string  `json:"peer_id,omitempty"`
 }
 
 // verifyLogits compares the logits of the positions computed.
