@@ -65,7 +65,7 @@ func TestHostileClients(t *testing.T) {
 		for ; n < 100 && err == nil; n++ {
 			err = decode(hostile, uint64(n), 0, []int32{1}, logits)
 		}
-		if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "this identity holds its most sessions here (2)") {
+		if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "this identity holds its most sessions here (4)") {
 			t.Errorf("session %d: %v", n, err)
 		}
 		t.Logf("refused at session %d: %v", n, err)

@@ -48,11 +48,11 @@ type ServerOptions struct {
 	// MaxSessions bounds the sessions held at once (default 16).
 	MaxSessions int
 	// SessionsPerIdentity bounds the sessions one identity holds at once
-	// (default a quarter of MaxSessions, at least 1), so that one
-	// coordinator, or one hostile member, cannot lock the others out.
+	// (default half of MaxSessions, at least 1), so that one coordinator,
+	// or one hostile member, cannot lock the others out.
 	SessionsPerIdentity int
 	// ConnsPerIdentity bounds the connections one identity holds open at
-	// once (default 4).
+	// once (default 16).
 	ConnsPerIdentity int
 	// MaxContext is the positions a session can hold (default 4096).
 	MaxContext int
@@ -105,10 +105,10 @@ func (o *ServerOptions) defaults() {
 		o.MaxSessions = 16
 	}
 	if o.SessionsPerIdentity == 0 {
-		o.SessionsPerIdentity = max(1, o.MaxSessions/4)
+		o.SessionsPerIdentity = max(1, o.MaxSessions/2)
 	}
 	if o.ConnsPerIdentity == 0 {
-		o.ConnsPerIdentity = 4
+		o.ConnsPerIdentity = 16
 	}
 	if o.MaxContext == 0 {
 		o.MaxContext = 4096

@@ -32,7 +32,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "listen on `ADDR` (UDP host:port)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "once listening, write the address to `FILE`"},
 			&cli.IntFlag{Name: "max-sessions", Value: 16, Usage: "sessions held at once"},
-			&cli.IntFlag{Name: "sessions-per-peer", Usage: "sessions one identity may hold at once (default: a quarter of --max-sessions)"},
+			&cli.IntFlag{Name: "sessions-per-peer", Usage: "sessions one identity may hold at once (default: half of --max-sessions)"},
+			&cli.IntFlag{Name: "conns-per-peer", Value: 16, Usage: "connections one identity may hold open at once"},
 			&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: 4096, Usage: "positions a session can hold"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: 10 * time.Minute, Usage: "end sessions unused this long"},
 			&cli.StringFlag{Name: "fetch-from", Usage: "comma-separated peer `ADDRS` to fetch a missing fragment file from"},
@@ -108,7 +109,8 @@ func serve(c *cli.Context) error {
 	}
 	s, err := transport.NewServer(frag, transport.ServerOptions{
 		Identity: id, Swarm: swarm, MaxSessions: c.Int("max-sessions"), SessionsPerIdentity: c.Int("sessions-per-peer"),
-		MaxContext: c.Int("ctx-size"), IdleTimeout: c.Duration("idle-timeout"), Fragment: i, SHA256: fr.SHA256,
+		ConnsPerIdentity: c.Int("conns-per-peer"),
+		MaxContext:       c.Int("ctx-size"), IdleTimeout: c.Duration("idle-timeout"), Fragment: i, SHA256: fr.SHA256,
 		Files: map[string]string{fr.SHA256: path},
 	})
 	if err != nil {
