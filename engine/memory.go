@@ -39,9 +39,10 @@ func (c *Config) Memory(layers, context, batch int) Memory {
 	return m
 }
 
-// Total is the activations, the scratch of batching and the KV cache
-// together.
-func (m Memory) Total() int64 { return sum(m.KV, sum(m.Activations, m.Batching)) }
+// Total is the activations and the KV cache together: what one sequence
+// takes (several sequences batched take Batching more, and a KV cache
+// each).
+func (m Memory) Total() int64 { return sum(m.KV, m.Activations) }
 
 // String describes the memory with its factors, on one line.
 func (m Memory) String() string {
