@@ -232,6 +232,9 @@ func (s *Session) Close() {
 	}
 }
 
+// Fragment is the fragment the session computes on.
+func (s *Session) Fragment() *Fragment { return s.f }
+
 // Pos is the number of positions the session holds.
 func (s *Session) Pos() int { return s.pos }
 
