@@ -43,7 +43,7 @@ func tinySessions(t testing.TB, n, context int) []Stack {
 // prompt chunks and tokens on random slots; and that a sequence that
 // cannot run (its context is full) fails alone, the others going on.
 func TestBatchStepper(t *testing.T) {
-	const slots, context = 5, 40
+	const slots, context = 5, 160 // 12 steps of at most 10 tokens fit
 	batched, alone := tinySessions(t, slots, context), tinySessions(t, slots, context)
 	bs, ok := newBatchStepper(batched)
 	if !ok {
