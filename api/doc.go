@@ -12,10 +12,12 @@
 //
 // The step is the seam for continuous batching: Stepper.Step receives
 // every active sequence's input at once and writes each one's logits.
-// Today serialStepper evaluates them one after another on their own
-// stacks; a multi-sequence implementation will run them through the
-// model as one batch, so that the weights are read once for all of
-// them. Nothing else in the scheduler changes: sampling, stop strings,
-// cancellation and the prefix cache stay per sequence, and each
-// sequence's tokens stay those of a solo run.
+// For a local model (every slot a Session of one Fragment), batchStepper
+// runs them through the model as one batch (engine.Fragment.ForwardMany),
+// so that the weights are read once for all of them; through peers,
+// serialStepper evaluates them one after another on their own routes
+// (multi-sequence requests over the wire are later work). Nothing else
+// in the scheduler changes: sampling, stop strings, cancellation and the
+// prefix cache stay per sequence, and each sequence's tokens stay those
+// of a solo run.
 package api

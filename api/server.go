@@ -36,8 +36,9 @@ type Options struct {
 	Metrics bool
 	// Monitor, when set, feeds the swarm page and the peer metrics.
 	Monitor *Monitor
-	// Stepper runs the scheduler's steps (default: each slot's stack in
-	// turn). See Stepper.
+	// Stepper runs the scheduler's steps. By default, slots that are
+	// Sessions of one local model step as one batch (batchStepper), and
+	// any others (routes through peers) one after another. See Stepper.
 	Stepper Stepper
 	Logger  *slog.Logger
 }
@@ -80,7 +81,11 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.Default()
 	}
 	if o.Stepper == nil {
-		o.Stepper = serialStepper{stacks: o.Model.Stacks}
+		if b, ok := newBatchStepper(o.Model.Stacks); ok {
+			o.Stepper = b
+		} else {
+			o.Stepper = serialStepper{stacks: o.Model.Stacks}
+		}
 	}
 	s := &Server{o: o, metrics: newMetrics(), book: newPeerBook(), started: time.Now()}
 	for i, st := range o.Model.Stacks {

@@ -24,7 +24,9 @@ type Stepper interface {
 }
 
 // serialStepper evaluates the sequences one after another, each on its
-// own stack: the behaviour until multi-sequence batches exist.
+// own stack: how routes through peers step (a request to the peers
+// carries one sequence; multi-sequence requests are later work), and the
+// fallback of a batch that failed.
 type serialStepper struct {
 	stacks []Stack
 }

@@ -29,7 +29,7 @@ const DefaultBatch = 256
 // A Fragment runs layers [Start, End) of a model on a backend. The first
 // fragment (Start 0) also embeds tokens; the last (End = Layers) also
 // applies the final norm and the output head. A Fragment runs one Forward
-// at a time.
+// (or ForwardMany) at a time.
 type Fragment struct {
 	Config Config
 	Start  int
@@ -52,7 +52,19 @@ type Fragment struct {
 
 	// Activations, batch rows each.
 	x, xb, q, k, v, att, gate, up Tensor
-	last, logits                  Tensor // 1 row; logits grows to batch rows when all are asked for
+	// logits: 1 × Vocab, grown (to at most batch rows) when a pass asks
+	// for the logits of several rows.
+	logits Tensor
+	// Scratch of the passes of several sequences (see many.go), allocated
+	// at the first: one sequence's q, k, v and attention rows moved to row
+	// 0, batch rows each.
+	sq, sk, sv, satt Tensor
+
+	one    [1]Part   // Forward's part
+	segs   []segment // the current pass's segments
+	rows   []int     // rows of the current pass whose logits are asked for
+	tokens []int32   // the current pass's tokens, when it has several parts
+	hidden []float32 // its hidden states (rows × Embedding), when it has several parts
 }
 
 // First reports whether the fragment embeds tokens.
@@ -182,7 +194,6 @@ func (f *Fragment) allocate() error {
 	f.gate = alloc(n, c.FeedForward)
 	f.up = alloc(n, c.FeedForward)
 	if f.Last() {
-		f.last = alloc(1, c.Embedding)
 		f.logits = alloc(1, c.Vocab)
 	}
 	if err != nil {
@@ -220,6 +231,9 @@ func (s *Session) Close() {
 		s.cache = nil
 	}
 }
+
+// Fragment is the fragment the session computes on.
+func (s *Session) Fragment() *Fragment { return s.f }
 
 // Pos is the number of positions the session holds.
 func (s *Session) Pos() int { return s.pos }
@@ -275,113 +289,47 @@ func (f *Fragment) OutputSize(n int, allLogits bool) int {
 // Forward runs the batch through the fragment at the session's next
 // positions and writes to out what the fragment produces: hidden states
 // (positions × Embedding) or, for a last fragment, logits (Vocab values
-// for the last position, or positions × Vocab with AllLogits).
+// for the last position, or positions × Vocab with AllLogits). It is
+// ForwardMany of one part.
 func (f *Fragment) Forward(out []float32, s *Session, in Batch) error {
-	c := &f.Config
-	n := in.Len(c.Embedding)
-	if err := f.check(out, s, &in, n); err != nil {
-		return err
-	}
-	for done := 0; done < n; {
-		m := min(f.batch, n-done)
-		if f.First() {
-			f.b.Embed(f.x, f.embed, in.Tokens[done:done+m])
-		} else if err := f.b.Write(f.x, in.Hidden[done*c.Embedding:(done+m)*c.Embedding]); err != nil {
-			return fmt.Errorf("engine: %w", err)
-		}
-		for i := range f.layers {
-			f.layer(&f.layers[i], s.cache, i, s.pos, m)
-		}
-		if err := f.probeErr; err != nil {
-			f.probeErr = nil
-			return fmt.Errorf("engine: probe: %w", err)
-		}
-		var err error
-		switch {
-		case !f.Last():
-			err = f.b.Read(out[done*c.Embedding:], f.x, 0, m)
-		case in.AllLogits:
-			f.b.RMSNorm(f.xb, f.x, f.norm, m, c.NormEps)
-			f.b.MatMul(f.logits, f.head, f.xb, m)
-			err = f.b.Read(out[done*c.Vocab:], f.logits, 0, m)
-		case done+m == n:
-			f.b.Copy(f.last, 0, f.x, m-1, 1)
-			f.b.RMSNorm(f.xb, f.last, f.norm, 1, c.NormEps)
-			f.b.MatMul(f.logits, f.head, f.xb, 1)
-			err = f.b.Read(out, f.logits, 0, 1)
-		}
-		if err != nil {
-			return fmt.Errorf("engine: %w", err)
-		}
-		s.pos += m
-		done += m
-	}
-	return nil
+	f.one[0] = Part{Session: s, Batch: in, Out: out}
+	err := f.ForwardMany(f.one[:])
+	f.one[0] = Part{}
+	return err
 }
 
-// layer runs one transformer block on m positions from pos.
-func (f *Fragment) layer(w *layerWeights, cache Cache, index, pos, m int) {
-	b, eps := f.b, f.Config.NormEps
-	// Attention: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x)).
-	b.RMSNorm(f.xb, f.x, w.attnNorm, m, eps)
-	b.MatMul(f.q, w.q, f.xb, m)
-	b.MatMul(f.k, w.k, f.xb, m)
-	b.MatMul(f.v, w.v, f.xb, m)
-	b.RoPE(f.q, m, pos, &f.ropeQ)
-	b.RoPE(f.k, m, pos, &f.ropeK)
-	b.Attention(f.att, f.q, f.k, f.v, cache, index, pos, m, &f.attn)
-	b.MatMul(f.xb, w.output, f.att, m)
-	b.Add(f.x, f.xb, m)
-	f.injectFault(index, AfterAttention, m)
-	f.observe(index, AfterAttention, pos, m)
-	// Feed-forward: x += Wdown · (silu(Wgate·norm(x)) × Wup·norm(x)).
-	b.RMSNorm(f.xb, f.x, w.ffnNorm, m, eps)
-	b.MatMul(f.gate, w.gate, f.xb, m)
-	b.MatMul(f.up, w.up, f.xb, m)
-	b.SwiGLU(f.gate, f.gate, f.up, m)
-	b.MatMul(f.xb, w.down, f.gate, m)
-	b.Add(f.x, f.xb, m)
-	f.injectFault(index, AfterFeedForward, m)
-	f.observe(index, AfterFeedForward, pos, m)
-}
-
+// check checks one part's input against its session and the fragment:
+// n is its positions. Its errors lack the package's prefix, which
+// ForwardMany adds with the part's index.
 func (f *Fragment) check(out []float32, s *Session, in *Batch, n int) error {
 	c := &f.Config
-	if s.f != f {
-		return fmt.Errorf("engine: session belongs to another fragment")
+	if s == nil || s.f != f {
+		return fmt.Errorf("session belongs to another fragment")
 	}
 	if s.cache == nil {
-		return fmt.Errorf("engine: %w", ErrClosed)
+		return ErrClosed
 	}
 	if f.First() {
 		if in.Tokens == nil {
-			return fmt.Errorf("engine: %w: the first fragment takes tokens", ErrBadInput)
+			return fmt.Errorf("%w: the first fragment takes tokens", ErrBadInput)
 		}
 		for _, t := range in.Tokens {
 			if t < 0 || int(t) >= c.Vocab {
-				return fmt.Errorf("engine: %w: token %d is outside the vocabulary of %d", ErrBadInput, t, c.Vocab)
+				return fmt.Errorf("%w: token %d is outside the vocabulary of %d", ErrBadInput, t, c.Vocab)
 			}
 		}
 	} else if in.Tokens != nil || len(in.Hidden)%c.Embedding != 0 {
-		return fmt.Errorf("engine: %w: layers %d.. take hidden states of width %d", ErrBadInput, f.Start, c.Embedding)
+		return fmt.Errorf("%w: layers %d.. take hidden states of width %d", ErrBadInput, f.Start, c.Embedding)
 	}
 	if n == 0 {
-		return fmt.Errorf("engine: %w: empty batch", ErrBadInput)
+		return fmt.Errorf("%w: empty batch", ErrBadInput)
 	}
 	if s.pos+n > s.context {
-		return fmt.Errorf("engine: %w: %d positions after %d do not fit the context of %d",
+		return fmt.Errorf("%w: %d positions after %d do not fit the context of %d",
 			ErrContextFull, n, s.pos, s.context)
 	}
 	if need := f.OutputSize(n, in.AllLogits); len(out) < need {
-		return fmt.Errorf("engine: output of %d values, need %d", len(out), need)
-	}
-	if in.AllLogits && f.Last() && f.logits.Rows() < min(n, f.batch) {
-		t, err := f.b.NewTensor(f.batch, c.Vocab)
-		if err != nil {
-			return fmt.Errorf("engine: allocate logits: %w", err)
-		}
-		f.logits.Release()
-		f.logits = t
+		return fmt.Errorf("output of %d values, need %d", len(out), need)
 	}
 	return nil
 }

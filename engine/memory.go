@@ -15,6 +15,10 @@ type Memory struct {
 	KVWidth                int   // values of a position's key (or value) in a layer
 	KV                     int64 // layers × context × KVWidth × 4 bytes × 2 (keys and values, f32)
 	Activations            int64 // batch × (2×embedding + 2×query + 2×KV + 2×feed-forward width) × 4 bytes, and the head's
+	// Batching is the scratch of batches of several sequences, allocated
+	// at a fragment's first ForwardMany of several parts: batch ×
+	// (2×query + 2×KV width) × 4 bytes.
+	Batching int64
 }
 
 // Memory computes the memory of a fragment of layers layers that runs
@@ -27,13 +31,17 @@ func (c *Config) Memory(layers, context, batch int) Memory {
 	m := Memory{Layers: layers, Context: context, Batch: batch, KVWidth: c.KVWidth()}
 	m.KV = product(layers, context, c.KVWidth(), 4, 2)
 	// As Fragment.allocate: x, xb, q, k, v, att, gate and up, batch rows
-	// each; the last fragment's last row and logits.
+	// each; the last fragment's row of logits.
 	perRow := 2*c.Embedding + 2*c.QueryWidth() + 2*c.KVWidth() + 2*c.FeedForward
-	m.Activations = sum(product(batch, perRow, 4), product(c.Embedding+c.Vocab, 4))
+	m.Activations = sum(product(batch, perRow, 4), product(c.Vocab, 4))
+	// As Fragment.prepare: sq, sk, sv and satt, batch rows each.
+	m.Batching = product(batch, 2*c.QueryWidth()+2*c.KVWidth(), 4)
 	return m
 }
 
-// Total is the activations and the KV cache together.
+// Total is the activations and the KV cache together: what one sequence
+// takes (several sequences batched take Batching more, and a KV cache
+// each).
 func (m Memory) Total() int64 { return sum(m.KV, m.Activations) }
 
 // String describes the memory with its factors, on one line.

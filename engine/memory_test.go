@@ -37,12 +37,33 @@ func TestMemoryMatchesAllocations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Close()
 		m := frag.Config.Memory(frag.Config.Layers, c.context, c.batch)
 		if m.Activations != b.tensors || m.KV != b.caches {
 			t.Errorf("batch %d, context %d: Memory says %d + %d bytes, the fragment allocated %d + %d",
 				c.batch, c.context, m.Activations, m.KV, b.tensors, b.caches)
 		}
+		// A batch of two sequences allocates the scratch of batching, and
+		// logits for two rows where the batch has them.
+		s2, err := frag.NewSession(c.context)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := b.tensors
+		vocab := frag.Config.Vocab
+		out := make([]float32, 2*vocab)
+		if err := frag.ForwardMany([]engine.Part{{Session: s, Batch: engine.Batch{Tokens: []int32{1}}, Out: out[:vocab]},
+			{Session: s2, Batch: engine.Batch{Tokens: []int32{1}}, Out: out[vocab:]}}); err != nil {
+			t.Fatal(err)
+		}
+		logits := int64(min(2, c.batch) * vocab * 4)
+		if c.batch == 1 {
+			logits = 0
+		}
+		if got := b.tensors - before; got != m.Batching+logits {
+			t.Errorf("batch %d: two sequences allocated %d bytes, want Batching %d + logits %d", c.batch, got, m.Batching, logits)
+		}
+		s.Close()
+		s2.Close()
 	}
 }
 

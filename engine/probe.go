@@ -18,15 +18,23 @@ func (s Stage) String() string {
 
 // A Probe sees the hidden states ([positions][Embedding], flattened) of
 // positions [pos, pos+n) after each stage of each layer (numbered in the
-// whole model) as a Fragment computes them. It must not keep hidden.
+// whole model) as a Fragment computes them; in a ForwardMany of several
+// parts it is called for each part's rows in turn. It must not keep
+// hidden.
 type Probe func(layer int, stage Stage, pos int, hidden []float32)
 
-// observe hands the probe, if any, the first m rows of x.
-func (f *Fragment) observe(index int, stage Stage, pos, m int) {
+// observe hands the probe, if any, the rows of the pass: each segment's
+// rows at its session's positions, in the order of the parts.
+func (f *Fragment) observe(index int, stage Stage) {
 	if f.probe == nil || f.probeErr != nil {
 		return
 	}
-	n := m * f.Config.Embedding
+	e := f.Config.Embedding
+	m := 0
+	for _, sg := range f.segs {
+		m = max(m, sg.row+sg.n)
+	}
+	n := m * e
 	if cap(f.probed) < n {
 		f.probed = make([]float32, n)
 	}
@@ -34,5 +42,7 @@ func (f *Fragment) observe(index int, stage Stage, pos, m int) {
 		f.probeErr = err
 		return
 	}
-	f.probe(f.Start+index, stage, pos, f.probed[:n])
+	for _, sg := range f.segs {
+		f.probe(f.Start+index, stage, sg.pos, f.probed[sg.row*e:(sg.row+sg.n)*e])
+	}
 }
