@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,7 +24,11 @@ func TestServerBatched(t *testing.T) {
 	for i, p := range prompts {
 		wg.Go(func() {
 			time.Sleep(time.Duration(i%3) * 15 * time.Millisecond) // joining at different steps
-			got[i] = streamText(t, s.url, p, 40)
+			text, code, done, err := streamText(context.Background(), http.DefaultClient, s.url, p, 40, 0)
+			if err != nil || code != 200 || !done {
+				text = fmt.Sprintf("status %d, done %v: %v", code, done, err) // differs from any text
+			}
+			got[i] = text
 		})
 	}
 	wg.Wait()
@@ -38,33 +42,4 @@ func TestServerBatched(t *testing.T) {
 			t.Errorf("prompt %d batched with the others: %q\nalone: %q", i, got[i], want.Text)
 		}
 	}
-}
-
-// streamText streams a greedy completion of n tokens and returns its
-// text (or the error, to differ from any text).
-func streamText(t *testing.T, url, prompt string, n int) string {
-	b, _ := json.Marshal(map[string]any{"prompt": prompt, "max_tokens": n, "temperature": 0, "ignore_eos": true, "stream": true})
-	res, err := http.Post(url+"/v1/completions", "application/json", bytes.NewReader(b))
-	if err != nil {
-		return err.Error()
-	}
-	defer res.Body.Close()
-	var text strings.Builder
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok || data == "[DONE]" {
-			continue
-		}
-		var chunk struct {
-			Choices []struct{ Text string } `json:"choices"`
-		}
-		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
-			return "bad chunk: " + data
-		}
-		for _, c := range chunk.Choices {
-			text.WriteString(c.Text)
-		}
-	}
-	return text.String()
 }
