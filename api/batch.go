@@ -17,8 +17,8 @@ type batchStepper struct {
 }
 
 // newBatchStepper returns a batchStepper for stacks that are all Sessions
-// of one whole-model Fragment, else false. Stacks through peers step one
-// by one: they take a sequence per request.
+// of one whole-model Fragment, else false. Routes through peers batch
+// with groupStepper.
 func newBatchStepper(stacks []Stack) (*batchStepper, bool) {
 	p := &batchStepper{serial: serialStepper{stacks: stacks}}
 	for _, st := range stacks {

@@ -15,8 +15,10 @@
 // For a local model (every slot a Session of one Fragment), batchStepper
 // runs them through the model as one batch (engine.Fragment.ForwardMany),
 // so that the weights are read once for all of them; through peers,
-// serialStepper evaluates them one after another on their own routes
-// (multi-sequence requests over the wire are later work). Nothing else
+// when the slots are the routes of one transport.Group, groupStepper
+// sends them to each hop as one multi-session request, which the peer
+// runs as one batch (transport.Group.EvalMany); other stacks step one
+// after another on their own routes (serialStepper). Nothing else
 // in the scheduler changes: sampling, stop strings, cancellation and the
 // prefix cache stay per sequence, and each sequence's tokens stay those
 // of a solo run.

@@ -37,8 +37,10 @@ type Options struct {
 	// Monitor, when set, feeds the swarm page and the peer metrics.
 	Monitor *Monitor
 	// Stepper runs the scheduler's steps. By default, slots that are
-	// Sessions of one local model step as one batch (batchStepper), and
-	// any others (routes through peers) one after another. See Stepper.
+	// Sessions of one local model step as one batch (batchStepper), slots
+	// that are the routes of one transport.Group as one multi-session
+	// request per hop (groupStepper), and any others one after another.
+	// See Stepper.
 	Stepper Stepper
 	Logger  *slog.Logger
 }
@@ -83,6 +85,8 @@ func New(o Options) (*Server, error) {
 	if o.Stepper == nil {
 		if b, ok := newBatchStepper(o.Model.Stacks); ok {
 			o.Stepper = b
+		} else if g, ok := newGroupStepper(o.Model.Stacks); ok {
+			o.Stepper = g
 		} else {
 			o.Stepper = serialStepper{stacks: o.Model.Stacks}
 		}

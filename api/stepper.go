@@ -24,9 +24,8 @@ type Stepper interface {
 }
 
 // serialStepper evaluates the sequences one after another, each on its
-// own stack: how routes through peers step (a request to the peers
-// carries one sequence; multi-sequence requests are later work), and the
-// fallback of a batch that failed.
+// own stack: how stacks that cannot batch step (routes not of one
+// transport.Group), and the fallback of a batch that failed.
 type serialStepper struct {
 	stacks []Stack
 }

@@ -81,6 +81,13 @@ func benchServer(b *testing.B, serial bool) string {
 		b.Cleanup(s.Close)
 		m.Stacks = append(m.Stacks, s)
 	}
+	b.Cleanup(func() { be.Close(); f.Close() })
+	return serveBench(b, m, serial)
+}
+
+// serveBench serves m over HTTP, its slots stepped one after another if
+// serial, and returns its URL.
+func serveBench(b *testing.B, m *Model, serial bool) string {
 	o := Options{Model: m, Logger: slog.New(slog.DiscardHandler)}
 	if serial {
 		o.Stepper = serialStepper{stacks: m.Stacks}
@@ -93,7 +100,7 @@ func benchServer(b *testing.B, serial bool) string {
 	done := make(chan struct{})
 	go func() { srv.Run(ctx); close(done) }()
 	hs := httptest.NewServer(srv.Handler())
-	b.Cleanup(func() { hs.Close(); cancel(); <-done; be.Close(); f.Close() })
+	b.Cleanup(func() { hs.Close(); cancel(); <-done })
 	return hs.URL
 }
 

@@ -11,6 +11,18 @@ type Part struct {
 	Out     []float32
 }
 
+// A PartError is a ForwardMany part that failed the checks: nothing was
+// computed. Part is its index in the call's parts.
+type PartError struct {
+	Part int
+	Err  error
+}
+
+func (e *PartError) Error() string { return fmt.Sprintf("engine: part %d: %v", e.Part, e.Err) }
+
+// Unwrap gives the part's error.
+func (e *PartError) Unwrap() error { return e.Err }
+
 // A segment is the rows of one part in one pass of the layers.
 type segment struct {
 	part int // index into the parts
@@ -45,7 +57,7 @@ func (f *Fragment) ForwardMany(parts []Part) error {
 			if len(parts) == 1 {
 				return fmt.Errorf("engine: %w", err)
 			}
-			return fmt.Errorf("engine: part %d: %w", i, err)
+			return &PartError{Part: i, Err: err}
 		}
 		for j := range i {
 			if parts[j].Session == p.Session {

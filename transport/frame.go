@@ -24,7 +24,10 @@ const (
 	FrameChunk   FrameType = 9  // a piece of a fetched file
 	FrameEnd     FrameType = 10 // the end of a reply made of several frames
 	FrameBusy    FrameType = 11 // the peer is alive but has no room for the request: UTF-8 message
-	frameTypeEnd FrameType = 12
+	// FrameForwardMany carries several sessions' batches, run together;
+	// the reply is a FrameResult of as many parts (see joinParts).
+	FrameForwardMany FrameType = 12
+	frameTypeEnd     FrameType = 13
 )
 
 // HeaderSize is the size of a frame header: type, three reserved bytes,

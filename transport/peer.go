@@ -145,6 +145,21 @@ func (p *Peer) forward(ctx context.Context, payload []byte, out []float32) (time
 	return time.Duration(compute) * time.Microsecond, err
 }
 
+// forwardMany sends an encoded multi-session request and decodes each
+// part's output into outs; it returns the peer's compute time.
+func (p *Peer) forwardMany(ctx context.Context, payload []byte, outs [][]float32) (time.Duration, error) {
+	var compute uint32
+	err := p.request(ctx, FrameForwardMany, payload, func(t FrameType, b []byte) (bool, error) {
+		if t != FrameResult {
+			return true, fmt.Errorf("%w: %d frame for a multi-session request", ErrMalformed, t)
+		}
+		var err error
+		compute, err = p.c.decodeResultMany(outs, b)
+		return true, err
+	})
+	return time.Duration(compute) * time.Microsecond, err
+}
+
 // CloseSession ends a session on the peer.
 func (p *Peer) CloseSession(ctx context.Context, session uint64) error {
 	return p.request(ctx, FrameClose, binary.LittleEndian.AppendUint64(nil, session), func(FrameType, []byte) (bool, error) {

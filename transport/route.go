@@ -93,13 +93,21 @@ type Route struct {
 	vocab   int
 	embd    int
 
-	mu      sync.Mutex // guards peers
+	*pool            // shared with the other routes of a Group
+	rng   *rand.Rand // which forwards are checked; guarded by mu
+	hops  []*hop
+	needs engine.LogitsNeeds // for the next Eval
+	group *Group             // the Group it belongs to, if any
+}
+
+// A pool is the connections of a route, or of the routes of a Group,
+// which share them, and what was learned of each peer.
+type pool struct {
+	mu      sync.Mutex // guards what follows
 	peers   map[string]*Peer
 	suspect map[string]int // missed deadlines, by address: tried last
 	closed  bool
-	rng     *rand.Rand // which forwards are checked
-	hops    []*hop
-	needs   engine.LogitsNeeds // for the next Eval
+	users   int // routes not closed yet: the last to close closes the peers
 }
 
 type hop struct {
@@ -158,8 +166,9 @@ func NewRoute(ctx context.Context, addrs []string, o RouteOptions) (*Route, erro
 	if !(o.VerifyRate >= 0 && o.VerifyRate <= 1) {
 		return nil, fmt.Errorf("transport: a verify rate of %v: want 0 to 1", o.VerifyRate)
 	}
-	r := &Route{o: o, ctx: ctx, addrs: addrs, peers: map[string]*Peer{}, suspect: map[string]int{}, session: rand.Uint64(),
-		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	r := &Route{o: o, ctx: ctx, addrs: addrs, session: rand.Uint64(),
+		pool: &pool{peers: map[string]*Peer{}, suspect: map[string]int{}, users: 1},
+		rng:  rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 	infos := map[string]PeerInfo{}
 	var errs []error
 	for i, res := range r.connectAll(addrs) {
@@ -322,10 +331,13 @@ func describe(i PeerInfo) string {
 	return fmt.Sprintf("%s of %d layers, width %d and %d tokens", i.Architecture, i.Layers, i.Embedding, i.Vocab)
 }
 
-// closePeers closes every connection.
+// closePeers closes every connection, once no route uses them.
 func (r *Route) closePeers() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.users--; r.users > 0 {
+		return
+	}
 	r.closed = true
 	for _, p := range r.peers {
 		p.Close()
@@ -506,15 +518,7 @@ func (r *Route) send(ctx context.Context, hi int, payload []byte, out []float32)
 		}
 		if err == nil {
 			wall := time.Since(start)
-			h.sent = append(h.sent, payload)
-			h.stats.Forwards++
-			h.stats.Compute += compute
-			h.stats.Wall += wall
-			per, slot := wall/time.Duration(f.n), min(f.n-1, 1)
-			if old := h.perPosition[slot]; old > 0 {
-				per = old + (per-old)/4 // a moving average: a cold first request fades
-			}
-			h.perPosition[slot] = per
+			h.acknowledged(payload, f.n, compute, wall, wall)
 			return nil
 		}
 		if !peerFailed(err) || ctx.Err() != nil || attempt >= 3 {
@@ -532,10 +536,26 @@ func (r *Route) send(ctx context.Context, hi int, payload []byte, out []float32)
 		}
 		recheck = errors.Is(err, ErrMismatch)
 		r.o.Logger.Warn(why, "peer", h.peer.Addr, "layers", fmt.Sprintf("%d-%d", h.start, h.end-1), "err", err)
-		if rerr := r.replace(ctx, hi, blamed); rerr != nil {
+		if rerr := r.replace(ctx, hi, blamed, errors.Is(err, ErrBusy)); rerr != nil {
 			return fmt.Errorf("%w (%s: %w)", rerr, h.peer.Addr, err)
 		}
 	}
+}
+
+// acknowledged records a request of n positions the hop answered in
+// wall time: it joins the session's history, the wall time per position
+// makes the next deadlines, and compute and spent (this session's share
+// of the peer's compute and of the wall time) go to the stats.
+func (h *hop) acknowledged(payload []byte, n int, compute, spent, wall time.Duration) {
+	h.sent = append(h.sent, payload)
+	h.stats.Forwards++
+	h.stats.Compute += compute
+	h.stats.Wall += spent
+	per, slot := wall/time.Duration(n), min(n-1, 1)
+	if old := h.perPosition[slot]; old > 0 {
+		per = old + (per-old)/4 // a moving average: a cold first request fades
+	}
+	h.perPosition[slot] = per
 }
 
 // forward sends one request of n positions to p for hop h, within its
@@ -579,11 +599,14 @@ func misbehaved(err error) bool {
 // address (peers restart), suspects after the others and the failed one
 // last (unless it misbehaved: then it is not tried again now), and
 // replays the session's history on it.
-func (r *Route) replace(ctx context.Context, hi int, blamed bool) error {
+//
+// A busy peer's connection is kept when other routes of a group share
+// it: closing it would end their sessions there too.
+func (r *Route) replace(ctx context.Context, hi int, blamed, busy bool) error {
 	h := r.hops[hi]
 	dead := h.peer.Addr
 	r.mu.Lock()
-	if p := r.peers[dead]; p != nil {
+	if p := r.peers[dead]; p != nil && p == h.peer && !(busy && r.users > 1) { // another route may have dialed it again
 		p.Close()
 		delete(r.peers, dead)
 	}

@@ -36,6 +36,7 @@ type PeerInfo struct {
 	MaxSessions  int    `json:"max_sessions"`
 	MaxContext   int    `json:"max_context"`
 	Forwards     int64  `json:"forwards"`
+	Batches      int64  `json:"batches"` // multi-session requests served
 	BusyMS       int64  `json:"busy_ms"`
 }
 
@@ -148,6 +149,7 @@ type Server struct {
 	lentAll  int64
 	nextConn uint64
 	forwards int64
+	batches  int64 // multi-session requests
 	busy     time.Duration
 }
 
@@ -269,8 +271,12 @@ func (s *Server) serveStream(ctx context.Context, stream *quic.Stream, owner str
 		WriteFrame(stream, FrameInfo, b)
 	case FramePing:
 		WriteFrame(stream, FramePing, payload)
-	case FrameForward:
-		out, err := s.forward(ctx, owner, conn, payload, c, cmu)
+	case FrameForward, FrameForwardMany:
+		forward := s.forward
+		if t == FrameForwardMany {
+			forward = s.forwardMany
+		}
+		out, err := forward(ctx, owner, conn, payload, c, cmu)
 		if err != nil {
 			kind := FrameError
 			if errors.Is(err, ErrBusy) {
@@ -323,7 +329,7 @@ func (s *Server) Info() PeerInfo {
 		Start: s.frag.Start, End: s.frag.End, Fragment: s.o.Fragment, SHA256: s.o.SHA256,
 		Embedding: c.Embedding, Vocab: c.Vocab, Backend: s.frag.Backend().Name(), Device: s.frag.Backend().Device(),
 		Sessions: len(s.sessions), MaxSessions: s.o.MaxSessions, MaxContext: s.o.MaxContext,
-		Forwards: s.forwards, BusyMS: s.busy.Milliseconds(),
+		Forwards: s.forwards, Batches: s.batches, BusyMS: s.busy.Milliseconds(),
 	}
 }
 
@@ -361,24 +367,26 @@ func (s *Server) forward(ctx context.Context, owner string, conn uint64, payload
 // checkResultSize refuses, before any work, a request whose result could
 // not travel in one frame.
 func (s *Server) checkResultSize(req *ForwardRequest, w Wire) error {
-	var bytes int64
-	switch {
-	case s.frag.Last() && !req.AllLogits && req.Needs.TopK > 0:
-		bytes = 8 * int64(min(req.Needs.TopK, s.frag.Config.Vocab)+len(req.Needs.Also))
-	case s.frag.Last() || w == WireF32:
-		bytes = 4 * int64(s.frag.OutputSize(req.N, req.AllLogits))
-	default:
-		bytes = 2 * int64(s.frag.OutputSize(req.N, req.AllLogits))
-	}
-	if resultHeader+bytes > MaxPayload {
+	if bytes := s.resultBytes(req, w); resultHeader+bytes > MaxPayload {
 		what := "hidden states"
 		if s.frag.Last() {
 			what = "logits"
 		}
 		return fmt.Errorf("transport: the %s of %d positions take %d bytes, more than a frame holds (%d): send fewer positions at once",
-			what, req.N, resultHeader+bytes, MaxPayload)
+			what, req.N, resultHeader+s.resultBytes(req, w), MaxPayload)
 	}
 	return nil
+}
+
+// resultBytes bounds the size of a request's result body.
+func (s *Server) resultBytes(req *ForwardRequest, w Wire) int64 {
+	switch {
+	case s.frag.Last() && !req.AllLogits && req.Needs.TopK > 0:
+		return 8 * int64(min(req.Needs.TopK, s.frag.Config.Vocab)+len(req.Needs.Also))
+	case s.frag.Last() || w == WireF32:
+		return 4 * int64(s.frag.OutputSize(req.N, req.AllLogits))
+	}
+	return 2 * int64(s.frag.OutputSize(req.N, req.AllLogits))
 }
 
 // run computes the batch chunk by chunk, each chunk one turn of the

@@ -263,27 +263,22 @@ func peerModel(c *cli.Context, ctx context.Context, manifest string) (*api.Model
 		return nil, nil, nil, err
 	}
 	addrs, pins := splitList(c.String("peers")), splitList(c.String("peer-id"))
-	var routes []*transport.Route
-	closeAll := func() {
-		for _, r := range routes {
-			r.Close()
-		}
-	}
 	name := man.Source.File
 	if name == "" {
 		name = man.Model
 	}
 	m := &api.Model{ID: modelID(name), Vocab: vocab, Template: tmpl}
-	for i := range c.Int("parallel") {
-		r, err := transport.NewRoute(ctx, addrs, transport.RouteOptions{
-			DialOptions: transport.DialOptions{Identity: id, Swarm: swarm, Pins: pins},
-			Wire:        wire, Manifest: man, Model: &cfg, Context: c.Int("ctx-size"),
-		})
-		if err != nil {
-			closeAll()
-			return nil, nil, nil, fmt.Errorf("slot %d: %w", i, err)
-		}
-		routes = append(routes, r)
+	// The slots' routes form one group: one connection to each peer, and
+	// every step's sequences cross each hop in one request.
+	group, err := transport.NewGroup(ctx, addrs, c.Int("parallel"), transport.RouteOptions{
+		DialOptions: transport.DialOptions{Identity: id, Swarm: swarm, Pins: pins},
+		Wire:        wire, Manifest: man, Model: &cfg, Context: c.Int("ctx-size"),
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	closeAll := group.Close
+	for _, r := range group.Routes() {
 		m.Stacks = append(m.Stacks, r)
 	}
 	monitorID, err := transport.NewIdentity()
