@@ -47,10 +47,8 @@ type RouteOptions struct {
 	// goroutines.
 	Observe func(hop, pos int, out []float32)
 	// VerifyRate, between 0 and 1, is the share of each hop's forwards
-	// recomputed by a witness and compared: the first always, before its
-	// output is used, then others at random, while generation goes on (a
-	// failure is acted on at the hop's next request; a check the witness
-	// is too far behind for is skipped). The witness is the fragment
+	// recomputed by a witness and compared before their output is used:
+	// the first always, then at random. The witness is the fragment
 	// Witness returns for the hop's sha256 (computed here, trusted: a peer
 	// that disagrees with it loses its layers to a replica, exactly as a
 	// dead one), or else a replica peer (a disagreement fails the
@@ -125,17 +123,6 @@ type hop struct {
 	perPosition [2]time.Duration
 	witness     *witness
 	unwitnessed bool // said once that no witness could be found
-	// checked and mismatched count the checks of witnesses retired.
-	checked, mismatched int
-}
-
-// retire keeps the counts of a witness that is stopped.
-func (h *hop) retire(w *witness) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	h.checked += w.checked
-	h.mismatched += w.mismatched
-	w.checked, w.mismatched = 0, 0
 }
 
 var _ engine.NeedsStack = (*Route)(nil)
@@ -359,13 +346,6 @@ func (r *Route) Stats() []HopStats {
 	for i, h := range r.hops {
 		out[i] = h.stats
 		out[i].Raw, out[i].Sent = h.c.Raw, h.c.Sent
-		out[i].Checked, out[i].Mismatched = h.checked, h.mismatched
-		if w := h.witness; w != nil {
-			w.mu.Lock()
-			out[i].Checked += w.checked
-			out[i].Mismatched += w.mismatched
-			w.mu.Unlock()
-		}
 	}
 	return out
 }
@@ -375,11 +355,6 @@ func (r *Route) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, h := range r.hops {
-		if h.witness != nil {
-			h.witness.stop()
-			h.retire(h.witness)
-			h.witness = nil
-		}
 		h.peer.CloseSession(ctx, r.session)
 	}
 	r.closePeers()
@@ -504,16 +479,11 @@ func (r *Route) send(ctx context.Context, hi int, payload []byte, out []float32)
 	recheck := false // a replica that replaces a peer caught by a check is checked too
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		// A check of an earlier request that this peer failed.
-		err := h.takeFailure(h.peer)
-		var compute time.Duration
-		if err == nil {
-			compute, err = r.forward(ctx, h, h.peer, f.n, payload, out)
-		}
+		compute, err := r.forward(ctx, h, h.peer, f.n, payload, out)
 		if err == nil && (recheck || r.checkDue(h)) {
-			err = r.check(ctx, hi, append(h.sent[:len(h.sent):len(h.sent)], payload), out, recheck || h.stats.Forwards == 0)
+			err = r.check(ctx, hi, append(h.sent[:len(h.sent):len(h.sent)], payload), out)
 			if err != nil && !errors.Is(err, ErrMismatch) {
-				return err // no verdict: the peers disagree
+				return err // no verdict: the peers disagree, or the witness failed
 			}
 		}
 		if err == nil {
