@@ -247,3 +247,35 @@ func TestBusyPeerReplica(t *testing.T) {
 		t.Errorf("the hop is %s (replaced %d times), want the replica", st[0].Addr, st[0].Replaced)
 	}
 }
+
+// TestAbandonedBatchStops: a client that gives up on a long batch stops
+// the peer's work at the next chunk, and its session is free again for
+// the retry at once (it used to run to the end, answering the retry
+// "running another batch").
+func TestAbandonedBatchStops(t *testing.T) {
+	dir, m := splitTiny(t, [][2]int{{0, 4}})
+	swarm := testSwarm(t)
+	p := startPeerAt(t, dir, m, 0, swarm, "127.0.0.1:0", ServerOptions{MaxContext: 2048, Chunk: 4})
+	peer := member(t, p, swarm)
+	payload := peer.c.encodeForward(&ForwardRequest{Session: 1, N: 2000, Tokens: make([]int32, 2000)}, WireF32)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	_, err := peer.forward(ctx, payload, make([]float32, 32000))
+	cancel()
+	if err == nil {
+		t.Fatal("a 2000-position batch finished within 100 ms: the test proves nothing")
+	}
+	// The peer hears of it a round trip later, and stops after its
+	// current chunk of 4 positions: the retry is busy for a moment only.
+	start := time.Now()
+	for {
+		err := decode(peer, 1, 0, []int32{1}, make([]float32, 32000))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrBusy) || time.Since(start) > 200*time.Millisecond {
+			t.Fatalf("the retry %v after giving up: %v", time.Since(start), err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("the retry was served %v after the client gave up", time.Since(start).Round(time.Millisecond))
+}

@@ -266,8 +266,11 @@ func (r *Route) keep(addr string) connected {
 		p.Close()
 		return connected{err: fmt.Errorf("transport: the route is closed")}
 	}
-	if old := r.peers[addr]; old != nil {
-		old.Close()
+	if live := r.peers[addr]; live != nil {
+		// Another hop dialed it meanwhile, and may have replayed a history
+		// there: keep that connection.
+		p.Close()
+		return connected{live, info, nil}
 	}
 	r.peers[addr] = p
 	return connected{p, info, nil}

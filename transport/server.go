@@ -233,7 +233,9 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		if err != nil {
 			return
 		}
-		go s.serveStream(conn.Context(), stream, owner, id, c, &cmu)
+		// The stream's context ends when the client gives up on the request
+		// (or the connection goes): a long batch stops at the next chunk.
+		go s.serveStream(stream.Context(), stream, owner, id, c, &cmu)
 	}
 }
 
@@ -335,6 +337,22 @@ func (s *Server) Info() PeerInfo {
 
 // forward runs one batch and encodes its output.
 func (s *Server) forward(ctx context.Context, owner string, conn uint64, payload []byte, c *compressor, cmu *sync.Mutex) ([]byte, error) {
+	// What decoding and computing the request take beyond its frame: the
+	// body inflated and widened to float32, and the output, twice (values
+	// and encoded), lent before any of it is allocated.
+	head, err := parseForward(payload)
+	if err != nil {
+		return nil, err
+	}
+	if head.n <= 0 || head.n > s.o.MaxContext {
+		return nil, fmt.Errorf("%w: batch of %d positions (1 to %d)", ErrMalformed, head.n, s.o.MaxContext)
+	}
+	need := int64(head.n)*int64(s.frag.Config.Embedding)*8 + 8*int64(s.frag.OutputSize(head.n, head.flags&flagAllLogits != 0))
+	release, err := s.lendWork(owner, min(need, MaxPayload))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	cmu.Lock()
 	req, err := c.decodeForward(payload, s.frag.Config.Embedding, s.o.MaxContext)
 	cmu.Unlock()

@@ -55,10 +55,23 @@ func (s *Server) closeConn(owner string, conn uint64) {
 // lend reserves n bytes of frame memory for owner, and returns what gives
 // them back.
 func (s *Server) lend(owner string, n int64) (func(), error) {
+	return s.lendFor(owner, n, true)
+}
+
+// lendWork reserves n bytes for decoding and computing a request: they
+// count against the peer's budget, not the identity's share of frames.
+func (s *Server) lendWork(owner string, n int64) (func(), error) {
+	return s.lendFor(owner, n, false)
+}
+
+func (s *Server) lendFor(owner string, n int64, frame bool) (func(), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !frame {
+		owner = ""
+	}
 	switch {
-	case s.lent[owner]+n > MaxPayload:
+	case frame && s.lent[owner]+n > MaxPayload:
 		return nil, fmt.Errorf("%w: this identity has %d bytes of requests in flight here; %d more would pass %d",
 			ErrBusy, s.lent[owner], n, MaxPayload)
 	case s.lentAll+n > s.o.FrameMemory:
@@ -84,6 +97,9 @@ func (s *Server) lend(owner string, n int64) (func(), error) {
 func (s *Server) openSession(k sessionKey, conn uint64, pos int) (*serverSession, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.open[conn] == nil {
+		return nil, fmt.Errorf("transport: the connection of session %d has closed", k.id)
+	}
 	ss, ok := s.sessions[k]
 	if !ok {
 		if pos != 0 {
@@ -109,7 +125,7 @@ func (s *Server) openSession(k sessionKey, conn uint64, pos int) (*serverSession
 		s.sessions[k] = ss
 	}
 	if ss.active {
-		return nil, fmt.Errorf("transport: session %d is running another batch", k.id)
+		return nil, fmt.Errorf("%w: session %d is running another batch", ErrBusy, k.id)
 	}
 	switch {
 	case pos < ss.s.Pos():

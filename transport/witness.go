@@ -97,12 +97,30 @@ func (r *Route) check(ctx context.Context, hi int, pending [][]byte, out []float
 		}
 		return nil
 	}
+	if w.fed > len(pending) { // the history was cut back (Truncate): start over
+		w.fed, w.pos, w.want = 0, 0, nil
+	}
 	if w.fed < len(pending) {
-		want, n, err := r.witnessBatch(ctx, h, w, pending[w.fed:], hi == len(r.hops)-1)
-		if err != nil || want == nil {
-			return err
+		want, _, err := r.witnessBatch(ctx, h, w, pending[w.fed:], hi == len(r.hops)-1)
+		if err != nil {
+			// The witness, not the peer, failed: drop it (a new one starts
+			// over at the next check), and leave this forward unchecked.
+			r.o.Logger.Warn("the witness failed", "layers", fmt.Sprintf("%d-%d", h.start, h.end-1), "err", err)
+			if w.session != nil {
+				w.session.Close()
+			}
+			h.witness = nil
+			return nil
 		}
-		w.fed, w.pos, w.want = len(pending), w.pos+n, want
+		if want == nil {
+			return nil
+		}
+		w.fed, w.want = len(pending), want
+	}
+	if len(w.want) < len(out) {
+		r.o.Logger.Warn("the witness computed less than the request", "layers", fmt.Sprintf("%d-%d", h.start, h.end-1))
+		h.witness = nil
+		return nil
 	}
 	want := w.want[len(w.want)-len(out):]
 	h.stats.Checked++
@@ -123,37 +141,65 @@ func (r *Route) check(ctx context.Context, hi int, pending [][]byte, out []float
 // output when a replica witness failed (it is dropped, and the check
 // skipped).
 func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [][]byte, last bool) ([]float32, int, error) {
-	batch := &ForwardRequest{Session: w.remote, Pos: w.pos}
-	for _, payload := range requests {
-		req, err := w.c.decodeForward(payload, r.embd, r.context)
-		if err != nil {
+	// The requests run in order; one that starts before the witness's end
+	// (a retried chunk, a replay) cuts it back first, as a peer does. Each
+	// run of consecutive positions is one batch; the last one's output is
+	// what the check compares.
+	var want []float32
+	n := 0
+	for i := 0; i < len(requests); {
+		batch := &ForwardRequest{Session: w.remote}
+		for ; i < len(requests); i++ {
+			req, err := w.c.decodeForward(requests[i], r.embd, r.context)
+			if err != nil {
+				return nil, 0, err
+			}
+			if batch.N == 0 {
+				if req.Pos > w.pos {
+					return nil, 0, fmt.Errorf("transport: the witness of layers %d-%d holds %d positions, the history goes on at %d", h.start, h.end-1, w.pos, req.Pos)
+				}
+				batch.Pos = req.Pos
+			} else if req.Pos != batch.Pos+batch.N {
+				break // the next run starts here
+			}
+			batch.N += req.N
+			batch.Tokens = append(batch.Tokens, req.Tokens...)
+			batch.Hidden = append(batch.Hidden, req.Hidden...)
+			batch.Needs = req.Needs
+		}
+		out, err := r.witnessRun(ctx, h, w, batch, last)
+		if err != nil || out == nil {
 			return nil, 0, err
 		}
-		batch.N += req.N
-		batch.Tokens = append(batch.Tokens, req.Tokens...)
-		batch.Hidden = append(batch.Hidden, req.Hidden...)
-		batch.Needs = req.Needs
+		want, w.pos, n = out, batch.Pos+batch.N, n+batch.N
 	}
+	return want, n, nil
+}
+
+// witnessRun computes one batch on the witness, at batch.Pos (cutting
+// its session back there first).
+func (r *Route) witnessRun(ctx context.Context, h *hop, w *witness, batch *ForwardRequest, last bool) ([]float32, error) {
 	size := batch.N * r.embd
 	if last {
 		size = r.vocab
 	}
 	want := make([]float32, size)
 	if w.frag != nil {
+		w.session.Truncate(batch.Pos)
 		if err := w.frag.Forward(want, w.session, engine.Batch{Tokens: batch.Tokens, Hidden: batch.Hidden}); err != nil {
-			return nil, 0, fmt.Errorf("transport: the local witness of layers %d-%d: %w", h.start, h.end-1, err)
+			return nil, fmt.Errorf("transport: the local witness of layers %d-%d: %w", h.start, h.end-1, err)
 		}
 		if last && batch.Needs.TopK > 0 {
 			want = sparse(want, batch.Needs)
 		}
-		return want, batch.N, nil
+		return want, nil
 	}
 	if _, err := r.forward(ctx, h, w.peer, batch.N, w.c.encodeForward(batch, WireF32), want); err != nil {
 		h.witness = nil // find another next time
 		r.o.Logger.Warn("the witness failed", "peer", w.peer.Addr, "err", err)
-		return nil, 0, nil
+		return nil, nil
 	}
-	return want, batch.N, nil
+	return want, nil
 }
 
 // sparse keeps the logits the needs choose, the others −∞, as a last

@@ -107,3 +107,38 @@ func TestWitness(t *testing.T) {
 		t.Errorf("the middle hop: %+v", st)
 	}
 }
+
+// TestWitnessTruncate: a route cut back (a server's prefix cache does it)
+// and checked at every forward keeps passing its checks: the witness
+// starts over from the kept history instead of comparing with stale
+// outputs.
+func TestWitnessTruncate(t *testing.T) {
+	h := newHostileRoute(t)
+	dir := filepath.Dir(h.replica.server.o.Files[h.m.Fragments[1].SHA256])
+	o := h.options(t)
+	o.VerifyRate, o.Witness = 1, localFragments(t, dir, h.m)
+	r, err := NewRoute(context.Background(), []string{h.first.addr, h.replica.addr, h.last.addr}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	logits := make([]float32, r.VocabSize())
+	eval := func(tokens []int32) {
+		t.Helper()
+		if err := r.Eval(logits, tokens); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eval(h.prompt)
+	for _, tok := range []int32{7, 8, 9} {
+		eval([]int32{tok})
+	}
+	r.Truncate(4)
+	eval(h.prompt[4:])
+	eval([]int32{11})
+	for i, st := range r.Stats() {
+		if st.Mismatched != 0 || st.Checked == 0 {
+			t.Errorf("hop %d: %d checked, %d failed", i, st.Checked, st.Mismatched)
+		}
+	}
+}
