@@ -92,3 +92,38 @@ func TestRestartedPeer(t *testing.T) {
 		t.Fatalf("the second hop is %s, replaced %d times; want the restarted %s", st[1].Addr, st[1].Replaced, addr)
 	}
 }
+
+// TestEvictedSessionReplayed: a session the peer ended while idle is
+// replayed there when the route goes on, and the logits are those of a
+// session that was never ended.
+func TestEvictedSessionReplayed(t *testing.T) {
+	dir, m := splitTiny(t, [][2]int{{0, 4}})
+	swarm := testSwarm(t)
+	p := startPeerAt(t, dir, m, 0, swarm, "127.0.0.1:0", ServerOptions{MaxContext: 64, IdleTimeout: 200 * time.Millisecond})
+	r, err := NewRoute(context.Background(), []string{p.addr}, RouteOptions{DialOptions: dialOptions(t, swarm), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tokens := []int32{1, 415, 2936, 9060, 285}
+	got := make([]float32, r.VocabSize())
+	if err := r.Eval(got, tokens[:4]); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p.server.Info().Sessions > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p.server.Info().Sessions != 0 {
+		t.Fatal("the idle session was not ended")
+	}
+	if err := r.Eval(got, tokens[4:]); err != nil {
+		t.Fatalf("after the peer ended the idle session: %v", err)
+	}
+	if want := localLogits(t, tokens); !slices.Equal(got, want) {
+		t.Error("the replayed session's logits differ from one never ended")
+	}
+	if st := r.Stats()[0]; st.Replaced != 1 {
+		t.Errorf("replaced %d times, want 1 (the replay)", st.Replaced)
+	}
+}

@@ -103,7 +103,9 @@ func (s *Server) openSession(k sessionKey, conn uint64, pos int) (*serverSession
 	ss, ok := s.sessions[k]
 	if !ok {
 		if pos != 0 {
-			return nil, fmt.Errorf("transport: session %d is unknown here and the batch starts at %d", k.id, pos)
+			// Ended (idle, or its connection closed): busy, so that the
+			// coordinator replays the session, here or on a replica.
+			return nil, fmt.Errorf("%w: session %d is unknown here (ended?) and the batch starts at %d", ErrBusy, k.id, pos)
 		}
 		mine := 0
 		for other := range s.sessions {
