@@ -382,6 +382,23 @@ func (s *Server) forward(ctx context.Context, owner string, conn uint64, payload
 	return c.encodeResult(out, fields.wire(), s.frag.Last(), compute), nil
 }
 
+// takeTurn runs compute as one turn of the backend, waiting for the turns
+// before it, and counts its time as busy. It returns that time, or an
+// error when ctx ends first (the client went away) or compute fails.
+func (s *Server) takeTurn(ctx context.Context, compute func() error) (time.Duration, error) {
+	if err := s.turn.Acquire(ctx, 1); err != nil {
+		return 0, fmt.Errorf("transport: the client went away: %w", err)
+	}
+	start := s.clock()
+	err := compute()
+	t := s.clock().Sub(start)
+	s.turn.Release(1)
+	s.mu.Lock()
+	s.busy += t
+	s.mu.Unlock()
+	return t, err
+}
+
 // checkResultSize refuses, before any work, a request whose result could
 // not travel in one frame.
 func (s *Server) checkResultSize(req *ForwardRequest, w Wire) error {
@@ -428,16 +445,7 @@ func (s *Server) run(ctx context.Context, out []float32, session *engine.Session
 		case req.AllLogits:
 			dst = out[done*c.Vocab:]
 		}
-		if err := s.turn.Acquire(ctx, 1); err != nil {
-			return took, fmt.Errorf("transport: the client went away: %w", err)
-		}
-		start := s.clock()
-		err := s.frag.Forward(dst, session, in)
-		t := s.clock().Sub(start)
-		s.turn.Release(1)
-		s.mu.Lock()
-		s.busy += t
-		s.mu.Unlock()
+		t, err := s.takeTurn(ctx, func() error { return s.frag.Forward(dst, session, in) })
 		took += t
 		if err != nil {
 			return took, err

@@ -97,17 +97,11 @@ func (s *Server) runMany(ctx context.Context, outs [][]float32, sessions []*engi
 		if len(turn) == 0 {
 			break
 		}
-		if err := s.turn.Acquire(ctx, 1); err != nil {
-			return took, fmt.Errorf("transport: the client went away: %w", err)
-		}
-		start := s.clock()
-		err := s.frag.ForwardMany(turn)
-		t := s.clock().Sub(start)
-		s.turn.Release(1)
-		s.mu.Lock()
-		s.busy += t
-		s.mu.Unlock()
+		t, err := s.takeTurn(ctx, func() error { return s.frag.ForwardMany(turn) })
 		took += t
+		if err != nil && ctx.Err() != nil {
+			return took, err // the client went away before the turn
+		}
 		if err != nil {
 			var pe *engine.PartError
 			if errors.As(err, &pe) {
