@@ -152,11 +152,26 @@ func verifyLocal(c *cli.Context, path string) (*verifyReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	start = time.Now()
+	err = r.againstExact(c, exact, tokens, logits, func(layer int, stage engine.Stage) ([]float32, verifyCheck, bool) {
+		return states.states[hiddenKey{layer, stage}], verifyCheck{}, true
+	})
+	return r, err
+}
+
+// againstExact runs the exact pass over tokens and fills the report: a
+// check for each layer and stage that computed says it has (its hidden
+// states, and the check's peer), the logits, the exact pass's time; and
+// the dump, if asked for.
+func (r *verifyReport) againstExact(c *cli.Context, exact *engine.Exact, tokens []int32, logits []float32,
+	computed func(layer int, stage engine.Stage) ([]float32, verifyCheck, bool)) error {
+	start := time.Now()
 	var dumpErr error
 	want, err := exact.Forward(tokens, func(layer int, stage engine.Stage, hidden [][]float64) {
-		got := states.states[hiddenKey{layer, stage}]
-		check := verifyCheck{Layer: layer, Stage: stage.String()}
+		got, check, ok := computed(layer, stage)
+		if !ok {
+			return
+		}
+		check.Layer, check.Stage = layer, stage.String()
 		check.compare(got, hidden)
 		r.Checks = append(r.Checks, check)
 		if dumpErr == nil {
@@ -164,23 +179,22 @@ func verifyLocal(c *cli.Context, path string) (*verifyReport, error) {
 		}
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if dumpErr != nil {
-		return nil, dumpErr
+		return dumpErr
 	}
 	r.ExactMS = ms(time.Since(start))
-	r.Logits = compareLogits(logits, want, 0, c.Int("top-k"))
-	return r, dumpLogits(c.String("dump"), logits, want)
+	r.Logits = compareLogits(logits, want, c.Int("top-k"))
+	return dumpLogits(c.String("dump"), logits, want)
 }
 
-// compareLogits compares rows of logits (flattened) with the exact rows
-// from row first on.
-func compareLogits(got []float32, want [][]float64, first, k int) verifyLogits {
+// compareLogits compares rows of logits (flattened) with the exact rows.
+func compareLogits(got []float32, want [][]float64, k int) verifyLogits {
 	v := len(want[0])
 	l := verifyLogits{TopK: min(k, v), Agreement: 1}
-	for r := first; r < len(want); r++ {
-		row := got[(r-first)*v : (r-first+1)*v]
+	for r := range want {
+		row := got[r*v : (r+1)*v]
 		e := nmse(row, want[r:r+1])
 		if !(e <= l.NMSE) { // NaN sticks
 			l.NMSE = e

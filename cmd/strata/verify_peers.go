@@ -92,30 +92,13 @@ func verifyPeers(c *cli.Context, manifest string) (*verifyReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	start = time.Now()
-	var dumpErr error
-	want, err := exact.Forward(tokens, func(layer int, stage engine.Stage, hidden [][]float64) {
+	err = r.againstExact(c, exact, tokens, logits, func(layer int, stage engine.Stage) ([]float32, verifyCheck, bool) {
 		hi, ok := hopOf[layer]
 		if !ok || stage != engine.AfterFeedForward || hi == len(hops)-1 {
-			return // inside a hop, or the last hop's output, checked as logits
+			return nil, verifyCheck{}, false // inside a hop, or the last hop's output, checked as logits
 		}
-		got := states.states[hiddenKey{hi, stage}]
-		h := hops[hi]
-		check := verifyCheck{Layer: layer, Stage: stage.String(), Peer: h.Addr, ID: h.ID}
-		check.compare(got, hidden)
-		r.Checks = append(r.Checks, check)
-		if dumpErr == nil {
-			dumpErr = dumpStates(c.String("dump"), layer, stage, got, hidden)
-		}
+		return states.states[hiddenKey{hi, stage}], verifyCheck{Peer: hops[hi].Addr, ID: hops[hi].ID}, true
 	})
-	if err != nil {
-		return nil, err
-	}
-	if dumpErr != nil {
-		return nil, dumpErr
-	}
-	r.ExactMS = ms(time.Since(start))
-	r.Logits = compareLogits(logits, want, 0, c.Int("top-k"))
 	r.Logits.Peer, r.Logits.ID = hops[len(hops)-1].Addr, hops[len(hops)-1].ID
-	return r, dumpLogits(c.String("dump"), logits, want)
+	return r, err
 }
