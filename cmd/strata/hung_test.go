@@ -80,26 +80,7 @@ func TestStoppedPeer(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// The stall is the longest wait for a token after the stop: lines
-		// can arrive together, so the failover may come a few tokens on.
-		var stopped, prev time.Time
-		var stall time.Duration
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			if !strings.Contains(line, "msg=token n=") {
-				continue
-			}
-			now := time.Now()
-			if !stopped.IsZero() {
-				stall = max(stall, now.Sub(prev))
-			}
-			prev = now
-			if strings.Contains(line, "msg=token n=5 ") {
-				middle.cmd.Process.Signal(syscall.SIGSTOP)
-				stopped = now
-			}
-		}
+		stopped, stall := stallAfter(stderr, 5, func() { middle.cmd.Process.Signal(syscall.SIGSTOP) })
 		err := cmd.Wait()
 		middle.cmd.Process.Signal(syscall.SIGCONT)
 		if err != nil {

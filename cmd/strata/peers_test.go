@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -72,6 +73,30 @@ func (p *peerProcess) kill() {
 	}
 }
 
+// stallAfter reads a `--verbose run`'s log, calls act after token n, and
+// returns when it did and the longest wait for a token after that: lines
+// can arrive together, so a failover may come a few tokens on.
+func stallAfter(log io.Reader, n int, act func()) (acted time.Time, stall time.Duration) {
+	var prev time.Time
+	sc := bufio.NewScanner(log)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, "msg=token n=") {
+			continue
+		}
+		now := time.Now()
+		if !acted.IsZero() {
+			stall = max(stall, now.Sub(prev))
+		}
+		prev = now
+		if strings.Contains(line, fmt.Sprintf("msg=token n=%d ", n)) {
+			act()
+			acted = now
+		}
+	}
+	return acted, stall
+}
+
 type peersResult struct {
 	Tokens []int32 `json:"tokens"`
 	Peers  []struct {
@@ -118,26 +143,7 @@ func TestKillMiddlePeer(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// The stall is the longest wait for a token after the kill: lines
-		// can arrive together, so the failover may come a few tokens on.
-		var killed, prev time.Time
-		var stall time.Duration
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			if !strings.Contains(line, "msg=token n=") {
-				continue
-			}
-			now := time.Now()
-			if !killed.IsZero() {
-				stall = max(stall, now.Sub(prev))
-			}
-			prev = now
-			if strings.Contains(line, "msg=token n=5 ") {
-				middle.kill()
-				killed = now
-			}
-		}
+		killed, stall := stallAfter(stderr, 5, middle.kill)
 		if err := cmd.Wait(); err != nil {
 			t.Errorf("run %d: %v", run, err)
 			continue
