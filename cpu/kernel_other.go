@@ -21,3 +21,9 @@ func axpys(kernelVariant) func(y, x []float32, a float32) { return axpy }
 
 // asmDequantizer has no assembly to offer on this build.
 func asmDequantizer(gguf.TensorType, kernelVariant) func(dst []float32, src []byte) { return nil }
+
+// asmIntegerKernel has no assembly to offer on this build.
+func asmIntegerKernel(gguf.TensorType, kernelVariant) integerKernel { return nil }
+
+// asmQuantizer has no assembly to offer on this build.
+func asmQuantizer(kernelVariant) func(q *quantRow, x []float32, o inputOrder) { return nil }
