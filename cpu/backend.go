@@ -38,11 +38,12 @@ type Backend struct {
 	tile     tileProduct                  // the variant's
 	dot      func(w, x []float32) float32 // the variant's pairDot
 	axpy     func(y, x []float32, a float32)
-	scratch  [][]float32                                  // per worker: a tile of dequantized rows
-	carried  [][]float32                                  // per worker: the tile product's carried lanes
-	quant    []quantRow                                   // per batch row: the input of an integer product, quantized
-	quantize func(q *quantRow, x []float32, o inputOrder) // the variant's quantizer
-	err      error                                        // the first operation refused, reported by Read and Write
+	scratch  [][]float32                                   // per worker: a tile of dequantized rows
+	carried  [][]float32                                   // per worker: the tile product's carried lanes
+	quant    quantBatch                                    // the input of an integer product, quantized
+	quantize func(q *quantBatch, x []float32, n, cols int) // the variant's quantizer
+	lanes    [][]float64                                   // per worker: the integer kernels' lanes
+	err      error                                         // the first operation refused, reported by Read and Write
 
 	matmul    matmulTask
 	attention attentionTask
@@ -65,7 +66,7 @@ func New(o Options) *Backend {
 		v = bestVariant()
 	}
 	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), dot: dots(v), axpy: axpys(v),
-		scratch: make([][]float32, threads), carried: make([][]float32, threads), quantize: quantizer(v)}
+		scratch: make([][]float32, threads), carried: make([][]float32, threads), quantize: quantizer(v), lanes: make([][]float64, threads)}
 	b.attention.b = b
 	b.matmul.b = b
 	return b
@@ -121,7 +122,6 @@ type weight struct {
 	decode     func(dst []float32, src []byte) // the type's Go dequantizer (format's)
 	kernel     rowsKernel                      // the type's matrix-vector kernel
 	integer    integerKernel                   // the type's integer kernel, for the K formats
-	order      inputOrder                      // the input order integer reads
 	dequantize func(dst []float32, src []byte) // the type's, in the backend's variant
 	vector     []float32                       // the values of a one-row weight (norms), decoded at load
 }
@@ -144,8 +144,8 @@ func (b *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 	rows := int(t.Elements()) / max(cols, 1)
 	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), data: data,
 		decode: decode, kernel: kernel(t.Type, b.variant), dequantize: dequantizer(t.Type, b.variant)}
-	if o, ok := integerType(t.Type); ok {
-		w.integer, w.order = integerKernelOf(t.Type, b.variant), o
+	if integerType(t.Type) {
+		w.integer = integerKernelOf(t.Type, b.variant)
 	}
 	if len(data) != rows*w.rowBytes {
 		return nil, fmt.Errorf("cpu: tensor %q: %d bytes, want %d", t.Name, len(data), rows*w.rowBytes)

@@ -1,30 +1,34 @@
 package cpu
 
-// Integer matrix-vector products for the K formats (Q4_K and Q6_K). The
-// input row is quantized once per product to integers, and every weight
-// row's product is then exact integer arithmetic per super-block, scaled
-// in one fixed order:
+// Integer matrix products for the K formats (Q4_K and Q6_K). Each input
+// row is quantized once per product to integers; every weight row's
+// product is then exact integer arithmetic per super-block, scaled in one
+// fixed order:
 //
 //   - Each super-block b of 256 inputs gets the power of two 2^e that puts
-//     its largest magnitude m in [2^29, 2^30): X_i = round(x_i·2^e), ties
-//     to even, so |X_i| ≤ 2^30. Its scale is s_b = 2^−e. A super-block of
+//     its largest magnitude m in [2^28, 2^29): X_i = round(x_i·2^e), ties
+//     to even, so |X_i| < 2^29. Its scale is s_b = 2^−e. A super-block of
 //     zeros has s_b = 0; one holding a NaN or an infinity has s_b = NaN.
-//   - Per weight super-block, S = Σ_j sc_j·Σ_{i∈j} q_i·X_i and, for Q4_K,
-//     M = Σ_j m_j·Σ_{i∈j} X_i: exact integers, whatever order or width
-//     adds them (they stay below 2^53).
-//   - t_b = float64(d)·float64(S) − float64(dmin)·float64(M) (Q6_K: q is
-//     the value minus 32 and there is no M), each operation rounded to
-//     float64; acc = acc + t_b·s_b over b in order; the product is
-//     float32(acc).
+//   - Weight i of a super-block is the integer w_i = sc_j·q_i (Q4_K, q a
+//     nibble) or sc_j·(q_i − 32) (Q6_K), for its sub-block j.
+//   - Lane l < 8 of a super-block holds the elements i with (i/2) mod 8 =
+//     l: S_l = Σ w_i·X_i over them, and, for Q4_K, M_l = m_l·Σ X_i over
+//     sub-block l. Both are exact integers, whatever order or width adds
+//     them (they stay below 2^53).
+//   - t_l = d·S_l − u_l with one rounding, where u_l = dmin·M_l (Q6_K:
+//     u_l = 0), and acc_l = t_l·s_b + acc_l with one rounding, over b in
+//     order; the product is float32 of the lanes summed by reduceLanes.
 //
 // Integer sums are associative, so every kernel variant, batch size and
-// thread count gives the same bits. X keeps 30 bits of each super-block:
-// every input of at least 2^−7 of the largest exactly (float32 holds 24),
-// the smaller ones to 2^−31 of it, so the products are those of exact
-// arithmetic on the float32 inputs but for that and the last rounding.
+// thread count gives the same bits, and decode (one input, weights decoded
+// in registers) and prompts (many inputs against weights expanded once)
+// agree. X keeps 29 bits of each super-block: inputs of at least 2^−5 of
+// its largest exactly (float32 holds 24 bits), the smaller ones to 2^−30
+// of it, so the products are exact arithmetic's on the float32 inputs but
+// for that and the last roundings.
 //
-// The kernels take X as four signed bytes (limbs), X = ((a·256 + b)·256 +
-// c)·256 + d, so that byte-by-byte multiplies (VPMADDUBSW) compute it.
+// The kernels take X as two 16-bit limbs, X = H·2^15 + L with |L| ≤ 2^14,
+// so that 16-bit multiplies (VPDPWSSD) compute it.
 
 import (
 	"math"
@@ -35,98 +39,44 @@ import (
 
 const (
 	superBlock = 256 // inputs per super-block of the K formats
-	limbBytes  = limbs * superBlock
-	quantBits  = 30         // |X| ≤ 2^quantBits
-	limbs      = 4          // signed bytes per element
-	sumWords   = 16 * limbs // the limbs' sums over 16, per super-block
+	quantBits  = 29  // |X| < 2^quantBits
+	limbShift  = 15  // X = H·2^limbShift + L
+	laneCount  = 8   // lanes of a super-block's sums
 )
 
 // quietNaN is the scale of a super-block holding a NaN or an infinity,
 // the same bits in every quantizer.
 var quietNaN = math.Float64frombits(0x7ff8000000000000)
 
-// An inputOrder is where a quantized row stores element i of each
-// super-block: the order its format's kernel reads the weights in.
-type inputOrder int
-
-const (
-	naturalOrder inputOrder = iota // Q6_K
-	q4kOrder                       // Q4_K: sub-blocks 0, 2, 1, 3, 4, 6, 5, 7
-)
-
-// position returns where element i of a super-block is stored.
-func (o inputOrder) position(i int) int {
-	if o == naturalOrder {
-		return i
-	}
-	// 64-byte runs of weight nibbles hold sub-blocks (4h, 4h+2) in the
-	// low nibbles, (4h+1, 4h+3) in the high ones.
-	sub, l := i/32, i%32
-	h, k := sub/4, sub%4
-	return 128*h + 64*(k%2) + 32*(k/2) + l
-}
-
-// quantRow is one input row quantized for the integer kernels.
-type quantRow struct {
-	order  inputOrder
-	blocks int
-	limbs  []int8    // per super-block: the limbs, highest first, 256 bytes each, in order's positions
-	scale  []float64 // per super-block: s_b
-	sums32 []float64 // per super-block: the 8 sums of X over elements 32j..32j+31
-	sums16 []int16   // per super-block: per limb, the 16 sums over elements 16j..16j+15; 16 more at the end
+// quantBatch is a batch of input rows quantized for the integer kernels.
+type quantBatch struct {
+	n, cols, blocks int       // rows, inputs a row, super-blocks a row
+	hi, lo          []int16   // n × cols: H and L of every input
+	scale           []float64 // n × blocks: s_b
+	sums32          []float64 // n × blocks × 8: the sums of X over elements 32j..32j+31
 }
 
 // integerType reports whether t's products are computed by the integer
-// kernels, and the input order they read.
-func integerType(t gguf.TensorType) (inputOrder, bool) {
-	switch t {
-	case gguf.Q4_K:
-		return q4kOrder, true
-	case gguf.Q6_K:
-		return naturalOrder, true
-	}
-	return 0, false
+// kernels.
+func integerType(t gguf.TensorType) bool { return t == gguf.Q4_K || t == gguf.Q6_K }
+
+// size makes q hold n rows of cols inputs (a multiple of superBlock).
+func (q *quantBatch) size(n, cols int) {
+	q.n, q.cols, q.blocks = n, cols, cols/superBlock
+	q.hi = grow(q.hi, n*cols)
+	q.lo = grow(q.lo, n*cols)
+	q.scale = grow(q.scale, n*q.blocks)
+	q.sums32 = grow(q.sums32, n*q.blocks*8)
 }
 
-// size makes q hold a row of n inputs (n a multiple of superBlock) in
-// order o, and returns its super-blocks.
-func (q *quantRow) size(n int, o inputOrder) int {
-	blocks := n / superBlock
-	q.order, q.blocks = o, blocks
-	q.limbs = grow(q.limbs, blocks*limbBytes)
-	q.scale = grow(q.scale, blocks)
-	q.sums32 = grow(q.sums32, blocks*8)
-	q.sums16 = grow(q.sums16, blocks*sumWords+16)
-	clear(q.sums16[blocks*sumWords:])
-	return blocks
-}
-
-// finish completes what the assembly quantizers leave: the sums over 32
-// from the limbs' sums over 16, and non-finite super-blocks cleared.
-func (q *quantRow) finish() {
-	for b := range q.blocks {
-		s16 := q.sums16[sumWords*b : sumWords*(b+1)]
-		if math.IsNaN(q.scale[b]) {
-			q.scale[b] = quietNaN
-			clear(q.limbs[b*limbBytes : (b+1)*limbBytes])
-			clear(s16)
-		}
-		for j := range 8 {
-			var sum int64
-			for l := range limbs {
-				sum = sum<<8 + int64(s16[16*l+2*j]) + int64(s16[16*l+2*j+1])
-			}
-			q.sums32[8*b+j] = float64(sum)
-		}
-	}
-}
-
-// quantize fills q from x (len(x) a multiple of superBlock) in order o:
-// the pure-Go quantizer, the definition of the quantized input.
-func quantize(q *quantRow, x []float32, o inputOrder) {
-	blocks := q.size(len(x), o)
-	for b := range blocks {
+// quantize fills q from the n rows of x (n × cols): the pure-Go
+// quantizer, the definition of the quantized input.
+func quantize(q *quantBatch, x []float32, n, cols int) {
+	q.size(n, cols)
+	for b := range n * q.blocks {
 		xs := x[b*superBlock : (b+1)*superBlock]
+		hi, lo := q.hi[b*superBlock:(b+1)*superBlock], q.lo[b*superBlock:(b+1)*superBlock]
+		sums32 := q.sums32[b*8 : b*8+8]
 		// The largest magnitude, from the bits: their order is the
 		// magnitudes' for finite values, and above every one for the rest.
 		var mb uint32
@@ -134,47 +84,29 @@ func quantize(q *quantRow, x []float32, o inputOrder) {
 			mb = max(mb, math.Float32bits(v)&0x7fffffff)
 		}
 		m, finite := math.Float32frombits(mb), mb < 0x7f800000
-		limbsOf := q.limbs[b*limbBytes : (b+1)*limbBytes]
-		sums32 := q.sums32[b*8 : b*8+8]
-		sums16 := q.sums16[b*sumWords : (b+1)*sumWords]
 		if !finite || m == 0 {
 			q.scale[b] = 0
 			if !finite {
 				q.scale[b] = quietNaN
 			}
-			clear(limbsOf)
+			clear(hi)
+			clear(lo)
 			clear(sums32)
-			clear(sums16)
 			continue
 		}
 		_, k := math.Frexp(float64(m)) // m < 2^k
 		e := quantBits - k
 		up := math.Ldexp(1, e)
 		q.scale[b] = math.Ldexp(1, -e)
-		for run := range superBlock / 32 {
-			p := o.position(32 * run)
-			xr := xs[32*run : 32*run+32 : 32*run+32]
+		for j := range sums32 {
 			var sum int64
-			for half := range 2 {
-				var sl [limbs]int16
-				for i := 16 * half; i < 16*half+16; i++ {
-					X := int32(math.RoundToEven(float64(xr[i]) * up))
-					sum += int64(X)
-					// Balanced base-256 digits, the lowest first; the
-					// highest is what remains, at most 64 in magnitude.
-					for l := limbs - 1; l >= 0; l-- {
-						d := int8(X)
-						limbsOf[l*superBlock+p+i] = d
-						sl[l] += int16(d)
-						X = (X - int32(d)) >> 8
-					}
-				}
-				j := 2*run + half
-				for l := range limbs {
-					sums16[16*l+j] = sl[l]
-				}
+			for i := 32 * j; i < 32*j+32; i++ {
+				X := int32(math.RoundToEven(float64(xs[i]) * up))
+				l := X << (32 - limbShift) >> (32 - limbShift) // balanced low limb
+				hi[i], lo[i] = int16((X-l)>>limbShift), int16(l)
+				sum += int64(X)
 			}
-			sums32[run] = float64(sum)
+			sums32[j] = float64(sum)
 		}
 	}
 }
@@ -187,86 +119,100 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// values writes the X of super-block b, in natural order, to dst.
-func (q *quantRow) values(dst *[superBlock]int64, b int) {
-	ls := q.limbs[b*limbBytes : (b+1)*limbBytes]
-	for i := range dst {
-		p := q.order.position(i)
-		var x int64
-		for l := range limbs {
-			x = x<<8 + int64(ls[l*superBlock+p])
-		}
-		dst[i] = x
+// value returns X of input i of row j.
+func (q *quantBatch) value(j, i int) int64 {
+	return int64(q.hi[j*q.cols+i])<<limbShift + int64(q.lo[j*q.cols+i])
+}
+
+// reduceLanes sums the lanes of a product: (a0+a4) + (a2+a6), then
+// (a1+a5) + (a3+a7), then their sum.
+func reduceLanes(a *[laneCount]float64) float32 {
+	return float32(((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])))
+}
+
+// addSuperBlock adds the terms of super-block b of row j to acc, given
+// the weights w (natural order), d, dmin and mins (zero for Q6_K).
+func (q *quantBatch) addSuperBlock(acc *[laneCount]float64, j, b int, w *[superBlock]int64, d, dmin float64, mins *[8]int64) {
+	var S [laneCount]int64
+	for i, wi := range w {
+		S[i/2%laneCount] += wi * q.value(j, b*superBlock+i)
+	}
+	jb := j*q.blocks + b
+	for l := range acc {
+		u := dmin * (float64(mins[l]) * q.sums32[8*jb+l])
+		t := math.FMA(d, float64(S[l]), -u)
+		acc[l] = math.FMA(t, q.scale[jb], acc[l])
 	}
 }
 
-// An integerKernel writes to out[r] the product of weight row r (rowBytes
-// each, in w) with the quantized input q.
-type integerKernel func(out []float32, w []byte, rowBytes int, q *quantRow)
+// q4kWeights writes the integer weights of a Q4_K super-block and its
+// mins.
+func q4kWeights(w *[superBlock]int64, mins *[8]int64, blk []byte) {
+	for j := range 8 {
+		sc, m := format.ScaleMinK4(j, blk[4:16])
+		mins[j] = int64(m)
+		qs := blk[16+32*(j/2) : 16+32*(j/2)+32]
+		shift := 4 * uint(j%2)
+		for l := range 32 {
+			w[32*j+l] = int64(sc) * int64(qs[l]>>shift&0xf)
+		}
+	}
+}
+
+// q6kWeights writes the integer weights of a Q6_K super-block.
+func q6kWeights(w *[superBlock]int64, blk []byte) {
+	for h := range 2 {
+		ql, qh := blk[64*h:64*h+64], blk[128+32*h:128+32*h+32]
+		for l := range 32 {
+			w[128*h+l] = int64(ql[l]&0xf|(qh[l]&3)<<4) - 32
+			w[128*h+l+32] = int64(ql[l+32]&0xf|(qh[l]>>2&3)<<4) - 32
+			w[128*h+l+64] = int64(ql[l]>>4|(qh[l]>>4&3)<<4) - 32
+			w[128*h+l+96] = int64(ql[l+32]>>4|(qh[l]>>6&3)<<4) - 32
+		}
+	}
+	for i := range w {
+		w[i] *= int64(int8(blk[192+i/16]))
+	}
+}
+
+// An integerKernel writes to out[j*stride+r], for r < rows and j < q.n,
+// the product of weight row r (rowBytes each, in w) with quantized input
+// j. scratch is the caller's, for the kernel to grow and keep.
+type integerKernel func(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, scratch *[]float64)
 
 // q4kInteger is the pure-Go Q4_K integer kernel: the definition above.
-func q4kInteger(out []float32, w []byte, rowBytes int, q *quantRow) {
-	var X [superBlock]int64
-	for r := range out {
-		row := w[r*rowBytes : (r+1)*rowBytes]
-		var acc float64
-		for b := range q.blocks {
-			q.values(&X, b)
-			blk := row[b*144 : (b+1)*144]
-			d, dmin := format.Half(blk[0:]), format.Half(blk[2:])
-			var S, M int64
-			for j := range 8 {
-				sc, m := format.ScaleMinK4(j, blk[4:16])
-				qs := blk[16+32*(j/2) : 16+32*(j/2)+32]
-				shift := 4 * uint(j%2)
-				var p, sum int64
-				for l := range 32 {
-					x := X[32*j+l]
-					p += int64(qs[l]>>shift&0xf) * x
-					sum += x
-				}
-				S += int64(sc) * p
-				M += int64(m) * sum
+func q4kInteger(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, _ *[]float64) {
+	var weights [superBlock]int64
+	var mins [8]int64
+	for j := range q.n {
+		for r := range rows {
+			row := w[r*rowBytes : (r+1)*rowBytes]
+			var acc [laneCount]float64
+			for b := range q.blocks {
+				blk := row[b*144 : (b+1)*144]
+				q4kWeights(&weights, &mins, blk)
+				q.addSuperBlock(&acc, j, b, &weights, float64(format.Half(blk[0:])), float64(format.Half(blk[2:])), &mins)
 			}
-			t := float64(d)*float64(S) - float64(dmin)*float64(M)
-			acc = acc + t*q.scale[b]
+			out[j*stride+r] = reduceLanes(&acc)
 		}
-		out[r] = float32(acc)
 	}
 }
 
 // q6kInteger is the pure-Go Q6_K integer kernel.
-func q6kInteger(out []float32, w []byte, rowBytes int, q *quantRow) {
-	var X [superBlock]int64
-	var v [superBlock]int64
-	for r := range out {
-		row := w[r*rowBytes : (r+1)*rowBytes]
-		var acc float64
-		for b := range q.blocks {
-			q.values(&X, b)
-			blk := row[b*210 : (b+1)*210]
-			d := format.Half(blk[208:])
-			for h := range 2 {
-				ql, qh := blk[64*h:64*h+64], blk[128+32*h:128+32*h+32]
-				for l := range 32 {
-					v[128*h+l] = int64(ql[l]&0xf|(qh[l]&3)<<4) - 32
-					v[128*h+l+32] = int64(ql[l+32]&0xf|(qh[l]>>2&3)<<4) - 32
-					v[128*h+l+64] = int64(ql[l]>>4|(qh[l]>>4&3)<<4) - 32
-					v[128*h+l+96] = int64(ql[l+32]>>4|(qh[l]>>6&3)<<4) - 32
-				}
+func q6kInteger(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, _ *[]float64) {
+	var weights [superBlock]int64
+	var mins [8]int64
+	for j := range q.n {
+		for r := range rows {
+			row := w[r*rowBytes : (r+1)*rowBytes]
+			var acc [laneCount]float64
+			for b := range q.blocks {
+				blk := row[b*210 : (b+1)*210]
+				q6kWeights(&weights, blk)
+				q.addSuperBlock(&acc, j, b, &weights, float64(format.Half(blk[208:])), 0, &mins)
 			}
-			var S int64
-			for j := range 16 {
-				var p int64
-				for l := 16 * j; l < 16*j+16; l++ {
-					p += v[l] * X[l]
-				}
-				S += int64(int8(blk[192+j])) * p
-			}
-			t := float64(d) * float64(S)
-			acc = acc + t*q.scale[b]
+			out[j*stride+r] = reduceLanes(&acc)
 		}
-		out[r] = float32(acc)
 	}
 }
 
@@ -277,7 +223,7 @@ var genericIntegerKernels = map[gguf.TensorType]integerKernel{
 }
 
 // quantizer returns the quantizer of variant v; all give the same bits.
-func quantizer(v kernelVariant) func(q *quantRow, x []float32, o inputOrder) {
+func quantizer(v kernelVariant) func(q *quantBatch, x []float32, n, cols int) {
 	if f := asmQuantizer(v); f != nil {
 		return f
 	}

@@ -3,7 +3,7 @@
 package cpu
 
 import (
-	"unsafe"
+	"math"
 
 	"golang.org/x/sys/cpu"
 
@@ -14,93 +14,98 @@ import (
 // products of 16-bit pairs with VPDPWSSD.
 var hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI
 
-// q4kIntegerAVX512 and q6kIntegerAVX512 add to acc[r], for r < rows, the
-// terms of blocks super-blocks of weight row r (stride bytes from the
-// next) against a quantized input's limbs, scales and sums (sums32 for
-// Q4_K, sums16 for Q6_K), from the first super-block given.
+// q4kIntegerAVX512 and q6kIntegerAVX512 add to acc[(t·rows + r)·8 + l]
+// lane l of the terms of blocks super-blocks of weight row r (stride bytes
+// from the next) against quantized input t < tokens, from the first
+// super-block given; each input row holds cols inputs.
 //
 //go:noescape
-func q4kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks int, limbs *int8, scale *float64, sums unsafe.Pointer)
+func q4kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
 
 //go:noescape
-func q6kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks int, limbs *int8, scale *float64, sums unsafe.Pointer)
-
-// Rows go through the assembly segmentRows at a time, each in segments
-// of segmentBlocks super-blocks, so that the segment's quantized input
-// (1024 bytes a super-block) stays in L1 for all of them. Each row's
-// terms are still added in order.
-const (
-	segmentRows   = 16
-	segmentBlocks = 16
-)
+func q6kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
 
 //go:noescape
-func quantizeAVX512(x *float32, blocks int, limbs *int8, scale *float64, sums16 *int16, positions *int64)
-
-// chunkPositions are, by input order, where each run of 16 elements of a
-// super-block is stored.
-var chunkPositions = func() (p [2][16]int64) {
-	for o := range p {
-		for j := range p[o] {
-			p[o][j] = int64(inputOrder(o).position(16 * j))
-		}
-	}
-	return p
-}()
+func quantizeAVX512(x *float32, blocks int, hi, lo *int16, scale, sums *float64)
 
 // asmQuantizer returns the assembly quantizer of variant v, if any.
-func asmQuantizer(v kernelVariant) func(q *quantRow, x []float32, o inputOrder) {
+func asmQuantizer(v kernelVariant) func(q *quantBatch, x []float32, n, cols int) {
 	if v != variantAVX512 {
 		return nil
 	}
-	return func(q *quantRow, x []float32, o inputOrder) {
-		blocks := q.size(len(x), o)
+	return func(q *quantBatch, x []float32, n, cols int) {
+		q.size(n, cols)
+		blocks := n * q.blocks
 		if blocks == 0 {
 			return
 		}
-		quantizeAVX512(&x[0], blocks, &q.limbs[0], &q.scale[0], &q.sums16[0], &chunkPositions[o][0])
-		q.finish()
+		_ = x[blocks*superBlock-1]
+		quantizeAVX512(&x[0], blocks, &q.hi[0], &q.lo[0], &q.scale[0], &q.sums32[0])
+		for b, s := range q.scale[:blocks] {
+			if math.IsNaN(s) {
+				clear(q.hi[b*superBlock : (b+1)*superBlock])
+				clear(q.lo[b*superBlock : (b+1)*superBlock])
+				clear(q.sums32[8*b : 8*b+8])
+			}
+		}
 	}
 }
+
+// The assembly runs on tiles of integerRows weight rows by integerTokens
+// inputs, a segment of integerBlocks super-blocks at a time: each
+// super-block's weights are decoded once for the tile's inputs, whose
+// segment (16 KiB each) stays in L2 for the tile's rows. Every lane's terms
+// are still added in order.
+const (
+	integerRows   = 16
+	integerTokens = 16
+	integerBlocks = 16
+)
 
 // asmIntegerKernel returns the integer assembly kernel of type t in
 // variant v, if there is one, checking the lengths that keep every access
 // in bounds.
 func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
-	if v != variantAVX512 || !hasVNNI || (t != gguf.Q4_K && t != gguf.Q6_K) {
+	if v != variantAVX512 || !hasVNNI || !integerType(t) {
 		return nil
 	}
 	ts := t.TypeSize()
-	return func(out []float32, w []byte, rowBytes int, q *quantRow) {
-		if len(out) == 0 || q.blocks == 0 {
+	q4k := t == gguf.Q4_K
+	return func(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, scratch *[]float64) {
+		blocks, cols := q.blocks, q.cols
+		if rows == 0 || q.n == 0 || blocks == 0 {
 			return
 		}
-		blocks := q.blocks
 		if rowBytes < blocks*ts {
-			genericIntegerKernels[t](out, w, rowBytes, q)
+			genericIntegerKernels[t](out, stride, w, rows, rowBytes, q, scratch)
 			return
 		}
-		_ = w[(len(out)-1)*rowBytes+blocks*ts-1]
-		_ = q.limbs[blocks*limbBytes-1]
-		_ = q.scale[blocks-1]
-		_ = q.sums32[blocks*8-1]
-		_ = q.sums16[blocks*sumWords+15]
-		var acc [segmentRows]float64
-		for r0 := 0; r0 < len(out); r0 += segmentRows {
-			rows := min(segmentRows, len(out)-r0)
-			clear(acc[:])
-			for b := 0; b < blocks; b += segmentBlocks {
-				n := min(segmentBlocks, blocks-b)
-				// Called directly, not through a function value, so that acc
-				// stays on the stack.
-				if t == gguf.Q4_K {
-					q4kIntegerAVX512(&acc[0], &w[r0*rowBytes+b*ts], rowBytes, rows, n, &q.limbs[b*limbBytes], &q.scale[b], unsafe.Pointer(&q.sums32[8*b]))
-				} else {
-					q6kIntegerAVX512(&acc[0], &w[r0*rowBytes+b*ts], rowBytes, rows, n, &q.limbs[b*limbBytes], &q.scale[b], unsafe.Pointer(&q.sums16[sumWords*b]))
+		_ = w[(rows-1)*rowBytes+blocks*ts-1]
+		_ = out[(q.n-1)*stride+rows-1]
+		if need := integerRows * integerTokens * laneCount; len(*scratch) < need {
+			*scratch = make([]float64, need)
+		}
+		acc := (*scratch)[:integerRows*integerTokens*laneCount]
+		for r0 := 0; r0 < rows; r0 += integerRows {
+			nr := min(integerRows, rows-r0)
+			for t0 := 0; t0 < q.n; t0 += integerTokens {
+				nt := min(integerTokens, q.n-t0)
+				clear(acc)
+				for b0 := 0; b0 < blocks; b0 += integerBlocks {
+					nb := min(integerBlocks, blocks-b0)
+					x, jb := t0*cols+b0*superBlock, t0*blocks+b0
+					wp := &w[r0*rowBytes+b0*ts]
+					if q4k {
+						q4kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
+					} else {
+						q6kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
+					}
 				}
-			}
-			for r := range rows {
-				out[r0+r] = float32(acc[r])
+				for j := range nt {
+					for r := range nr {
+						out[(t0+j)*stride+r0+r] = reduceLanes((*[laneCount]float64)(acc[(j*nr+r)*laneCount:]))
+					}
+				}
 			}
 		}
 	}

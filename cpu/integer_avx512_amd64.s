@@ -2,170 +2,127 @@
 
 #include "textflag.h"
 
-// AVX-512 integer kernels (VNNI): the K formats against an input
-// quantized to three signed bytes per element (integer.go). Weights stay
-// bytes; VPMADDUBSW multiplies them with each limb and VPDPWSSD applies
-// the sub-block scales, in exact int32 lanes; each super-block's sums
-// are gathered exactly in float64 and scaled as the definition says.
+// AVX-512 integer kernels (VNNI): the K formats against inputs quantized
+// to two 16-bit limbs (integer.go). A super-block's weights are decoded
+// once into eight registers of 32 words, w = scale·q, and multiplied with
+// every input of the batch by VPDPWSSD in exact int32 lanes; each lane's
+// sum goes to float64 exactly and is scaled as the definition says.
 
-// q4kScaleIndex: the VPERMW indices that spread the 8 sub-block scales of
-// a Q4_K super-block over the words of its four 64-byte runs of nibbles:
-// (0, 2), (1, 3), (4, 6), (5, 7), 16 words each.
-DATA q4kScaleIndex<>+0(SB)/8, $0x0000000000000000
-DATA q4kScaleIndex<>+8(SB)/8, $0x0000000000000000
-DATA q4kScaleIndex<>+16(SB)/8, $0x0000000000000000
-DATA q4kScaleIndex<>+24(SB)/8, $0x0000000000000000
-DATA q4kScaleIndex<>+32(SB)/8, $0x0002000200020002
-DATA q4kScaleIndex<>+40(SB)/8, $0x0002000200020002
-DATA q4kScaleIndex<>+48(SB)/8, $0x0002000200020002
-DATA q4kScaleIndex<>+56(SB)/8, $0x0002000200020002
-DATA q4kScaleIndex<>+64(SB)/8, $0x0001000100010001
-DATA q4kScaleIndex<>+72(SB)/8, $0x0001000100010001
-DATA q4kScaleIndex<>+80(SB)/8, $0x0001000100010001
-DATA q4kScaleIndex<>+88(SB)/8, $0x0001000100010001
-DATA q4kScaleIndex<>+96(SB)/8, $0x0003000300030003
-DATA q4kScaleIndex<>+104(SB)/8, $0x0003000300030003
-DATA q4kScaleIndex<>+112(SB)/8, $0x0003000300030003
-DATA q4kScaleIndex<>+120(SB)/8, $0x0003000300030003
-DATA q4kScaleIndex<>+128(SB)/8, $0x0004000400040004
-DATA q4kScaleIndex<>+136(SB)/8, $0x0004000400040004
-DATA q4kScaleIndex<>+144(SB)/8, $0x0004000400040004
-DATA q4kScaleIndex<>+152(SB)/8, $0x0004000400040004
-DATA q4kScaleIndex<>+160(SB)/8, $0x0006000600060006
-DATA q4kScaleIndex<>+168(SB)/8, $0x0006000600060006
-DATA q4kScaleIndex<>+176(SB)/8, $0x0006000600060006
-DATA q4kScaleIndex<>+184(SB)/8, $0x0006000600060006
-DATA q4kScaleIndex<>+192(SB)/8, $0x0005000500050005
-DATA q4kScaleIndex<>+200(SB)/8, $0x0005000500050005
-DATA q4kScaleIndex<>+208(SB)/8, $0x0005000500050005
-DATA q4kScaleIndex<>+216(SB)/8, $0x0005000500050005
-DATA q4kScaleIndex<>+224(SB)/8, $0x0007000700070007
-DATA q4kScaleIndex<>+232(SB)/8, $0x0007000700070007
-DATA q4kScaleIndex<>+240(SB)/8, $0x0007000700070007
-DATA q4kScaleIndex<>+248(SB)/8, $0x0007000700070007
-GLOBL q4kScaleIndex<>(SB), RODATA|NOPTR, $256
+// q6kScalePairs: VPERMW indices [0 ×16, 1 ×16], the scales of the first
+// 32 values of a Q6_K super-block; adding 2 to each word moves to the next 32.
+DATA q6kScalePairs<>+0(SB)/8, $0x0000000000000000
+DATA q6kScalePairs<>+8(SB)/8, $0x0000000000000000
+DATA q6kScalePairs<>+16(SB)/8, $0x0000000000000000
+DATA q6kScalePairs<>+24(SB)/8, $0x0000000000000000
+DATA q6kScalePairs<>+32(SB)/8, $0x0001000100010001
+DATA q6kScalePairs<>+40(SB)/8, $0x0001000100010001
+DATA q6kScalePairs<>+48(SB)/8, $0x0001000100010001
+DATA q6kScalePairs<>+56(SB)/8, $0x0001000100010001
+GLOBL q6kScalePairs<>(SB), RODATA|NOPTR, $64
 
-// q6kScaleIndex: the same for Q6_K's 16 scales of 16 elements: word w of
-// run k takes scale 4k + w/8.
-DATA q6kScaleIndex<>+0(SB)/8, $0x0000000000000000
-DATA q6kScaleIndex<>+8(SB)/8, $0x0000000000000000
-DATA q6kScaleIndex<>+16(SB)/8, $0x0001000100010001
-DATA q6kScaleIndex<>+24(SB)/8, $0x0001000100010001
-DATA q6kScaleIndex<>+32(SB)/8, $0x0002000200020002
-DATA q6kScaleIndex<>+40(SB)/8, $0x0002000200020002
-DATA q6kScaleIndex<>+48(SB)/8, $0x0003000300030003
-DATA q6kScaleIndex<>+56(SB)/8, $0x0003000300030003
-DATA q6kScaleIndex<>+64(SB)/8, $0x0004000400040004
-DATA q6kScaleIndex<>+72(SB)/8, $0x0004000400040004
-DATA q6kScaleIndex<>+80(SB)/8, $0x0005000500050005
-DATA q6kScaleIndex<>+88(SB)/8, $0x0005000500050005
-DATA q6kScaleIndex<>+96(SB)/8, $0x0006000600060006
-DATA q6kScaleIndex<>+104(SB)/8, $0x0006000600060006
-DATA q6kScaleIndex<>+112(SB)/8, $0x0007000700070007
-DATA q6kScaleIndex<>+120(SB)/8, $0x0007000700070007
-DATA q6kScaleIndex<>+128(SB)/8, $0x0008000800080008
-DATA q6kScaleIndex<>+136(SB)/8, $0x0008000800080008
-DATA q6kScaleIndex<>+144(SB)/8, $0x0009000900090009
-DATA q6kScaleIndex<>+152(SB)/8, $0x0009000900090009
-DATA q6kScaleIndex<>+160(SB)/8, $0x000a000a000a000a
-DATA q6kScaleIndex<>+168(SB)/8, $0x000a000a000a000a
-DATA q6kScaleIndex<>+176(SB)/8, $0x000b000b000b000b
-DATA q6kScaleIndex<>+184(SB)/8, $0x000b000b000b000b
-DATA q6kScaleIndex<>+192(SB)/8, $0x000c000c000c000c
-DATA q6kScaleIndex<>+200(SB)/8, $0x000c000c000c000c
-DATA q6kScaleIndex<>+208(SB)/8, $0x000d000d000d000d
-DATA q6kScaleIndex<>+216(SB)/8, $0x000d000d000d000d
-DATA q6kScaleIndex<>+224(SB)/8, $0x000e000e000e000e
-DATA q6kScaleIndex<>+232(SB)/8, $0x000e000e000e000e
-DATA q6kScaleIndex<>+240(SB)/8, $0x000f000f000f000f
-DATA q6kScaleIndex<>+248(SB)/8, $0x000f000f000f000f
-GLOBL q6kScaleIndex<>(SB), RODATA|NOPTR, $256
+// Arguments of both kernels:
+// func kernel(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+// acc is tokens × rows × 8 lanes; w the rows' first super-block, stride
+// bytes apart; hi, lo, scale and sums the first input's, at its first
+// super-block, with cols inputs a row.
 
-// q6kShifts: the word shifts that bring a Q6_K super-block's high bits
-// to bits 4-5: left by 4 then 2 for the low nibbles' runs, right by 0
-// then 2 for the high ones'.
-DATA q6kShifts<>+0(SB)/8, $0x0004000400040004
-DATA q6kShifts<>+8(SB)/8, $0x0004000400040004
-DATA q6kShifts<>+16(SB)/8, $0x0004000400040004
-DATA q6kShifts<>+24(SB)/8, $0x0004000400040004
-DATA q6kShifts<>+32(SB)/8, $0x0002000200020002
-DATA q6kShifts<>+40(SB)/8, $0x0002000200020002
-DATA q6kShifts<>+48(SB)/8, $0x0002000200020002
-DATA q6kShifts<>+56(SB)/8, $0x0002000200020002
-DATA q6kShifts<>+64(SB)/8, $0x0000000000000000
-DATA q6kShifts<>+72(SB)/8, $0x0000000000000000
-DATA q6kShifts<>+80(SB)/8, $0x0000000000000000
-DATA q6kShifts<>+88(SB)/8, $0x0000000000000000
-DATA q6kShifts<>+96(SB)/8, $0x0002000200020002
-DATA q6kShifts<>+104(SB)/8, $0x0002000200020002
-DATA q6kShifts<>+112(SB)/8, $0x0002000200020002
-DATA q6kShifts<>+120(SB)/8, $0x0002000200020002
-GLOBL q6kShifts<>(SB), RODATA|NOPTR, $128
-
-// IGROUP(q, s, o): the 64 weight bytes in q against the four limbs of
-// the input's 64 positions from o(R11), each pair sum times the scale
-// words in s, added to Z10 to Z13.
-#define IGROUP(q, s, o) \
-	VPMADDUBSW o(R11), q, Z6 \
-	VPMADDUBSW o+256(R11), q, Z7 \
-	VPMADDUBSW o+512(R11), q, Z8 \
-	VPMADDUBSW o+768(R11), q, Z14 \
-	VPDPWSSD Z6, s, Z10 \
-	VPDPWSSD Z7, s, Z11 \
-	VPDPWSSD Z8, s, Z12 \
-	VPDPWSSD Z14, s, Z13
-
-// LIMBS leaves in Z10 the 8 float64 lanes of ((a·256 + b)·256 + c)·256
-// + d, from the 16 int32 lanes of the limbs' sums in Z10 to Z13: exact,
-// as every partial sum is an integer below 2^53. Needs Z29 = 256.
-#define LIMBS \
-	VEXTRACTI64X4 $1, Z10, Y6 \
-	VPADDD Y6, Y10, Y10 \
-	VEXTRACTI64X4 $1, Z11, Y7 \
-	VPADDD Y7, Y11, Y11 \
-	VEXTRACTI64X4 $1, Z12, Y8 \
-	VPADDD Y8, Y12, Y12 \
-	VEXTRACTI64X4 $1, Z13, Y14 \
-	VPADDD Y14, Y13, Y13 \
-	VCVTDQ2PD Y10, Z10 \
-	VCVTDQ2PD Y11, Z11 \
-	VCVTDQ2PD Y12, Z12 \
-	VCVTDQ2PD Y13, Z13 \
-	VFMADD213PD Z11, Z29, Z10 \
-	VFMADD213PD Z12, Z29, Z10 \
-	VFMADD213PD Z13, Z29, Z10
-
-#define FLOATCONSTS \
-	MOVQ $0x4070000000000000, AX \
+// STRIDES stores the inputs' strides at 0(SP) (limbs, bytes), 8(SP)
+// (scales), 16(SP) (sums) and 24(SP) (acc), and the rows left at 32(SP);
+// 40(SP) counts a row's blocks, 48(SP) holds a super-block's scales.
+#define STRIDES \
+	MOVQ cols+80(FP), AX \
+	SHLQ $1, AX \
+	MOVQ AX, 0(SP) \
+	MOVQ cols+80(FP), AX \
+	SHRQ $8, AX \
+	SHLQ $3, AX \
+	MOVQ AX, 8(SP) \
+	SHLQ $3, AX \
+	MOVQ AX, 16(SP) \
+	MOVQ rows+24(FP), AX \
+	SHLQ $6, AX \
+	MOVQ AX, 24(SP) \
+	MOVQ rows+24(FP), AX \
+	MOVQ AX, 32(SP) \
+	MOVQ acc+0(FP), DI \
+	MOVQ w+8(FP), R9 \
+	MOVQ $0x40E0000000000000, AX \
 	VPBROADCASTQ AX, Z29
 
-// func q4kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks int, limbs *int8, scale *float64, sums unsafe.Pointer)
-TEXT ·q4kIntegerAVX512(SB), NOSPLIT, $8-64
-	MOVQ acc+0(FP), DI
-	MOVQ w+8(FP), R10
-	MOVQ rows+24(FP), R9
-	// 0(SP): from the end of a row's blocks to the next row.
-	MOVQ blocks+32(FP), AX
-	IMULQ $144, AX
-	MOVQ stride+16(FP), BX
-	SUBQ AX, BX
-	MOVQ BX, 0(SP)
-	MOVL $0x0f0f0f0f, AX
+// ROWSTART points R10 at the row's first super-block, R11-R14 at the
+// inputs', and counts its blocks at 40(SP).
+#define ROWSTART \
+	MOVQ R9, R10 \
+	MOVQ hi+48(FP), R11 \
+	MOVQ lo+56(FP), R12 \
+	MOVQ scale+64(FP), R13 \
+	MOVQ sums+72(FP), R14 \
+	MOVQ blocks+32(FP), AX \
+	MOVQ AX, 40(SP)
+
+// DOTS: the limbs' lane sums of the input at AX (hi) and BX (lo) against
+// the weights in Z0-Z7, in Z10 (H) and Z11 (L).
+#define DOTS \
+	VPXORD Z10, Z10, Z10 \
+	VPXORD Z11, Z11, Z11 \
+	VPDPWSSD (AX), Z0, Z10 \
+	VPDPWSSD (BX), Z0, Z11 \
+	VPDPWSSD 64(AX), Z1, Z10 \
+	VPDPWSSD 64(BX), Z1, Z11 \
+	VPDPWSSD 128(AX), Z2, Z10 \
+	VPDPWSSD 128(BX), Z2, Z11 \
+	VPDPWSSD 192(AX), Z3, Z10 \
+	VPDPWSSD 192(BX), Z3, Z11 \
+	VPDPWSSD 256(AX), Z4, Z10 \
+	VPDPWSSD 256(BX), Z4, Z11 \
+	VPDPWSSD 320(AX), Z5, Z10 \
+	VPDPWSSD 320(BX), Z5, Z11 \
+	VPDPWSSD 384(AX), Z6, Z10 \
+	VPDPWSSD 384(BX), Z6, Z11 \
+	VPDPWSSD 448(AX), Z7, Z10 \
+	VPDPWSSD 448(BX), Z7, Z11
+
+// NEXTTOKEN moves AX, BX, CX, DX and SI to the next input, counting R8.
+#define NEXTTOKEN \
+	ADDQ 0(SP), AX \
+	ADDQ 0(SP), BX \
+	ADDQ 8(SP), CX \
+	ADDQ 16(SP), DX \
+	ADDQ 24(SP), SI \
+	DECQ R8
+
+// TOKENS starts the inputs' loop at the super-block: AX, BX hi and lo,
+// CX the scale, DX the sums, SI the acc lanes, R8 the count.
+#define TOKENS \
+	MOVQ R11, AX \
+	MOVQ R12, BX \
+	MOVQ R13, CX \
+	MOVQ R14, DX \
+	MOVQ DI, SI \
+	MOVQ tokens+40(FP), R8
+
+// NEXTBLOCK moves to the next super-block of size bytes.
+#define NEXTBLOCK(size) \
+	ADDQ $size, R10 \
+	ADDQ $512, R11 \
+	ADDQ $512, R12 \
+	ADDQ $8, R13 \
+	ADDQ $64, R14 \
+	DECQ 40(SP)
+
+// NEXTROW moves to the next row; ZF set when none is left.
+#define NEXTROW \
+	ADDQ $64, DI \
+	ADDQ stride+16(FP), R9 \
+	DECQ 32(SP)
+
+TEXT ·q4kIntegerAVX512(SB), NOSPLIT, $64-88
+	STRIDES
+	MOVL $0x000f000f, AX
 	VPBROADCASTD AX, Z31
-	VMOVDQU64 q4kScaleIndex<>+0(SB), Z24
-	VMOVDQU64 q4kScaleIndex<>+64(SB), Z25
-	VMOVDQU64 q4kScaleIndex<>+128(SB), Z26
-	VMOVDQU64 q4kScaleIndex<>+192(SB), Z27
-	FLOATCONSTS
 
 q4krow:
-	TESTQ R9, R9
-	JZ q4kdone
-	MOVQ limbs+40(FP), R11
-	MOVQ scale+48(FP), R12
-	MOVQ sums+56(FP), R13
-	MOVQ blocks+32(FP), R14
-	VMOVSD (DI), X9
+	ROWSTART
 
 q4kblock:
 	// The 6-bit scales (CX) and mins (DX) of the 8 sub-blocks, a byte each.
@@ -193,202 +150,233 @@ q4kblock:
 	ORQ AX, CX
 	SHLQ $32, DX
 	ORQ R8, DX
+	VMOVQ CX, X12
+	VPMOVZXBW X12, X12
+	VMOVDQU X12, 48(SP)
+	// Z8: the mins as float64 lanes; Z9, Z15: d and dmin.
+	VMOVQ DX, X8
+	VPMOVZXBD X8, Y8
+	VCVTDQ2PD Y8, Z8
+	MOVL (R10), AX
+	VMOVD AX, X9
+	VCVTPH2PS X9, X9
+	VCVTPS2PD X9, X9
+	VPERMILPD $1, X9, X15
+	VBROADCASTSD X9, Z9
+	VBROADCASTSD X15, Z15
 
-	// Scale words for the four runs of nibbles.
-	VMOVQ CX, X0
-	VPMOVZXBW X0, X0
-	VPERMW Z0, Z24, Z20
-	VPERMW Z0, Z25, Z21
-	VPERMW Z0, Z26, Z22
-	VPERMW Z0, Z27, Z23
-
-	// M's lanes: min_j times the input's sum over sub-block j.
-	VMOVQ DX, X1
-	VPMOVZXBD X1, Y1
-	VCVTDQ2PD Y1, Z1
-	VMULPD (R13), Z1, Z1
-
-	VMOVDQU64 16(R10), Z2
+	// Z0-Z7: the weights of sub-blocks 0-7, scale·nibble.
+	VPMOVZXBW 16(R10), Z0
+	VPSRLW $4, Z0, Z1
+	VPANDD Z31, Z0, Z0
+	VPMOVZXBW 48(R10), Z2
 	VPSRLW $4, Z2, Z3
 	VPANDD Z31, Z2, Z2
-	VPANDD Z31, Z3, Z3
-	VMOVDQU64 80(R10), Z4
+	VPMOVZXBW 80(R10), Z4
 	VPSRLW $4, Z4, Z5
 	VPANDD Z31, Z4, Z4
-	VPANDD Z31, Z5, Z5
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	IGROUP(Z2, Z20, 0)
-	IGROUP(Z3, Z21, 64)
-	IGROUP(Z4, Z22, 128)
-	IGROUP(Z5, Z23, 192)
-	LIMBS
+	VPMOVZXBW 112(R10), Z6
+	VPSRLW $4, Z6, Z7
+	VPANDD Z31, Z6, Z6
+	VPBROADCASTW 48(SP), Z12
+	VPMULLW Z12, Z0, Z0
+	VPBROADCASTW 50(SP), Z12
+	VPMULLW Z12, Z1, Z1
+	VPBROADCASTW 52(SP), Z12
+	VPMULLW Z12, Z2, Z2
+	VPBROADCASTW 54(SP), Z12
+	VPMULLW Z12, Z3, Z3
+	VPBROADCASTW 56(SP), Z12
+	VPMULLW Z12, Z4, Z4
+	VPBROADCASTW 58(SP), Z12
+	VPMULLW Z12, Z5, Z5
+	VPBROADCASTW 60(SP), Z12
+	VPMULLW Z12, Z6, Z6
+	VPBROADCASTW 62(SP), Z12
+	VPMULLW Z12, Z7, Z7
+	TOKENS
 
-	// [S, M], then t = d·S − dmin·M, acc += t·s.
-	VEXTRACTF64X4 $1, Z10, Y6
-	VADDPD Y6, Y10, Y10
-	VEXTRACTF64X4 $1, Z1, Y7
-	VADDPD Y7, Y1, Y1
-	VHADDPD Y1, Y10, Y10
-	VEXTRACTF128 $1, Y10, X6
-	VADDPD X6, X10, X10
-	MOVL (R10), AX
-	VMOVD AX, X7
-	VCVTPH2PS X7, X7
-	VCVTPS2PD X7, X7
-	VMULPD X7, X10, X10
-	VPERMILPD $1, X10, X7
-	VSUBSD X7, X10, X10
-	VMULSD (R12), X10, X10
-	VADDSD X10, X9, X9
+q4ktoken:
+	DOTS
+	// Lanes k and k+8 in int32 (below 2^30 for Q4_K), then S = H·2^15 + L
+	// exactly in float64.
+	VEXTRACTI64X4 $1, Z10, Y12
+	VPADDD Y12, Y10, Y10
+	VEXTRACTI64X4 $1, Z11, Y13
+	VPADDD Y13, Y11, Y11
+	VCVTDQ2PD Y10, Z10
+	VCVTDQ2PD Y11, Z11
+	VFMADD213PD Z11, Z29, Z10
+	// u = dmin·(min·ΣX), t = d·S − u, acc = t·s + acc.
+	VMULPD (DX), Z8, Z14
+	VMULPD Z15, Z14, Z14
+	VFMSUB213PD Z14, Z9, Z10
+	VBROADCASTSD (CX), Z12
+	VFMADD213PD (SI), Z12, Z10
+	VMOVUPD Z10, (SI)
+	NEXTTOKEN
+	JNZ q4ktoken
 
-	ADDQ $144, R10
-	ADDQ $1024, R11
-	ADDQ $8, R12
-	ADDQ $64, R13
-	DECQ R14
+	NEXTBLOCK(144)
 	JNZ q4kblock
-
-	VMOVSD X9, (DI)
-	ADDQ $8, DI
-	ADDQ 0(SP), R10
-	DECQ R9
-	JMP q4krow
-
-q4kdone:
+	NEXTROW
+	JNZ q4krow
 	VZEROUPPER
 	RET
 
-// func q6kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks int, limbs *int8, scale *float64, sums unsafe.Pointer)
-TEXT ·q6kIntegerAVX512(SB), NOSPLIT, $8-64
-	MOVQ acc+0(FP), DI
-	MOVQ w+8(FP), R10
-	MOVQ rows+24(FP), R9
-	// 0(SP): from the end of a row's blocks to the next row.
-	MOVQ blocks+32(FP), AX
-	IMULQ $210, AX
-	MOVQ stride+16(FP), BX
-	SUBQ AX, BX
-	MOVQ BX, 0(SP)
-	MOVL $0x0f0f0f0f, AX
+// Q6K_SCALE(e): the 32 values q in e to weights (q − 32)·scale, the scale
+// of each 16 taken by VPERMW from the scale words in Z20 with the running
+// index Z21, which moves on to the next 32.
+#define Q6K_SCALE(e) \
+	VPSUBW Z26, e, e \
+	VPERMW Z20, Z21, Z22 \
+	VPADDW Z25, Z21, Z21 \
+	VPMULLW Z22, e, e
+
+TEXT ·q6kIntegerAVX512(SB), NOSPLIT, $64-88
+	STRIDES
+	MOVL $0x000f000f, AX
 	VPBROADCASTD AX, Z31
-	MOVL $0x30303030, AX
+	MOVL $0x00300030, AX
 	VPBROADCASTD AX, Z30
-	VMOVDQU64 q6kScaleIndex<>+0(SB), Z24
-	VMOVDQU64 q6kScaleIndex<>+64(SB), Z25
-	VMOVDQU64 q6kScaleIndex<>+128(SB), Z26
-	VMOVDQU64 q6kScaleIndex<>+192(SB), Z27
-	VMOVDQU64 q6kShifts<>+0(SB), Z18
-	VMOVDQU64 q6kShifts<>+64(SB), Z19
-	FLOATCONSTS
+	MOVL $0x00030003, AX
+	VPBROADCASTD AX, Z28
+	MOVL $0x000c000c, AX
+	VPBROADCASTD AX, Z27
+	MOVL $0x00200020, AX
+	VPBROADCASTD AX, Z26
+	MOVL $0x00020002, AX
+	VPBROADCASTD AX, Z25
+	VMOVDQU64 q6kScalePairs<>(SB), Z24
 
 q6krow:
-	TESTQ R9, R9
-	JZ q6kdone
-	MOVQ limbs+40(FP), R11
-	MOVQ scale+48(FP), R12
-	MOVQ sums+56(FP), R13
-	MOVQ blocks+32(FP), R14
-	VMOVSD (DI), X9
+	ROWSTART
 
 q6kblock:
-	// Scale words for the four runs, and −32·scale against the input's
-	// limb sums over each sub-block of 16: the −32 of every value.
-	VPMOVSXBW 192(R10), Y0
-	VPERMW Z0, Z24, Z20
-	VPERMW Z0, Z25, Z21
-	VPERMW Z0, Z26, Z22
-	VPERMW Z0, Z27, Z23
-	VPSLLW $5, Y0, Y1
-	VPXOR Y2, Y2, Y2
-	VPSUBW Y1, Y2, Y1
-	VPMADDWD (R13), Z1, Z10
-	VPMADDWD 32(R13), Z1, Z11
-	VPMADDWD 64(R13), Z1, Z12
-	VPMADDWD 96(R13), Z1, Z13
-
-	// Half 0: values 0-63 (low nibbles) and 64-127 (high nibbles).
-	VMOVDQU64 (R10), Z2
-	VPSRLW $4, Z2, Z3
-	VPANDD Z31, Z2, Z2
-	VPANDD Z31, Z3, Z3
-	VBROADCASTI64X4 128(R10), Z4
-	VPSLLVW Z18, Z4, Z5
-	VPANDD Z30, Z5, Z5
-	VPORD Z5, Z2, Z2
-	VPSRLVW Z19, Z4, Z5
-	VPANDD Z30, Z5, Z5
-	VPORD Z5, Z3, Z3
-	IGROUP(Z2, Z20, 0)
-	IGROUP(Z3, Z21, 64)
-
-	// Half 1.
-	VMOVDQU64 64(R10), Z2
-	VPSRLW $4, Z2, Z3
-	VPANDD Z31, Z2, Z2
-	VPANDD Z31, Z3, Z3
-	VBROADCASTI64X4 160(R10), Z4
-	VPSLLVW Z18, Z4, Z5
-	VPANDD Z30, Z5, Z5
-	VPORD Z5, Z2, Z2
-	VPSRLVW Z19, Z4, Z5
-	VPANDD Z30, Z5, Z5
-	VPORD Z5, Z3, Z3
-	IGROUP(Z2, Z22, 128)
-	IGROUP(Z3, Z23, 192)
-	LIMBS
-
-	VEXTRACTF64X4 $1, Z10, Y6
-	VADDPD Y6, Y10, Y10
-	VEXTRACTF128 $1, Y10, X6
-	VADDPD X6, X10, X10
-	VPERMILPD $1, X10, X6
-	VADDSD X6, X10, X10
+	VPMOVSXBW 192(R10), Y20
+	VMOVDQA64 Z24, Z21
 	MOVWLZX 208(R10), AX
-	VMOVD AX, X7
-	VCVTPH2PS X7, X7
-	VCVTSS2SD X7, X7, X7
-	VMULSD X7, X10, X10
-	VMULSD (R12), X10, X10
-	VADDSD X10, X9, X9
+	VMOVD AX, X9
+	VCVTPH2PS X9, X9
+	VCVTSS2SD X9, X9, X9
+	VBROADCASTSD X9, Z9
 
-	ADDQ $210, R10
-	ADDQ $1024, R11
-	ADDQ $8, R12
-	ADDQ $128, R13
-	DECQ R14
+	// Half 0: A, B the words of ql, Q those of qh.
+	VPMOVZXBW (R10), Z16
+	VPMOVZXBW 32(R10), Z17
+	VPMOVZXBW 128(R10), Z18
+	VPANDD Z31, Z16, Z0
+	VPANDD Z28, Z18, Z19
+	VPSLLW $4, Z19, Z19
+	VPORD Z19, Z0, Z0
+	VPANDD Z31, Z17, Z1
+	VPANDD Z27, Z18, Z19
+	VPSLLW $2, Z19, Z19
+	VPORD Z19, Z1, Z1
+	VPSRLW $4, Z16, Z2
+	VPANDD Z30, Z18, Z19
+	VPORD Z19, Z2, Z2
+	VPSRLW $4, Z17, Z3
+	VPSRLW $2, Z18, Z19
+	VPANDD Z30, Z19, Z19
+	VPORD Z19, Z3, Z3
+	// Half 1.
+	VPMOVZXBW 64(R10), Z16
+	VPMOVZXBW 96(R10), Z17
+	VPMOVZXBW 160(R10), Z18
+	VPANDD Z31, Z16, Z4
+	VPANDD Z28, Z18, Z19
+	VPSLLW $4, Z19, Z19
+	VPORD Z19, Z4, Z4
+	VPANDD Z31, Z17, Z5
+	VPANDD Z27, Z18, Z19
+	VPSLLW $2, Z19, Z19
+	VPORD Z19, Z5, Z5
+	VPSRLW $4, Z16, Z6
+	VPANDD Z30, Z18, Z19
+	VPORD Z19, Z6, Z6
+	VPSRLW $4, Z17, Z7
+	VPSRLW $2, Z18, Z19
+	VPANDD Z30, Z19, Z19
+	VPORD Z19, Z7, Z7
+	Q6K_SCALE(Z0)
+	Q6K_SCALE(Z1)
+	Q6K_SCALE(Z2)
+	Q6K_SCALE(Z3)
+	Q6K_SCALE(Z4)
+	Q6K_SCALE(Z5)
+	Q6K_SCALE(Z6)
+	Q6K_SCALE(Z7)
+	TOKENS
+
+q6ktoken:
+	DOTS
+	// Lanes k and k+8 in float64 (each below 2^30, their sum may not fit
+	// int32), then S = H·2^15 + L; t = d·S, acc = t·s + acc.
+	VEXTRACTI64X4 $1, Z10, Y12
+	VCVTDQ2PD Y10, Z10
+	VCVTDQ2PD Y12, Z12
+	VADDPD Z12, Z10, Z10
+	VEXTRACTI64X4 $1, Z11, Y13
+	VCVTDQ2PD Y11, Z11
+	VCVTDQ2PD Y13, Z13
+	VADDPD Z13, Z11, Z11
+	VFMADD213PD Z11, Z29, Z10
+	VMULPD Z9, Z10, Z10
+	VBROADCASTSD (CX), Z12
+	VFMADD213PD (SI), Z12, Z10
+	VMOVUPD Z10, (SI)
+	NEXTTOKEN
+	JNZ q6ktoken
+
+	NEXTBLOCK(210)
 	JNZ q6kblock
-
-	VMOVSD X9, (DI)
-	ADDQ $8, DI
-	ADDQ 0(SP), R10
-	DECQ R9
-	JMP q6krow
-
-q6kdone:
+	NEXTROW
+	JNZ q6krow
 	VZEROUPPER
 	RET
 
-// func quantizeAVX512(x *float32, blocks int, limbs *int8, scale *float64, sums16 *int16, positions *int64)
-// The quantization of integer.go, but for the sums over 32 and the
-// clearing of non-finite super-blocks, which quantize does after: each
-// super-block's largest magnitude from the bits, its exponent e, X =
-// round(x·2^e) by VSCALEFPS and VCVTPS2DQ (ties to even), limbs by
-// arithmetic shifts, and each limb's sums over 16 by VPSADBW.
+// HSUM(z, y, x, ty, tx): x's low dword = the sum of z's 16 int32 lanes.
+#define HSUM(z, y, x, ty, tx) \
+	VEXTRACTI64X4 $1, z, ty \
+	VPADDD ty, y, y \
+	VEXTRACTI128 $1, y, tx \
+	VPADDD tx, x, x \
+	VPSHUFD $0x4E, x, tx \
+	VPADDD tx, x, x \
+	VPSHUFD $0xB1, x, tx \
+	VPADDD tx, x, x
+
+// LIMBS16(off): the 16 inputs at off(SI) to X in Z2, then L (Z3) and H
+// (Z4), stored at off/2 of R10 and R11.
+#define LIMBS16(off) \
+	VMOVUPS off(SI), Z2 \
+	VSCALEFPS Z1, Z2, Z2 \
+	VCVTPS2DQ Z2, Z2 \
+	VPSLLD $17, Z2, Z3 \
+	VPSRAD $17, Z3, Z3 \
+	VPSUBD Z3, Z2, Z4 \
+	VPSRAD $15, Z4, Z4 \
+	VPMOVDW Z4, off/2(R10) \
+	VPMOVDW Z3, off/2(R11)
+
+// func quantizeAVX512(x *float32, blocks int, hi, lo *int16, scale, sums *float64)
+// The quantization of integer.go but for clearing non-finite
+// super-blocks, which the caller does after: each super-block's largest
+// magnitude from the bits, its exponent e, X = round(x·2^e) by VSCALEFPS
+// and VCVTPS2DQ (ties to even), the limbs by arithmetic shifts, and the
+// sums over 32 from the limbs' sums.
 TEXT ·quantizeAVX512(SB), NOSPLIT, $0-48
 	MOVQ x+0(FP), SI
 	MOVQ blocks+8(FP), R9
-	MOVQ limbs+16(FP), DI
-	MOVQ scale+24(FP), R12
-	MOVQ sums16+32(FP), R13
-	MOVQ positions+40(FP), R14
+	MOVQ hi+16(FP), R10
+	MOVQ lo+24(FP), R11
+	MOVQ scale+32(FP), R12
+	MOVQ sums+40(FP), R13
 	MOVL $0x7fffffff, AX
 	VPBROADCASTD AX, Z31
-	MOVL $0x80808080, AX
-	VPBROADCASTD AX, X30
-	VPXORD X29, X29, X29
+	MOVQ $0x40E0000000000000, AX
+	VMOVQ AX, X30
 
 qblock:
 	TESTQ R9, R9
@@ -429,7 +417,7 @@ qmaxdone:
 	VPMAXUD X1, X0, X0
 	VMOVD X0, AX
 
-	// e = 30 − k for m < 2^k: k = E − 126 for a normal m of biased
+	// e = 29 − k for m < 2^k: k = E − 126 for a normal m of biased
 	// exponent E, bitlen(bits) − 149 for a subnormal one. Zero blocks
 	// scale by 0 and non-finite ones by NaN, with e = 0.
 	XORL BX, BX
@@ -450,7 +438,7 @@ qnormal:
 	SUBL $126, CX
 
 qexponent:
-	MOVL $30, BX
+	MOVL $29, BX
 	SUBL CX, BX
 	// 2^−e: biased exponent 1023 − e.
 	MOVL $1023, DX
@@ -461,74 +449,30 @@ qscaled:
 	MOVQ DX, (R12)
 	VCVTSI2SSL BX, X1, X1
 	VBROADCASTSS X1, Z1
+	MOVQ $8, CX
 
-	XORQ CX, CX
+qrun:
+	// 32 inputs: their limbs, and ΣX = ΣH·2^15 + ΣL.
+	LIMBS16(0)
+	VMOVDQA64 Z3, Z5
+	VMOVDQA64 Z4, Z6
+	LIMBS16(64)
+	VPADDD Z3, Z5, Z5
+	VPADDD Z4, Z6, Z6
+	HSUM(Z5, Y5, X5, Y7, X7)
+	HSUM(Z6, Y6, X6, Y7, X7)
+	VCVTDQ2PD X5, X5
+	VCVTDQ2PD X6, X6
+	VFMADD231SD X30, X6, X5
+	VMOVSD X5, (R13)
+	ADDQ $128, SI
+	ADDQ $64, R10
+	ADDQ $64, R11
+	ADDQ $8, R13
+	DECQ CX
+	JNZ qrun
 
-qchunk:
-	VMOVUPS (SI), Z2
-	VSCALEFPS Z1, Z2, Z2
-	VCVTPS2DQ Z2, Z2
-	// Digits d (Z3), c (Z4), b (Z7), then a = the rest (Z2): each the
-	// sign-extended low byte, taken off before the shift.
-	VPSLLD $24, Z2, Z3
-	VPSRAD $24, Z3, Z3
-	VPSUBD Z3, Z2, Z2
-	VPSRAD $8, Z2, Z2
-	VPSLLD $24, Z2, Z4
-	VPSRAD $24, Z4, Z4
-	VPSUBD Z4, Z2, Z2
-	VPSRAD $8, Z2, Z2
-	VPSLLD $24, Z2, Z7
-	VPSRAD $24, Z7, Z7
-	VPSUBD Z7, Z2, Z2
-	VPSRAD $8, Z2, Z2
-	MOVQ (R14)(CX*8), R8
-	ADDQ DI, R8
-	// Each limb: store its bytes, sum them biased by 128.
-	VPMOVDB Z2, X5
-	VMOVDQU X5, 0(R8)
-	VPXORD X30, X5, X5
-	VPSADBW X29, X5, X5
-	VPSHUFD $0x4E, X5, X6
-	VPADDQ X6, X5, X5
-	VMOVD X5, AX
-	SUBL $2048, AX
-	MOVW AX, (R13)(CX*2)
-	VPMOVDB Z7, X5
-	VMOVDQU X5, 256(R8)
-	VPXORD X30, X5, X5
-	VPSADBW X29, X5, X5
-	VPSHUFD $0x4E, X5, X6
-	VPADDQ X6, X5, X5
-	VMOVD X5, AX
-	SUBL $2048, AX
-	MOVW AX, 32(R13)(CX*2)
-	VPMOVDB Z4, X5
-	VMOVDQU X5, 512(R8)
-	VPXORD X30, X5, X5
-	VPSADBW X29, X5, X5
-	VPSHUFD $0x4E, X5, X6
-	VPADDQ X6, X5, X5
-	VMOVD X5, AX
-	SUBL $2048, AX
-	MOVW AX, 64(R13)(CX*2)
-	VPMOVDB Z3, X5
-	VMOVDQU X5, 768(R8)
-	VPXORD X30, X5, X5
-	VPSADBW X29, X5, X5
-	VPSHUFD $0x4E, X5, X6
-	VPADDQ X6, X5, X5
-	VMOVD X5, AX
-	SUBL $2048, AX
-	MOVW AX, 96(R13)(CX*2)
-	ADDQ $64, SI
-	INCQ CX
-	CMPQ CX, $16
-	JLT qchunk
-
-	ADDQ $1024, DI
 	ADDQ $8, R12
-	ADDQ $128, R13
 	DECQ R9
 	JMP qblock
 

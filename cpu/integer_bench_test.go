@@ -40,13 +40,13 @@ func BenchmarkKernelRoutes(b *testing.B) {
 			})
 			b.Run(fmt.Sprintf("integer/%v/%dx%d", typ, rows, cols), func(b *testing.B) {
 				k := integerKernelOf(typ, v)
-				o, _ := integerType(typ)
-				var q quantRow
+				var q quantBatch
+				var scratch []float64
 				b.SetBytes(int64(len(data)))
 				i := 0
 				for b.Loop() {
-					quantizer(v)(&q, x, o)
-					k(out, mats[i%copies], rb, &q)
+					quantizer(v)(&q, x, 1, cols)
+					k(out, rows, mats[i%copies], rows, rb, &q, &scratch)
 					i++
 				}
 			})
@@ -61,9 +61,9 @@ func BenchmarkQuantize(b *testing.B) {
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
-	var q quantRow
+	var q quantBatch
 	b.SetBytes(4 * 4096)
 	for b.Loop() {
-		quantizer(bestVariant())(&q, x, q4kOrder)
+		quantizer(bestVariant())(&q, x, 1, 4096)
 	}
 }

@@ -26,4 +26,4 @@ func asmDequantizer(gguf.TensorType, kernelVariant) func(dst []float32, src []by
 func asmIntegerKernel(gguf.TensorType, kernelVariant) integerKernel { return nil }
 
 // asmQuantizer has no assembly to offer on this build.
-func asmQuantizer(kernelVariant) func(q *quantRow, x []float32, o inputOrder) { return nil }
+func asmQuantizer(kernelVariant) func(q *quantBatch, x []float32, n, cols int) { return nil }

@@ -1,0 +1,26 @@
+//go:build amd64 && !noasm
+
+package cpu
+
+import (
+	"testing"
+
+	"strata/gguf"
+)
+
+// TestIntegerPaths asserts which integer code runs: the AVX-512 assembly
+// where the processor has VNNI, else the pure-Go twins.
+func TestIntegerPaths(t *testing.T) {
+	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q6_K} {
+		if got := asmIntegerKernel(typ, variantAVX512) != nil; got != hasVNNI {
+			t.Errorf("%v: assembly kernel %v on a processor with VNNI %v", typ, got, hasVNNI)
+		}
+		if asmIntegerKernel(typ, variantGeneric) != nil {
+			t.Errorf("%v: the generic variant runs assembly", typ)
+		}
+	}
+	if got := asmQuantizer(variantAVX512) != nil; got != hasAVX512 {
+		t.Errorf("assembly quantizer %v with AVX-512 %v", got, hasAVX512)
+	}
+	t.Logf("VNNI: %v", hasVNNI)
+}
