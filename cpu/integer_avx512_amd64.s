@@ -116,104 +116,165 @@ GLOBL q6kScalePairs<>(SB), RODATA|NOPTR, $64
 	ADDQ stride+16(FP), R9 \
 	DECQ 32(SP)
 
-TEXT ·q4kIntegerAVX512(SB), NOSPLIT, $64-88
+// Q4K_DECODE(w0, ..., w7, zm, zd, zdmin, sc): the Q4_K super-block at
+// R10 into weights scale·nibble of sub-blocks 0-7 (w0-w7), its mins as
+// float64 lanes (zm), d and dmin broadcast (zd, zdmin); its scale words
+// go through sc(SP). Uses AX, BX, CX, DX, SI, R8 and Z12, X12.
+#define Q4K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zm, xm, ym, zd, xd, zdmin, xdmin, sc) \
+	MOVL 4(R10), AX \
+	MOVL 8(R10), BX \
+	MOVL 12(R10), CX \
+	MOVL CX, DX \
+	SHRL $4, DX \
+	ANDL $0x0f0f0f0f, DX \
+	MOVL BX, SI \
+	SHRL $6, SI \
+	ANDL $0x03030303, SI \
+	SHLL $4, SI \
+	ORL SI, DX \
+	MOVL BX, R8 \
+	ANDL $0x3f3f3f3f, R8 \
+	ANDL $0x0f0f0f0f, CX \
+	MOVL AX, SI \
+	SHRL $6, SI \
+	ANDL $0x03030303, SI \
+	SHLL $4, SI \
+	ORL SI, CX \
+	ANDL $0x3f3f3f3f, AX \
+	SHLQ $32, CX \
+	ORQ AX, CX \
+	SHLQ $32, DX \
+	ORQ R8, DX \
+	VMOVQ CX, X12 \
+	VPMOVZXBW X12, X12 \
+	VMOVDQU X12, sc(SP) \
+	VMOVQ DX, xm \
+	VPMOVZXBD xm, ym \
+	VCVTDQ2PD ym, zm \
+	MOVL (R10), AX \
+	VMOVD AX, xd \
+	VCVTPH2PS xd, xd \
+	VCVTPS2PD xd, xd \
+	VPERMILPD $1, xd, xdmin \
+	VBROADCASTSD xd, zd \
+	VBROADCASTSD xdmin, zdmin \
+	VPMOVZXBW 16(R10), w0 \
+	VPSRLW $4, w0, w1 \
+	VPANDD Z31, w0, w0 \
+	VPMOVZXBW 48(R10), w2 \
+	VPSRLW $4, w2, w3 \
+	VPANDD Z31, w2, w2 \
+	VPMOVZXBW 80(R10), w4 \
+	VPSRLW $4, w4, w5 \
+	VPANDD Z31, w4, w4 \
+	VPMOVZXBW 112(R10), w6 \
+	VPSRLW $4, w6, w7 \
+	VPANDD Z31, w6, w6 \
+	VPBROADCASTW sc(SP), Z12 \
+	VPMULLW Z12, w0, w0 \
+	VPBROADCASTW sc+2(SP), Z12 \
+	VPMULLW Z12, w1, w1 \
+	VPBROADCASTW sc+4(SP), Z12 \
+	VPMULLW Z12, w2, w2 \
+	VPBROADCASTW sc+6(SP), Z12 \
+	VPMULLW Z12, w3, w3 \
+	VPBROADCASTW sc+8(SP), Z12 \
+	VPMULLW Z12, w4, w4 \
+	VPBROADCASTW sc+10(SP), Z12 \
+	VPMULLW Z12, w5, w5 \
+	VPBROADCASTW sc+12(SP), Z12 \
+	VPMULLW Z12, w6, w6 \
+	VPBROADCASTW sc+14(SP), Z12 \
+	VPMULLW Z12, w7, w7
+
+// Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, zdmin, acc): S = H·2^15 + L from
+// the limbs' int32 lanes h, l (lanes k and k+8 in int32: below 2^30 for
+// Q4_K), then u = dmin·(min·ΣX), t = d·S − u, and acc = t·s + acc, s
+// broadcast in Z30. Leaves acc's lanes in h.
+#define Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, zdmin, acc) \
+	VEXTRACTI64X4 $1, h, th \
+	VPADDD th, yh, yh \
+	VEXTRACTI64X4 $1, l, tl \
+	VPADDD tl, yl, yl \
+	VCVTDQ2PD yh, h \
+	VCVTDQ2PD yl, l \
+	VFMADD213PD l, Z29, h \
+	VMULPD (DX), zm, Z14 \
+	VMULPD zdmin, Z14, Z14 \
+	VFMSUB213PD Z14, zd, h \
+	VFMADD213PD acc, Z30, h \
+	VMOVUPD h, acc
+
+// PAIRDOT(wa, wb, o): the sub-block at o of the input at AX (hi), BX (lo)
+// against its weights in rows A (wa) and B (wb), into Z10, Z11 (A) and
+// Z12, Z13 (B).
+#define PAIRDOT(wa, wb, o) \
+	VMOVDQU64 o(AX), Z24 \
+	VMOVDQU64 o(BX), Z25 \
+	VPDPWSSD Z24, wa, Z10 \
+	VPDPWSSD Z25, wa, Z11 \
+	VPDPWSSD Z24, wb, Z12 \
+	VPDPWSSD Z25, wb, Z13
+
+// Rows go two at a time, their weights in Z0-Z7 and Z16-Z23, so that each
+// input's limbs are loaded once for both; a last odd row goes alone.
+TEXT ·q4kIntegerAVX512(SB), NOSPLIT, $80-88
 	STRIDES
 	MOVL $0x000f000f, AX
 	VPBROADCASTD AX, Z31
 
+q4kpair:
+	CMPQ 32(SP), $2
+	JLT q4krow
+	ROWSTART
+
+q4kpairblock:
+	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Z15, X15, 48)
+	ADDQ stride+16(FP), R10
+	Q4K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z28, X28, Y28, Z26, X26, Z27, X27, 64)
+	SUBQ stride+16(FP), R10
+	TOKENS
+
+q4kpairtoken:
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	PAIRDOT(Z0, Z16, 0)
+	PAIRDOT(Z1, Z17, 64)
+	PAIRDOT(Z2, Z18, 128)
+	PAIRDOT(Z3, Z19, 192)
+	PAIRDOT(Z4, Z20, 256)
+	PAIRDOT(Z5, Z21, 320)
+	PAIRDOT(Z6, Z22, 384)
+	PAIRDOT(Z7, Z23, 448)
+	VBROADCASTSD (CX), Z30
+	Q4K_LANES(Z10, Z11, Y10, Y11, Y24, Y25, Z8, Z9, Z15, (SI))
+	Q4K_LANES(Z12, Z13, Y12, Y13, Y24, Y25, Z28, Z26, Z27, 64(SI))
+	NEXTTOKEN
+	JNZ q4kpairtoken
+
+	NEXTBLOCK(144)
+	JNZ q4kpairblock
+	ADDQ $128, DI
+	ADDQ stride+16(FP), R9
+	ADDQ stride+16(FP), R9
+	SUBQ $2, 32(SP)
+	JMP q4kpair
+
 q4krow:
+	CMPQ 32(SP), $0
+	JEQ q4kdone
 	ROWSTART
 
 q4kblock:
-	// The 6-bit scales (CX) and mins (DX) of the 8 sub-blocks, a byte each.
-	MOVL 4(R10), AX
-	MOVL 8(R10), BX
-	MOVL 12(R10), CX
-	MOVL CX, DX
-	SHRL $4, DX
-	ANDL $0x0f0f0f0f, DX
-	MOVL BX, SI
-	SHRL $6, SI
-	ANDL $0x03030303, SI
-	SHLL $4, SI
-	ORL SI, DX
-	MOVL BX, R8
-	ANDL $0x3f3f3f3f, R8
-	ANDL $0x0f0f0f0f, CX
-	MOVL AX, SI
-	SHRL $6, SI
-	ANDL $0x03030303, SI
-	SHLL $4, SI
-	ORL SI, CX
-	ANDL $0x3f3f3f3f, AX
-	SHLQ $32, CX
-	ORQ AX, CX
-	SHLQ $32, DX
-	ORQ R8, DX
-	VMOVQ CX, X12
-	VPMOVZXBW X12, X12
-	VMOVDQU X12, 48(SP)
-	// Z8: the mins as float64 lanes; Z9, Z15: d and dmin.
-	VMOVQ DX, X8
-	VPMOVZXBD X8, Y8
-	VCVTDQ2PD Y8, Z8
-	MOVL (R10), AX
-	VMOVD AX, X9
-	VCVTPH2PS X9, X9
-	VCVTPS2PD X9, X9
-	VPERMILPD $1, X9, X15
-	VBROADCASTSD X9, Z9
-	VBROADCASTSD X15, Z15
-
-	// Z0-Z7: the weights of sub-blocks 0-7, scale·nibble.
-	VPMOVZXBW 16(R10), Z0
-	VPSRLW $4, Z0, Z1
-	VPANDD Z31, Z0, Z0
-	VPMOVZXBW 48(R10), Z2
-	VPSRLW $4, Z2, Z3
-	VPANDD Z31, Z2, Z2
-	VPMOVZXBW 80(R10), Z4
-	VPSRLW $4, Z4, Z5
-	VPANDD Z31, Z4, Z4
-	VPMOVZXBW 112(R10), Z6
-	VPSRLW $4, Z6, Z7
-	VPANDD Z31, Z6, Z6
-	VPBROADCASTW 48(SP), Z12
-	VPMULLW Z12, Z0, Z0
-	VPBROADCASTW 50(SP), Z12
-	VPMULLW Z12, Z1, Z1
-	VPBROADCASTW 52(SP), Z12
-	VPMULLW Z12, Z2, Z2
-	VPBROADCASTW 54(SP), Z12
-	VPMULLW Z12, Z3, Z3
-	VPBROADCASTW 56(SP), Z12
-	VPMULLW Z12, Z4, Z4
-	VPBROADCASTW 58(SP), Z12
-	VPMULLW Z12, Z5, Z5
-	VPBROADCASTW 60(SP), Z12
-	VPMULLW Z12, Z6, Z6
-	VPBROADCASTW 62(SP), Z12
-	VPMULLW Z12, Z7, Z7
+	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Z15, X15, 48)
 	TOKENS
 
 q4ktoken:
 	DOTS
-	// Lanes k and k+8 in int32 (below 2^30 for Q4_K), then S = H·2^15 + L
-	// exactly in float64.
-	VEXTRACTI64X4 $1, Z10, Y12
-	VPADDD Y12, Y10, Y10
-	VEXTRACTI64X4 $1, Z11, Y13
-	VPADDD Y13, Y11, Y11
-	VCVTDQ2PD Y10, Z10
-	VCVTDQ2PD Y11, Z11
-	VFMADD213PD Z11, Z29, Z10
-	// u = dmin·(min·ΣX), t = d·S − u, acc = t·s + acc.
-	VMULPD (DX), Z8, Z14
-	VMULPD Z15, Z14, Z14
-	VFMSUB213PD Z14, Z9, Z10
-	VBROADCASTSD (CX), Z12
-	VFMADD213PD (SI), Z12, Z10
-	VMOVUPD Z10, (SI)
+	VBROADCASTSD (CX), Z30
+	Q4K_LANES(Z10, Z11, Y10, Y11, Y12, Y13, Z8, Z9, Z15, (SI))
 	NEXTTOKEN
 	JNZ q4ktoken
 
@@ -221,17 +282,88 @@ q4ktoken:
 	JNZ q4kblock
 	NEXTROW
 	JNZ q4krow
+
+q4kdone:
 	VZEROUPPER
 	RET
 
 // Q6K_SCALE(e): the 32 values q in e to weights (q − 32)·scale, the scale
-// of each 16 taken by VPERMW from the scale words in Z20 with the running
-// index Z21, which moves on to the next 32.
+// of each 16 taken by VPERMW from the scale words in Z14 with the running
+// index Z24, which moves on to the next 32.
 #define Q6K_SCALE(e) \
 	VPSUBW Z26, e, e \
-	VPERMW Z20, Z21, Z22 \
-	VPADDW Z25, Z21, Z21 \
-	VPMULLW Z22, e, e
+	VPERMW Z14, Z24, Z15 \
+	VPADDW Z25, Z24, Z24 \
+	VPMULLW Z15, e, e
+
+// Q6K_HALF(ql, qh, e0, e1, e2, e3): values 0-31, 32-63, 64-95 and 96-127
+// of a half (6-bit q, from the words of ql, ql+32 and qh) into e0-e3.
+#define Q6K_HALF(ql, qh, e0, e1, e2, e3) \
+	VPMOVZXBW ql(R10), Z10 \
+	VPMOVZXBW ql+32(R10), Z11 \
+	VPMOVZXBW qh(R10), Z12 \
+	VPANDD Z31, Z10, e0 \
+	VPANDD Z28, Z12, Z13 \
+	VPSLLW $4, Z13, Z13 \
+	VPORD Z13, e0, e0 \
+	VPANDD Z31, Z11, e1 \
+	VPANDD Z27, Z12, Z13 \
+	VPSLLW $2, Z13, Z13 \
+	VPORD Z13, e1, e1 \
+	VPSRLW $4, Z10, e2 \
+	VPANDD Z30, Z12, Z13 \
+	VPORD Z13, e2, e2 \
+	VPSRLW $4, Z11, e3 \
+	VPSRLW $2, Z12, Z13 \
+	VPANDD Z30, Z13, Z13 \
+	VPORD Z13, e3, e3
+
+// Q6K_DECODE(w0, ..., w7, zd, xd): the Q6_K super-block at R10 into its
+// weights (w0-w7, 32 values each) and d broadcast (zd). Uses Z10-Z15, Z24.
+#define Q6K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zd, xd) \
+	VPMOVSXBW 192(R10), Y14 \
+	VMOVDQU64 q6kScalePairs<>(SB), Z24 \
+	MOVWLZX 208(R10), AX \
+	VMOVD AX, xd \
+	VCVTPH2PS xd, xd \
+	VCVTSS2SD xd, xd, xd \
+	VBROADCASTSD xd, zd \
+	Q6K_HALF(0, 128, w0, w1, w2, w3) \
+	Q6K_HALF(64, 160, w4, w5, w6, w7) \
+	Q6K_SCALE(w0) \
+	Q6K_SCALE(w1) \
+	Q6K_SCALE(w2) \
+	Q6K_SCALE(w3) \
+	Q6K_SCALE(w4) \
+	Q6K_SCALE(w5) \
+	Q6K_SCALE(w6) \
+	Q6K_SCALE(w7)
+
+// Q6K_LANES(h, l, yh, yl, zd, acc): lanes k and k+8 in float64 (each
+// below 2^30, their sum may not fit int32), S = H·2^15 + L, t = d·S, and
+// acc = t·s + acc, s broadcast in Z14.
+#define Q6K_LANES(h, l, yh, yl, zd, acc) \
+	VEXTRACTI64X4 $1, h, Y24 \
+	VCVTDQ2PD yh, h \
+	VCVTDQ2PD Y24, Z24 \
+	VADDPD Z24, h, h \
+	VEXTRACTI64X4 $1, l, Y24 \
+	VCVTDQ2PD yl, l \
+	VCVTDQ2PD Y24, Z24 \
+	VADDPD Z24, l, l \
+	VFMADD213PD l, Z29, h \
+	VMULPD zd, h, h \
+	VFMADD213PD acc, Z14, h \
+	VMOVUPD h, acc
+
+// PAIRDOT6: PAIRDOT with Z24 and Z15 for the limbs.
+#define PAIRDOT6(wa, wb, o) \
+	VMOVDQU64 o(AX), Z24 \
+	VMOVDQU64 o(BX), Z15 \
+	VPDPWSSD Z24, wa, Z10 \
+	VPDPWSSD Z15, wa, Z11 \
+	VPDPWSSD Z24, wb, Z12 \
+	VPDPWSSD Z15, wb, Z13
 
 TEXT ·q6kIntegerAVX512(SB), NOSPLIT, $64-88
 	STRIDES
@@ -247,85 +379,59 @@ TEXT ·q6kIntegerAVX512(SB), NOSPLIT, $64-88
 	VPBROADCASTD AX, Z26
 	MOVL $0x00020002, AX
 	VPBROADCASTD AX, Z25
-	VMOVDQU64 q6kScalePairs<>(SB), Z24
+
+q6kpair:
+	CMPQ 32(SP), $2
+	JLT q6krow
+	ROWSTART
+
+q6kpairblock:
+	Q6K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z9, X9)
+	ADDQ stride+16(FP), R10
+	Q6K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z8, X8)
+	SUBQ stride+16(FP), R10
+	TOKENS
+
+q6kpairtoken:
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	PAIRDOT6(Z0, Z16, 0)
+	PAIRDOT6(Z1, Z17, 64)
+	PAIRDOT6(Z2, Z18, 128)
+	PAIRDOT6(Z3, Z19, 192)
+	PAIRDOT6(Z4, Z20, 256)
+	PAIRDOT6(Z5, Z21, 320)
+	PAIRDOT6(Z6, Z22, 384)
+	PAIRDOT6(Z7, Z23, 448)
+	VBROADCASTSD (CX), Z14
+	Q6K_LANES(Z10, Z11, Y10, Y11, Z9, (SI))
+	Q6K_LANES(Z12, Z13, Y12, Y13, Z8, 64(SI))
+	NEXTTOKEN
+	JNZ q6kpairtoken
+
+	NEXTBLOCK(210)
+	JNZ q6kpairblock
+	ADDQ $128, DI
+	ADDQ stride+16(FP), R9
+	ADDQ stride+16(FP), R9
+	SUBQ $2, 32(SP)
+	JMP q6kpair
 
 q6krow:
+	CMPQ 32(SP), $0
+	JEQ q6kdone
 	ROWSTART
 
 q6kblock:
-	VPMOVSXBW 192(R10), Y20
-	VMOVDQA64 Z24, Z21
-	MOVWLZX 208(R10), AX
-	VMOVD AX, X9
-	VCVTPH2PS X9, X9
-	VCVTSS2SD X9, X9, X9
-	VBROADCASTSD X9, Z9
-
-	// Half 0: A, B the words of ql, Q those of qh.
-	VPMOVZXBW (R10), Z16
-	VPMOVZXBW 32(R10), Z17
-	VPMOVZXBW 128(R10), Z18
-	VPANDD Z31, Z16, Z0
-	VPANDD Z28, Z18, Z19
-	VPSLLW $4, Z19, Z19
-	VPORD Z19, Z0, Z0
-	VPANDD Z31, Z17, Z1
-	VPANDD Z27, Z18, Z19
-	VPSLLW $2, Z19, Z19
-	VPORD Z19, Z1, Z1
-	VPSRLW $4, Z16, Z2
-	VPANDD Z30, Z18, Z19
-	VPORD Z19, Z2, Z2
-	VPSRLW $4, Z17, Z3
-	VPSRLW $2, Z18, Z19
-	VPANDD Z30, Z19, Z19
-	VPORD Z19, Z3, Z3
-	// Half 1.
-	VPMOVZXBW 64(R10), Z16
-	VPMOVZXBW 96(R10), Z17
-	VPMOVZXBW 160(R10), Z18
-	VPANDD Z31, Z16, Z4
-	VPANDD Z28, Z18, Z19
-	VPSLLW $4, Z19, Z19
-	VPORD Z19, Z4, Z4
-	VPANDD Z31, Z17, Z5
-	VPANDD Z27, Z18, Z19
-	VPSLLW $2, Z19, Z19
-	VPORD Z19, Z5, Z5
-	VPSRLW $4, Z16, Z6
-	VPANDD Z30, Z18, Z19
-	VPORD Z19, Z6, Z6
-	VPSRLW $4, Z17, Z7
-	VPSRLW $2, Z18, Z19
-	VPANDD Z30, Z19, Z19
-	VPORD Z19, Z7, Z7
-	Q6K_SCALE(Z0)
-	Q6K_SCALE(Z1)
-	Q6K_SCALE(Z2)
-	Q6K_SCALE(Z3)
-	Q6K_SCALE(Z4)
-	Q6K_SCALE(Z5)
-	Q6K_SCALE(Z6)
-	Q6K_SCALE(Z7)
+	Q6K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z9, X9)
 	TOKENS
 
 q6ktoken:
 	DOTS
-	// Lanes k and k+8 in float64 (each below 2^30, their sum may not fit
-	// int32), then S = H·2^15 + L; t = d·S, acc = t·s + acc.
-	VEXTRACTI64X4 $1, Z10, Y12
-	VCVTDQ2PD Y10, Z10
-	VCVTDQ2PD Y12, Z12
-	VADDPD Z12, Z10, Z10
-	VEXTRACTI64X4 $1, Z11, Y13
-	VCVTDQ2PD Y11, Z11
-	VCVTDQ2PD Y13, Z13
-	VADDPD Z13, Z11, Z11
-	VFMADD213PD Z11, Z29, Z10
-	VMULPD Z9, Z10, Z10
-	VBROADCASTSD (CX), Z12
-	VFMADD213PD (SI), Z12, Z10
-	VMOVUPD Z10, (SI)
+	VBROADCASTSD (CX), Z14
+	Q6K_LANES(Z10, Z11, Y10, Y11, Z9, (SI))
 	NEXTTOKEN
 	JNZ q6ktoken
 
@@ -333,6 +439,8 @@ q6ktoken:
 	JNZ q6kblock
 	NEXTROW
 	JNZ q6krow
+
+q6kdone:
 	VZEROUPPER
 	RET
 
