@@ -122,7 +122,6 @@ type weight struct {
 	decode     func(dst []float32, src []byte) // the type's Go dequantizer (format's)
 	kernel     rowsKernel                      // the type's matrix-vector kernel
 	integer    integerKernel                   // the type's integer kernel, for the K formats
-	dequantize func(dst []float32, src []byte) // the type's, in the backend's variant
 	vector     []float32                       // the values of a one-row weight (norms), decoded at load
 }
 
@@ -143,7 +142,7 @@ func (b *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 	cols := int(t.Dims[0])
 	rows := int(t.Elements()) / max(cols, 1)
 	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), data: data,
-		decode: decode, kernel: kernel(t.Type, b.variant), dequantize: dequantizer(t.Type, b.variant)}
+		decode: decode, kernel: kernel(t.Type, b.variant)}
 	if integerType(t.Type) {
 		w.integer = integerKernelOf(t.Type, b.variant)
 	}

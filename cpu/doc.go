@@ -1,15 +1,18 @@
 // Package cpu is strata's CPU compute backend: the fallback for peers
 // without a GPU, and the reference the GPU backend is tested against.
 //
-// A matrix-vector product (decode) runs a fused kernel per weight format
-// that decodes the blocks in registers and multiplies them with the input
-// in one pass; a batch (a prompt) dequantizes tiles of rows and multiplies
-// them with every input by a register-blocked tile product. Both compute
-// every output in one canonical order (kernel.go), so prefill and decode,
-// any thread count and every kernel variant agree bit for bit.
+// The K formats (Q4_K, Q6_K) multiply in integers (integer.go): each input
+// row is quantized once to 29 bits per super-block, every super-block's
+// products are exact integer sums, scaled in float64 in one order; a
+// kernel decodes a super-block's weights in registers once for a tile of
+// inputs. Products of the other formats run a fused kernel that decodes the
+// blocks in registers (decode), or dequantize tiles of rows for a
+// register-blocked tile product (prompts), in one float order (kernel.go).
+// Either way every output has one definition, so prefill and decode, any
+// thread count and every kernel variant agree bit for bit.
 //
 // The values of the weights are package format's: its Go dequantizers
-// are the definition the assembly dequantizers and kernels match.
+// are the definition the assembly kernels match.
 //
 // Kernels come in variants: pure Go (the twins, which define the bits, and
 // the only ones built with the noasm tag or off amd64), AVX2 and AVX-512

@@ -20,12 +20,6 @@ var (
 type asmRows func(out *float32, w *byte, rows, blocks int, x *float32)
 
 //go:noescape
-func q4kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
-
-//go:noescape
-func q6kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
-
-//go:noescape
 func f32AVX512(out *float32, w *byte, rows, blocks int, x *float32)
 
 //go:noescape
@@ -33,42 +27,6 @@ func gemm4x4AVX512(acc *float32, w, x *float32, stride, k int)
 
 //go:noescape
 func reduceAVX512(out *float32, acc *float32, n int)
-
-//go:noescape
-func dequantQ4KAVX512(dst *float32, src *byte, blocks int)
-
-//go:noescape
-func dequantQ6KAVX512(dst *float32, src *byte, blocks int)
-
-// asmDequantizers are the assembly dequantizers, by variant and type:
-// the same values as package format's, to the bit.
-var asmDequantizers = map[kernelVariant]map[gguf.TensorType]func(dst *float32, src *byte, blocks int){
-	variantAVX512: {gguf.Q4_K: dequantQ4KAVX512, gguf.Q6_K: dequantQ6KAVX512},
-}
-
-// asmDequantizer returns the assembly dequantizer of type t in variant v,
-// if any, checking the lengths that keep every access in bounds.
-func asmDequantizer(t gguf.TensorType, v kernelVariant) func(dst []float32, src []byte) {
-	k, ok := asmDequantizers[v][t]
-	if !ok {
-		return nil
-	}
-	bs, ts := t.BlockSize(), t.TypeSize()
-	return func(dst []float32, src []byte) {
-		blocks := len(dst) / bs
-		if blocks == 0 {
-			return
-		}
-		_ = src[blocks*ts-1]
-		k(&dst[0], &src[0], blocks)
-	}
-}
-
-//go:noescape
-func q4kAVX2(out *float32, w *byte, rows, blocks int, x *float32)
-
-//go:noescape
-func q6kAVX2(out *float32, w *byte, rows, blocks int, x *float32)
 
 //go:noescape
 func f32AVX2(out *float32, w *byte, rows, blocks int, x *float32)
@@ -135,11 +93,11 @@ func axpyAsm(k func(y, x *float32, a float32, n int), width int, y, x []float32,
 // asmKernels are the fused assembly kernels, by variant and type.
 var asmKernels = map[kernelVariant]map[gguf.TensorType]asmRows{
 	variantAVX512: {
-		gguf.Q4_K: q4kAVX512, gguf.Q5_K: q5kAVX512, gguf.Q6_K: q6kAVX512, gguf.Q8_0: q8_0AVX512,
+		gguf.Q5_K: q5kAVX512, gguf.Q8_0: q8_0AVX512,
 		gguf.Q4_0: q4_0AVX512, gguf.F16: f16AVX512, gguf.BF16: bf16AVX512, gguf.F32: f32AVX512,
 	},
 	variantAVX2: {
-		gguf.Q4_K: q4kAVX2, gguf.Q5_K: q5kAVX2, gguf.Q6_K: q6kAVX2, gguf.Q8_0: q8_0AVX2,
+		gguf.Q5_K: q5kAVX2, gguf.Q8_0: q8_0AVX2,
 		gguf.Q4_0: q4_0AVX2, gguf.F16: f16AVX2, gguf.BF16: bf16AVX2, gguf.F32: f32AVX2,
 	},
 }

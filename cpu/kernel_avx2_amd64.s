@@ -19,10 +19,6 @@ DATA kshift<>+8(SB)/8, $0
 GLOBL kshift<>(SB), RODATA|NOPTR, $16
 DATA k15<>+0(SB)/4, $15
 GLOBL k15<>(SB), RODATA|NOPTR, $4
-DATA k48<>+0(SB)/4, $0x30
-GLOBL k48<>(SB), RODATA|NOPTR, $4
-DATA k32<>+0(SB)/4, $32
-GLOBL k32<>(SB), RODATA|NOPTR, $4
 
 // REDUCE8(ya, yb, rx, ry, tx): rx = reduce16 of lanes ya (0-7), yb (8-15).
 #define REDUCE8(ya, yb, rx, ry, tx) \
@@ -79,73 +75,6 @@ GLOBL k32<>(SB), RODATA|NOPTR, $4
 	PAIRS2(Y0, Y2, xo+128, xo+192, Y12) \
 	PAIRS2(Y1, Y3, xo+160, xo+224, Y13)
 
-// func q4kAVX2(out *float32, w *byte, rows, blocks int, x *float32)
-TEXT ·q4kAVX2(SB), NOSPLIT, $64-40
-	MOVQ out+0(FP), DI
-	MOVQ w+8(FP), R10
-	MOVQ rows+16(FP), R9
-	MOVQ x+32(FP), DX
-	VPBROADCASTD k15<>(SB), Y15
-	TESTQ R9, R9
-	JZ q4k2done
-
-q4k2row:
-	MOVQ DX, R11
-	MOVQ blocks+24(FP), CX
-	VXORPS Y12, Y12, Y12
-	VXORPS Y13, Y13, Y13
-
-q4k2block:
-	// d·scale_j at 0(SP), dmin·min_j at 32(SP), as in the AVX-512 kernel.
-	VMOVDQU 4(R10), X0
-	VPAND k3f<>(SB), X0, X1
-	VPSHUFD $0xAA, X0, X2
-	VPSRLVD kshift<>(SB), X2, X2
-	VPAND k0f<>(SB), X2, X2
-	VPSRLD $6, X0, X3
-	VPAND k03<>(SB), X3, X3
-	VPSLLD $4, X3, X3
-	VPOR X3, X2, X2
-	VPUNPCKLDQ X2, X1, X1
-	VPMOVZXBD X1, Y2
-	VPSRLDQ $8, X1, X1
-	VPMOVZXBD X1, Y3
-	VCVTDQ2PS Y2, Y2
-	VCVTDQ2PS Y3, Y3
-	MOVL (R10), AX
-	VMOVD AX, X4
-	VCVTPH2PS X4, X4
-	VBROADCASTSS X4, Y5
-	VMULPS Y5, Y2, Y2
-	VPSHUFD $0x55, X4, X4
-	VBROADCASTSS X4, Y5
-	VMULPS Y5, Y3, Y3
-	VMOVUPS Y2, 0(SP)
-	VMOVUPS Y3, 32(SP)
-
-	Q4K2_CHUNK(16, 0, 0, 1)
-	Q4K2_CHUNK(48, 256, 2, 3)
-	Q4K2_CHUNK(80, 512, 4, 5)
-	Q4K2_CHUNK(112, 768, 6, 7)
-
-	ADDQ $144, R10
-	ADDQ $1024, R11
-	DECQ CX
-	JNZ q4k2block
-
-	REDUCE8(Y12, Y13, X0, Y0, X1)
-	VMOVSS X0, (DI)
-	ADDQ $4, DI
-	DECQ R9
-	JNZ q4k2row
-
-q4k2done:
-	VZEROUPPER
-	RET
-
-// Q6K2_Q(y, hy, LOW, HIGH): y = ql bytes made a 6-bit q with the qh bits
-// in hy: LOW selects the nibble, HIGH places the two qh bits at bit 4.
-#define Q6K2_LO VPAND Y15
 #define Q6K2_W(y, sc) \
 	VPSUBD Y8, y, y \
 	VCVTDQ2PS y, y \
@@ -182,69 +111,6 @@ q4k2done:
 	Q6K2_W(Y3, sc+4) \
 	PAIRS2(Y0, Y2, xo, xo+64, Y12) \
 	PAIRS2(Y1, Y3, xo+32, xo+96, Y13)
-
-#define NIBLO(y) VPAND Y15, y, y
-#define NIBHI(y) VPSRLD $4, y, y
-#define HB0(y) VPSLLD $4, y, y; VPAND Y9, y, y
-#define HB1(y) VPSLLD $2, y, y; VPAND Y9, y, y
-#define HB2(y) VPAND Y9, y, y
-#define HB3(y) VPSRLD $2, y, y; VPAND Y9, y, y
-
-#define Q6K2_HALF(ql, qh, xo, sc) \
-	Q6K2_BLOCK(ql, qh, xo, sc, NIBLO, HB0) \
-	Q6K2_BLOCK(ql+32, qh, xo+128, sc+8, NIBLO, HB1) \
-	Q6K2_BLOCK(ql, qh, xo+256, sc+16, NIBHI, HB2) \
-	Q6K2_BLOCK(ql+32, qh, xo+384, sc+24, NIBHI, HB3)
-
-// func q6kAVX2(out *float32, w *byte, rows, blocks int, x *float32)
-TEXT ·q6kAVX2(SB), NOSPLIT, $64-40
-	MOVQ out+0(FP), DI
-	MOVQ w+8(FP), R10
-	MOVQ rows+16(FP), R9
-	MOVQ x+32(FP), DX
-	VPBROADCASTD k15<>(SB), Y15
-	VPBROADCASTD k48<>(SB), Y9
-	VPBROADCASTD k32<>(SB), Y8
-	TESTQ R9, R9
-	JZ q6k2done
-
-q6k2row:
-	MOVQ DX, R11
-	MOVQ blocks+24(FP), CX
-	VXORPS Y12, Y12, Y12
-	VXORPS Y13, Y13, Y13
-
-q6k2block:
-	MOVWLZX 208(R10), AX
-	VMOVD AX, X4
-	VCVTPH2PS X4, X4
-	VBROADCASTSS X4, Y4
-	VPMOVSXBD 192(R10), Y5
-	VPMOVSXBD 200(R10), Y6
-	VCVTDQ2PS Y5, Y5
-	VCVTDQ2PS Y6, Y6
-	VMULPS Y4, Y5, Y5
-	VMULPS Y4, Y6, Y6
-	VMOVUPS Y5, 0(SP)
-	VMOVUPS Y6, 32(SP)
-
-	Q6K2_HALF(0, 128, 0, 0)
-	Q6K2_HALF(64, 160, 512, 32)
-
-	ADDQ $210, R10
-	ADDQ $1024, R11
-	DECQ CX
-	JNZ q6k2block
-
-	REDUCE8(Y12, Y13, X0, Y0, X1)
-	VMOVSS X0, (DI)
-	ADDQ $4, DI
-	DECQ R9
-	JNZ q6k2row
-
-q6k2done:
-	VZEROUPPER
-	RET
 
 // func f32AVX2(out *float32, w *byte, rows, blocks int, x *float32)
 // blocks are of 32 floats.

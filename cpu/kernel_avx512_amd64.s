@@ -108,74 +108,6 @@ GLOBL iota16<>(SB), RODATA|NOPTR, $64
 	VPSLLDQ $4, X27, X27 \
 	VMOVUPS iota16<>(SB), Z30
 
-#define Q4K_BLOCK(base, sc, acc, t0, t1, t2, t3, ta, tb, tm) \
-	Q4K_CHUNK(base, 16, 0, sc, acc, t0, t1, t2, t3, ta, tb, tm) \
-	Q4K_CHUNK(base, 48, 256, sc+8, acc, t0, t1, t2, t3, ta, tb, tm) \
-	Q4K_CHUNK(base, 80, 512, sc+16, acc, t0, t1, t2, t3, ta, tb, tm) \
-	Q4K_CHUNK(base, 112, 768, sc+24, acc, t0, t1, t2, t3, ta, tb, tm)
-
-// func q4kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
-// Rows go two at a time, so that two accumulations are in flight.
-TEXT ·q4kAVX512(SB), NOSPLIT, $128-40
-	MOVQ out+0(FP), DI
-	MOVQ w+8(FP), R10
-	MOVQ rows+16(FP), R9
-	MOVQ x+32(FP), DX
-	MOVQ blocks+24(FP), R13
-	IMULQ $144, R13
-	K4CONSTS
-
-pair:
-	CMPQ R9, $2
-	JLT single
-	MOVQ DX, R11
-	MOVQ blocks+24(FP), CX
-	LEAQ (R10)(R13*1), R12
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-
-pairblock:
-	K4SCALES(R10, 0)
-	K4SCALES(R12, 64)
-	Q4K_BLOCK(R10, 0, Z16, Z0, Z1, Z2, Z3, Z8, Z9, Z10)
-	Q4K_BLOCK(R12, 64, Z17, Z4, Z5, Z6, Z7, Z12, Z13, Z14)
-	ADDQ $144, R10
-	ADDQ $144, R12
-	ADDQ $1024, R11
-	DECQ CX
-	JNZ pairblock
-
-	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
-	VMOVSS X0, (DI)
-	REDUCE16(Z17, Y17, X0, Y0, X1, Y1)
-	VMOVSS X0, 4(DI)
-	ADDQ $8, DI
-	MOVQ R12, R10
-	SUBQ $2, R9
-	JMP pair
-
-single:
-	TESTQ R9, R9
-	JZ done
-	MOVQ DX, R11
-	MOVQ blocks+24(FP), CX
-	VPXORD Z16, Z16, Z16
-
-singleblock:
-	K4SCALES(R10, 0)
-	Q4K_BLOCK(R10, 0, Z16, Z0, Z1, Z2, Z3, Z8, Z9, Z10)
-	ADDQ $144, R10
-	ADDQ $1024, R11
-	DECQ CX
-	JNZ singleblock
-
-	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
-	VMOVSS X0, (DI)
-
-done:
-	VZEROUPPER
-	RET
-
 // Q6K_W(q, sc): q = (q − 32)·(d·scale) at sc(SP), in floats.
 #define Q6K_W(q, sc) \
 	VPSUBD Z29, q, q \
@@ -235,52 +167,6 @@ done:
 	Q6K_W(Z8, sc+24) \
 	Q6K_W(Z9, sc+28) \
 	PAIRS(Z8, Z9, xo+384, Z16)
-
-// func q6kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
-TEXT ·q6kAVX512(SB), NOSPLIT, $64-40
-	MOVQ out+0(FP), DI
-	MOVQ w+8(FP), R10
-	MOVQ rows+16(FP), R9
-	MOVQ x+32(FP), DX
-	MOVL $15, AX
-	VPBROADCASTD AX, Z31
-	MOVL $0x30, AX
-	VPBROADCASTD AX, Z28
-	MOVL $32, AX
-	VPBROADCASTD AX, Z29
-	TESTQ R9, R9
-	JZ q6kdone
-
-q6krow:
-	MOVQ DX, R11
-	MOVQ blocks+24(FP), CX
-	VPXORD Z16, Z16, Z16
-
-q6kblock:
-	MOVWLZX 208(R10), AX
-	VMOVD AX, X2
-	VCVTPH2PS X2, X2
-	VBROADCASTSS X2, Z2
-	VPMOVSXBD 192(R10), Z1
-	VCVTDQ2PS Z1, Z1
-	VMULPS Z2, Z1, Z1
-	VMOVUPS Z1, 0(SP)
-	Q6K_HALF(0, 128, 0, 0)
-	Q6K_HALF(64, 160, 512, 32)
-	ADDQ $210, R10
-	ADDQ $1024, R11
-	DECQ CX
-	JNZ q6kblock
-
-	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
-	VMOVSS X0, (DI)
-	ADDQ $4, DI
-	DECQ R9
-	JNZ q6krow
-
-q6kdone:
-	VZEROUPPER
-	RET
 
 // func f32AVX512(out *float32, w *byte, rows, blocks int, x *float32)
 // blocks are of 32 floats.
@@ -832,31 +718,6 @@ done:
 	VMOVUPS Z2, xo+128(R11) \
 	VMOVUPS Z3, xo+192(R11)
 
-// func dequantQ4KAVX512(dst *float32, src *byte, blocks int)
-// dequantizeQ4K: the same values, to the bit.
-TEXT ·dequantQ4KAVX512(SB), NOSPLIT, $64-24
-	MOVQ dst+0(FP), R11
-	MOVQ src+8(FP), R10
-	MOVQ blocks+16(FP), CX
-	K4CONSTS
-	TESTQ CX, CX
-	JZ done
-
-block:
-	K4SCALES(R10, 0)
-	Q4K_DQ_CHUNK(16, 0, 0)
-	Q4K_DQ_CHUNK(48, 256, 8)
-	Q4K_DQ_CHUNK(80, 512, 16)
-	Q4K_DQ_CHUNK(112, 768, 24)
-	ADDQ $144, R10
-	ADDQ $1024, R11
-	DECQ CX
-	JNZ block
-
-done:
-	VZEROUPPER
-	RET
-
 // Q6K_DQ_HALF: as Q6K_HALF, storing the 128 weights at xo(R11).
 #define Q6K_DQ_HALF(ql, qh, xo, sc) \
 	VPMOVZXBD ql(R10), Z0 \
@@ -912,37 +773,3 @@ done:
 	VMOVUPS Z8, xo+384(R11) \
 	VMOVUPS Z9, xo+448(R11)
 
-// func dequantQ6KAVX512(dst *float32, src *byte, blocks int)
-// dequantizeQ6K: the same values, to the bit.
-TEXT ·dequantQ6KAVX512(SB), NOSPLIT, $64-24
-	MOVQ dst+0(FP), R11
-	MOVQ src+8(FP), R10
-	MOVQ blocks+16(FP), CX
-	MOVL $15, AX
-	VPBROADCASTD AX, Z31
-	MOVL $0x30, AX
-	VPBROADCASTD AX, Z28
-	MOVL $32, AX
-	VPBROADCASTD AX, Z29
-	TESTQ CX, CX
-	JZ done
-
-block:
-	MOVWLZX 208(R10), AX
-	VMOVD AX, X2
-	VCVTPH2PS X2, X2
-	VBROADCASTSS X2, Z2
-	VPMOVSXBD 192(R10), Z1
-	VCVTDQ2PS Z1, Z1
-	VMULPS Z2, Z1, Z1
-	VMOVUPS Z1, 0(SP)
-	Q6K_DQ_HALF(0, 128, 0, 0)
-	Q6K_DQ_HALF(64, 160, 512, 32)
-	ADDQ $210, R10
-	ADDQ $1024, R11
-	DECQ CX
-	JNZ block
-
-done:
-	VZEROUPPER
-	RET

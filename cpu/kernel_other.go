@@ -19,9 +19,6 @@ func dots(kernelVariant) func(w, x []float32) float32 { return pairDot }
 // axpys returns the axpy of variant v.
 func axpys(kernelVariant) func(y, x []float32, a float32) { return axpy }
 
-// asmDequantizer has no assembly to offer on this build.
-func asmDequantizer(gguf.TensorType, kernelVariant) func(dst []float32, src []byte) { return nil }
-
 // asmIntegerKernel has no assembly to offer on this build.
 func asmIntegerKernel(gguf.TensorType, kernelVariant) integerKernel { return nil }
 

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"testing"
-
-	"strata/format"
 )
 
 // TestKernelVariants runs every kernel variant this machine supports on
@@ -157,33 +155,6 @@ func TestAxpyVariants(t *testing.T) {
 			for i := range y {
 				if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("%v n=%d: y[%d] = %v, generic %v", v, n, i, y[i], want[i])
-				}
-			}
-		}
-	}
-}
-
-// TestDequantizerVariants checks every variant's dequantizer against
-// package format's Go one, bit for bit.
-func TestDequantizerVariants(t *testing.T) {
-	rng := newRNG(t)
-	for _, typ := range Supported() {
-		const cols = 1024
-		rows := 3
-		var src []byte
-		for range rows {
-			src = append(src, randomRow(rng, typ, cols)...)
-		}
-		want := make([]float32, rows*cols)
-		if err := format.Dequantize(want, src, typ); err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range supportedVariants() {
-			got := make([]float32, rows*cols)
-			dequantizer(typ, v)(got, src)
-			for i := range got {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("%v %v: element %d = %v, want %v", typ, v, i, got[i], want[i])
 				}
 			}
 		}

@@ -49,7 +49,7 @@ func (t *matmulTask) Do(worker, lo, hi int) {
 	for a := r0; a < r1; a += tileRows {
 		e := min(a+tileRows, r1)
 		tile := scratch[:(e-a)*cols]
-		w.dequantize(tile, w.data[a*rb:e*rb])
+		w.decode(tile, w.data[a*rb:e*rb])
 		t.b.tile(t.out.data[a:], rows, tile, e-a, cols, t.x.data, t.n, &t.b.carried[worker])
 	}
 }

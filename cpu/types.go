@@ -9,17 +9,6 @@ import (
 // format decodes.
 func Supported() []gguf.TensorType { return format.Types() }
 
-// dequantizer returns the dequantizer of type t in variant v: assembly
-// where there is some, else format's Go one; both give the same bits.
-// It is nil for a type format does not decode.
-func dequantizer(t gguf.TensorType, v kernelVariant) func(dst []float32, src []byte) {
-	if d := asmDequantizer(t, v); d != nil {
-		return d
-	}
-	d, _ := format.Dequantizer(t)
-	return d
-}
-
 // kernel returns the kernel of type t in variant v: a fused assembly one
 // where there is one, else rows dequantized by format's Go dequantizer
 // and dotted by the variant's dot; all compute the same bits. It is nil
