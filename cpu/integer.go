@@ -130,24 +130,12 @@ func reduceLanes(a *[laneCount]float64) float32 {
 	return float32(((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])))
 }
 
-// addSuperBlock adds the terms of super-block b of row j to acc, given
-// the weights w (natural order), d, dmin and mins (zero for Q6_K).
-func (q *quantBatch) addSuperBlock(acc *[laneCount]float64, j, b int, w *[superBlock]int64, d, dmin float64, mins *[8]int64) {
-	var S [laneCount]int64
-	for i, wi := range w {
-		S[i/2%laneCount] += wi * q.value(j, b*superBlock+i)
-	}
-	jb := j*q.blocks + b
-	for l := range acc {
-		u := dmin * (float64(mins[l]) * q.sums32[8*jb+l])
-		t := math.FMA(d, float64(S[l]), -u)
-		acc[l] = math.FMA(t, q.scale[jb], acc[l])
-	}
-}
+// A superBlockDecoder writes the integer weights of one super-block of
+// its format, and returns d, dmin and the mins (zero for Q6_K).
+type superBlockDecoder func(w *[superBlock]int64, mins *[8]int64, blk []byte) (d, dmin float64)
 
-// q4kWeights writes the integer weights of a Q4_K super-block and its
-// mins.
-func q4kWeights(w *[superBlock]int64, mins *[8]int64, blk []byte) {
+// q4kWeights decodes a Q4_K super-block.
+func q4kWeights(w *[superBlock]int64, mins *[8]int64, blk []byte) (d, dmin float64) {
 	for j := range 8 {
 		sc, m := format.ScaleMinK4(j, blk[4:16])
 		mins[j] = int64(m)
@@ -157,10 +145,11 @@ func q4kWeights(w *[superBlock]int64, mins *[8]int64, blk []byte) {
 			w[32*j+l] = int64(sc) * int64(qs[l]>>shift&0xf)
 		}
 	}
+	return float64(format.Half(blk[0:])), float64(format.Half(blk[2:]))
 }
 
-// q6kWeights writes the integer weights of a Q6_K super-block.
-func q6kWeights(w *[superBlock]int64, blk []byte) {
+// q6kWeights decodes a Q6_K super-block.
+func q6kWeights(w *[superBlock]int64, mins *[8]int64, blk []byte) (d, dmin float64) {
 	for h := range 2 {
 		ql, qh := blk[64*h:64*h+64], blk[128+32*h:128+32*h+32]
 		for l := range 32 {
@@ -173,6 +162,8 @@ func q6kWeights(w *[superBlock]int64, blk []byte) {
 	for i := range w {
 		w[i] *= int64(int8(blk[192+i/16]))
 	}
+	*mins = [8]int64{}
+	return float64(format.Half(blk[208:])), 0
 }
 
 // An integerKernel writes to out[j*stride+r], for r < rows and j < q.n,
@@ -180,46 +171,56 @@ func q6kWeights(w *[superBlock]int64, blk []byte) {
 // j. scratch is the caller's, for the kernel to grow and keep.
 type integerKernel func(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, scratch *[]float64)
 
-// q4kInteger is the pure-Go Q4_K integer kernel: the definition above.
-func q4kInteger(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, _ *[]float64) {
-	var weights [superBlock]int64
-	var mins [8]int64
-	for j := range q.n {
-		for r := range rows {
-			row := w[r*rowBytes : (r+1)*rowBytes]
-			var acc [laneCount]float64
-			for b := range q.blocks {
-				blk := row[b*144 : (b+1)*144]
-				q4kWeights(&weights, &mins, blk)
-				q.addSuperBlock(&acc, j, b, &weights, float64(format.Half(blk[0:])), float64(format.Half(blk[2:])), &mins)
-			}
-			out[j*stride+r] = reduceLanes(&acc)
+// integerGo returns the pure-Go integer kernel of a format whose
+// super-blocks of typeSize bytes decode by decode: the definition above,
+// each super-block decoded once for every input.
+func integerGo(decode superBlockDecoder, typeSize int) integerKernel {
+	return func(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, scratch *[]float64) {
+		var weights [superBlock]int64
+		var mins [8]int64
+		if need := q.n * laneCount; scratch == nil || len(*scratch) < need {
+			s := make([]float64, need)
+			scratch = &s
 		}
-	}
-}
-
-// q6kInteger is the pure-Go Q6_K integer kernel.
-func q6kInteger(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, _ *[]float64) {
-	var weights [superBlock]int64
-	var mins [8]int64
-	for j := range q.n {
+		acc := (*scratch)[:q.n*laneCount]
 		for r := range rows {
 			row := w[r*rowBytes : (r+1)*rowBytes]
-			var acc [laneCount]float64
+			clear(acc)
 			for b := range q.blocks {
-				blk := row[b*210 : (b+1)*210]
-				q6kWeights(&weights, blk)
-				q.addSuperBlock(&acc, j, b, &weights, float64(format.Half(blk[208:])), 0, &mins)
+				d, dmin := decode(&weights, &mins, row[b*typeSize:(b+1)*typeSize])
+				for j := range q.n {
+					x := j*q.cols + b*superBlock
+					hi, lo := q.hi[x:x+superBlock], q.lo[x:x+superBlock]
+					// Lane l holds the elements i with (i/2) mod 8 = l.
+					var sh, sl [laneCount]int64
+					for i0 := 0; i0 < superBlock; i0 += 2 * laneCount {
+						for l := range laneCount {
+							i := i0 + 2*l
+							sh[l] += weights[i]*int64(hi[i]) + weights[i+1]*int64(hi[i+1])
+							sl[l] += weights[i]*int64(lo[i]) + weights[i+1]*int64(lo[i+1])
+						}
+					}
+					jb := j*q.blocks + b
+					a := (*[laneCount]float64)(acc[j*laneCount:])
+					for l := range a {
+						S := sh[l]<<limbShift + sl[l]
+						u := dmin * (float64(mins[l]) * q.sums32[8*jb+l])
+						t := math.FMA(d, float64(S), -u)
+						a[l] = math.FMA(t, q.scale[jb], a[l])
+					}
+				}
 			}
-			out[j*stride+r] = reduceLanes(&acc)
+			for j := range q.n {
+				out[j*stride+r] = reduceLanes((*[laneCount]float64)(acc[j*laneCount:]))
+			}
 		}
 	}
 }
 
 // genericIntegerKernels are the pure-Go integer kernels, by type.
 var genericIntegerKernels = map[gguf.TensorType]integerKernel{
-	gguf.Q4_K: q4kInteger,
-	gguf.Q6_K: q6kInteger,
+	gguf.Q4_K: integerGo(q4kWeights, 144),
+	gguf.Q6_K: integerGo(q6kWeights, 210),
 }
 
 // quantizer returns the quantizer of variant v; all give the same bits.
