@@ -26,6 +26,12 @@ func q4kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, h
 func q6kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
 
 //go:noescape
+func q4kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+
+//go:noescape
+func q6kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+
+//go:noescape
 func quantizeAVX512(x *float32, blocks int, hi, lo *int16, scale, sums *float64)
 
 // asmQuantizer returns the assembly quantizer of variant v, if any.
@@ -66,11 +72,11 @@ const (
 // variant v, if there is one, checking the lengths that keep every access
 // in bounds.
 func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
-	if v != variantAVX512 || !hasVNNI || !integerType(t) {
+	if !integerType(t) || (v != variantAVX512 && v != variantAVX2) || (v == variantAVX512 && !hasVNNI) {
 		return nil
 	}
 	ts := t.TypeSize()
-	q4k := t == gguf.Q4_K
+	q4k, avx2 := t == gguf.Q4_K, v == variantAVX2
 	return func(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, scratch *[]float64) {
 		blocks, cols := q.blocks, q.cols
 		if rows == 0 || q.n == 0 || blocks == 0 {
@@ -95,9 +101,16 @@ func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
 					nb := min(integerBlocks, blocks-b0)
 					x, jb := t0*cols+b0*superBlock, t0*blocks+b0
 					wp := &w[r0*rowBytes+b0*ts]
-					if q4k {
+					// Called directly, not through a function value, so
+					// that nothing escapes.
+					switch {
+					case avx2 && q4k:
+						q4kIntegerAVX2(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
+					case avx2:
+						q6kIntegerAVX2(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
+					case q4k:
 						q4kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
-					} else {
+					default:
 						q6kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
 					}
 				}

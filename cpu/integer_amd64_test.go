@@ -9,11 +9,15 @@ import (
 )
 
 // TestIntegerPaths asserts which integer code runs: the AVX-512 assembly
-// where the processor has VNNI, else the pure-Go twins.
+// where the processor has VNNI, the AVX2 assembly for the AVX2 variant,
+// the pure-Go twins for the generic one.
 func TestIntegerPaths(t *testing.T) {
 	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q6_K} {
 		if got := asmIntegerKernel(typ, variantAVX512) != nil; got != hasVNNI {
 			t.Errorf("%v: assembly kernel %v on a processor with VNNI %v", typ, got, hasVNNI)
+		}
+		if got := asmIntegerKernel(typ, variantAVX2) != nil; got != hasAVX2 {
+			t.Errorf("%v: AVX2 assembly kernel %v on a processor with AVX2 %v", typ, got, hasAVX2)
 		}
 		if asmIntegerKernel(typ, variantGeneric) != nil {
 			t.Errorf("%v: the generic variant runs assembly", typ)

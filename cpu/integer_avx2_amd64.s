@@ -1,0 +1,342 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// AVX2 integer kernels: those of integer_avx512_amd64.s with Y registers
+// and VPMADDWD + VPADDD for VPDPWSSD. A super-block's weights, scale·q as
+// words, are decoded once into the frame and multiplied with every input
+// of the tile from there. Lane k of the definition is dword k of the first
+// 16 words' products plus dword k of the next 16's, added in float64.
+//
+// Frame: 0 limb stride, 8 scale stride, 16 sums stride, 24 acc stride,
+// 32 rows left, 40 blocks left, 48 scale words, 64 d, 72 dmin, 80 the
+// mins as float64 lanes (Q4_K) or the scale words (Q6_K), 144 the 256
+// weights.
+
+#define STRIDES2 \
+	MOVQ cols+80(FP), AX \
+	SHLQ $1, AX \
+	MOVQ AX, 0(SP) \
+	MOVQ cols+80(FP), AX \
+	SHRQ $8, AX \
+	SHLQ $3, AX \
+	MOVQ AX, 8(SP) \
+	SHLQ $3, AX \
+	MOVQ AX, 16(SP) \
+	MOVQ rows+24(FP), AX \
+	SHLQ $6, AX \
+	MOVQ AX, 24(SP) \
+	MOVQ rows+24(FP), AX \
+	MOVQ AX, 32(SP) \
+	MOVQ acc+0(FP), DI \
+	MOVQ w+8(FP), R9
+
+#define ROWSTART2 \
+	MOVQ R9, R10 \
+	MOVQ hi+48(FP), R11 \
+	MOVQ lo+56(FP), R12 \
+	MOVQ scale+64(FP), R13 \
+	MOVQ sums+72(FP), R14 \
+	MOVQ blocks+32(FP), AX \
+	MOVQ AX, 40(SP)
+
+#define TOKENS2 \
+	MOVQ R11, AX \
+	MOVQ R12, BX \
+	MOVQ R13, CX \
+	MOVQ R14, DX \
+	MOVQ DI, SI \
+	MOVQ tokens+40(FP), R8
+
+#define NEXTTOKEN2 \
+	ADDQ 0(SP), AX \
+	ADDQ 0(SP), BX \
+	ADDQ 8(SP), CX \
+	ADDQ 16(SP), DX \
+	ADDQ 24(SP), SI \
+	DECQ R8
+
+#define NEXTBLOCK2(size) \
+	ADDQ $size, R10 \
+	ADDQ $512, R11 \
+	ADDQ $512, R12 \
+	ADDQ $8, R13 \
+	ADDQ $64, R14 \
+	DECQ 40(SP)
+
+#define NEXTROW2 \
+	ADDQ $64, DI \
+	ADDQ stride+16(FP), R9 \
+	DECQ 32(SP)
+
+// SUB2(o): sub-block words o..o+31 of the input (AX hi, BX lo) against
+// the weights at 144+o·2... o is the byte offset of the sub-block.
+#define SUB2(o) \
+	VMOVDQU o(AX), Y0 \
+	VPMADDWD 144+o(SP), Y0, Y0 \
+	VPADDD Y0, Y8, Y8 \
+	VMOVDQU o+32(AX), Y1 \
+	VPMADDWD 176+o(SP), Y1, Y1 \
+	VPADDD Y1, Y9, Y9 \
+	VMOVDQU o(BX), Y2 \
+	VPMADDWD 144+o(SP), Y2, Y2 \
+	VPADDD Y2, Y10, Y10 \
+	VMOVDQU o+32(BX), Y3 \
+	VPMADDWD 176+o(SP), Y3, Y3 \
+	VPADDD Y3, Y11, Y11
+
+// DOTS2: the input's lane sums: H in Y8 (first 16 words), Y9 (next 16),
+// L in Y10, Y11.
+#define DOTS2 \
+	VPXOR Y8, Y8, Y8 \
+	VPXOR Y9, Y9, Y9 \
+	VPXOR Y10, Y10, Y10 \
+	VPXOR Y11, Y11, Y11 \
+	SUB2(0) \
+	SUB2(64) \
+	SUB2(128) \
+	SUB2(192) \
+	SUB2(256) \
+	SUB2(320) \
+	SUB2(384) \
+	SUB2(448)
+
+// SLANES: S = H·2^15 + L in float64, lanes 0-3 in Y0, 4-7 in Y1. Needs
+// Y12 = 2^15.
+#define SLANES \
+	VCVTDQ2PD X8, Y0 \
+	VEXTRACTI128 $1, Y8, X1 \
+	VCVTDQ2PD X1, Y1 \
+	VCVTDQ2PD X9, Y2 \
+	VEXTRACTI128 $1, Y9, X3 \
+	VCVTDQ2PD X3, Y3 \
+	VADDPD Y2, Y0, Y0 \
+	VADDPD Y3, Y1, Y1 \
+	VCVTDQ2PD X10, Y4 \
+	VEXTRACTI128 $1, Y10, X5 \
+	VCVTDQ2PD X5, Y5 \
+	VCVTDQ2PD X11, Y6 \
+	VEXTRACTI128 $1, Y11, X7 \
+	VCVTDQ2PD X7, Y7 \
+	VADDPD Y6, Y4, Y4 \
+	VADDPD Y7, Y5, Y5 \
+	VFMADD213PD Y4, Y12, Y0 \
+	VFMADD213PD Y5, Y12, Y1
+
+// ACCUMULATE: acc = t·s + acc for t in Y0, Y1.
+#define ACCUMULATE \
+	VBROADCASTSD (CX), Y15 \
+	VFMADD213PD (SI), Y15, Y0 \
+	VFMADD213PD 32(SI), Y15, Y1 \
+	VMOVUPD Y0, (SI) \
+	VMOVUPD Y1, 32(SI)
+
+#define TWO15 \
+	MOVQ $0x40E0000000000000, AX \
+	VMOVQ AX, X12 \
+	VPBROADCASTQ X12, Y12
+
+// Q4K2_SUBS(k): sub-blocks 2k (low nibbles) and 2k+1 (high) of the 32
+// bytes at 16+32k(R10) to weights in the frame. Needs Y13 = 0x000f words.
+#define Q4K2_SUBS(qs, w0, w1, s0, s1) \
+	VPMOVZXBW qs(R10), Y1 \
+	VPMOVZXBW qs+16(R10), Y2 \
+	VPAND Y13, Y1, Y3 \
+	VPAND Y13, Y2, Y4 \
+	VPSRLW $4, Y1, Y5 \
+	VPSRLW $4, Y2, Y6 \
+	VPBROADCASTW s0(SP), Y7 \
+	VPMULLW Y7, Y3, Y3 \
+	VPMULLW Y7, Y4, Y4 \
+	VPBROADCASTW s1(SP), Y7 \
+	VPMULLW Y7, Y5, Y5 \
+	VPMULLW Y7, Y6, Y6 \
+	VMOVDQU Y3, w0(SP) \
+	VMOVDQU Y4, w0+32(SP) \
+	VMOVDQU Y5, w1(SP) \
+	VMOVDQU Y6, w1+32(SP)
+
+// func q4kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+TEXT ·q4kIntegerAVX2(SB), NOSPLIT, $656-88
+	STRIDES2
+	TWO15
+
+q4k2row:
+	ROWSTART2
+
+q4k2block:
+	MOVL 4(R10), AX
+	MOVL 8(R10), BX
+	MOVL 12(R10), CX
+	MOVL CX, DX
+	SHRL $4, DX
+	ANDL $0x0f0f0f0f, DX
+	MOVL BX, SI
+	SHRL $6, SI
+	ANDL $0x03030303, SI
+	SHLL $4, SI
+	ORL SI, DX
+	MOVL BX, R8
+	ANDL $0x3f3f3f3f, R8
+	ANDL $0x0f0f0f0f, CX
+	MOVL AX, SI
+	SHRL $6, SI
+	ANDL $0x03030303, SI
+	SHLL $4, SI
+	ORL SI, CX
+	ANDL $0x3f3f3f3f, AX
+	SHLQ $32, CX
+	ORQ AX, CX
+	SHLQ $32, DX
+	ORQ R8, DX
+	VMOVQ CX, X0
+	VPMOVZXBW X0, X0
+	VMOVDQU X0, 48(SP)
+	VMOVQ DX, X0
+	VPMOVZXBD X0, Y0
+	VCVTDQ2PD X0, Y1
+	VEXTRACTI128 $1, Y0, X2
+	VCVTDQ2PD X2, Y2
+	VMOVUPD Y1, 80(SP)
+	VMOVUPD Y2, 112(SP)
+	MOVL (R10), AX
+	VMOVD AX, X0
+	VCVTPH2PS X0, X0
+	VCVTPS2PD X0, X0
+	VMOVUPD X0, 64(SP)
+	MOVL $0x000f000f, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	Q4K2_SUBS(16, 144, 208, 48, 50)
+	Q4K2_SUBS(48, 272, 336, 52, 54)
+	Q4K2_SUBS(80, 400, 464, 56, 58)
+	Q4K2_SUBS(112, 528, 592, 60, 62)
+	VBROADCASTSD 64(SP), Y14
+	VBROADCASTSD 72(SP), Y13
+	TOKENS2
+
+q4k2token:
+	DOTS2
+	SLANES
+	// u = dmin·(min·ΣX), t = d·S − u.
+	VMOVUPD 80(SP), Y6
+	VMULPD (DX), Y6, Y6
+	VMULPD Y13, Y6, Y6
+	VFMSUB213PD Y6, Y14, Y0
+	VMOVUPD 112(SP), Y7
+	VMULPD 32(DX), Y7, Y7
+	VMULPD Y13, Y7, Y7
+	VFMSUB213PD Y7, Y14, Y1
+	ACCUMULATE
+	NEXTTOKEN2
+	JNZ q4k2token
+
+	NEXTBLOCK2(144)
+	JNZ q4k2block
+	NEXTROW2
+	JNZ q4k2row
+	VZEROUPPER
+	RET
+
+// Q6K2_W(e, sc, w): the 16 values q in e to (q − 32)·scale, the scale
+// word at sc(SP), stored at w(SP). Needs Y14 = 32 words.
+#define Q6K2_W(e, sc, w) \
+	VPSUBW Y14, e, e \
+	VPBROADCASTW sc(SP), Y15 \
+	VPMULLW Y15, e, e \
+	VMOVDQU e, w(SP)
+
+// Q6K2_HALF(ql, qh, w, sc): half of a Q6_K super-block (ql at ql(R10),
+// qh at qh(R10)) to the weights at w(SP), its scale words from sc(SP).
+// Needs Y9 = 0x000f, Y10 = 3, Y11 = 0x000c, Y13 = 0x0030 words.
+#define Q6K2_HALF(ql, qh, w, sc) \
+	VPMOVZXBW ql(R10), Y0 \
+	VPMOVZXBW ql+16(R10), Y1 \
+	VPMOVZXBW ql+32(R10), Y2 \
+	VPMOVZXBW ql+48(R10), Y3 \
+	VPMOVZXBW qh(R10), Y4 \
+	VPMOVZXBW qh+16(R10), Y5 \
+	VPAND Y9, Y0, Y6 \
+	VPAND Y10, Y4, Y7 \
+	VPSLLW $4, Y7, Y7 \
+	VPOR Y7, Y6, Y6 \
+	Q6K2_W(Y6, sc, w) \
+	VPAND Y9, Y1, Y6 \
+	VPAND Y10, Y5, Y7 \
+	VPSLLW $4, Y7, Y7 \
+	VPOR Y7, Y6, Y6 \
+	Q6K2_W(Y6, sc+2, w+32) \
+	VPAND Y9, Y2, Y6 \
+	VPAND Y11, Y4, Y7 \
+	VPSLLW $2, Y7, Y7 \
+	VPOR Y7, Y6, Y6 \
+	Q6K2_W(Y6, sc+4, w+64) \
+	VPAND Y9, Y3, Y6 \
+	VPAND Y11, Y5, Y7 \
+	VPSLLW $2, Y7, Y7 \
+	VPOR Y7, Y6, Y6 \
+	Q6K2_W(Y6, sc+6, w+96) \
+	VPSRLW $4, Y0, Y6 \
+	VPAND Y13, Y4, Y7 \
+	VPOR Y7, Y6, Y6 \
+	Q6K2_W(Y6, sc+8, w+128) \
+	VPSRLW $4, Y1, Y6 \
+	VPAND Y13, Y5, Y7 \
+	VPOR Y7, Y6, Y6 \
+	Q6K2_W(Y6, sc+10, w+160) \
+	VPSRLW $4, Y2, Y6 \
+	VPSRLW $2, Y4, Y7 \
+	VPAND Y13, Y7, Y7 \
+	VPOR Y7, Y6, Y6 \
+	Q6K2_W(Y6, sc+12, w+192) \
+	VPSRLW $4, Y3, Y6 \
+	VPSRLW $2, Y5, Y7 \
+	VPAND Y13, Y7, Y7 \
+	VPOR Y7, Y6, Y6 \
+	Q6K2_W(Y6, sc+14, w+224)
+
+#define BROADCASTW(v, r) \
+	MOVL $v, AX \
+	VMOVD AX, X15 \
+	VPBROADCASTD X15, r
+
+// func q6kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+TEXT ·q6kIntegerAVX2(SB), NOSPLIT, $656-88
+	STRIDES2
+	TWO15
+
+q6k2row:
+	ROWSTART2
+
+q6k2block:
+	VPMOVSXBW 192(R10), Y0
+	VMOVDQU Y0, 80(SP)
+	BROADCASTW(0x000f000f, Y9)
+	BROADCASTW(0x00030003, Y10)
+	BROADCASTW(0x000c000c, Y11)
+	BROADCASTW(0x00300030, Y13)
+	BROADCASTW(0x00200020, Y14)
+	Q6K2_HALF(0, 128, 144, 80)
+	Q6K2_HALF(64, 160, 400, 96)
+	MOVWLZX 208(R10), AX
+	VMOVD AX, X0
+	VCVTPH2PS X0, X0
+	VCVTSS2SD X0, X0, X0
+	VBROADCASTSD X0, Y14
+	TOKENS2
+
+q6k2token:
+	DOTS2
+	SLANES
+	VMULPD Y14, Y0, Y0
+	VMULPD Y14, Y1, Y1
+	ACCUMULATE
+	NEXTTOKEN2
+	JNZ q6k2token
+
+	NEXTBLOCK2(210)
+	JNZ q6k2block
+	NEXTROW2
+	JNZ q6k2row
+	VZEROUPPER
+	RET
