@@ -34,11 +34,15 @@ func q6kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi,
 //go:noescape
 func quantizeAVX512(x *float32, blocks int, hi, lo *int16, scale, sums *float64)
 
+//go:noescape
+func quantizeAVX2(x *float32, blocks int, hi, lo *int16, scale, sums *float64)
+
 // asmQuantizer returns the assembly quantizer of variant v, if any.
 func asmQuantizer(v kernelVariant) func(q *quantBatch, x []float32, n, cols int) {
-	if v != variantAVX512 {
+	if v != variantAVX512 && v != variantAVX2 {
 		return nil
 	}
+	avx2 := v == variantAVX2
 	return func(q *quantBatch, x []float32, n, cols int) {
 		q.size(n, cols)
 		blocks := n * q.blocks
@@ -46,7 +50,11 @@ func asmQuantizer(v kernelVariant) func(q *quantBatch, x []float32, n, cols int)
 			return
 		}
 		_ = x[blocks*superBlock-1]
-		quantizeAVX512(&x[0], blocks, &q.hi[0], &q.lo[0], &q.scale[0], &q.sums32[0])
+		if avx2 {
+			quantizeAVX2(&x[0], blocks, &q.hi[0], &q.lo[0], &q.scale[0], &q.sums32[0])
+		} else {
+			quantizeAVX512(&x[0], blocks, &q.hi[0], &q.lo[0], &q.scale[0], &q.sums32[0])
+		}
 		for b, s := range q.scale[:blocks] {
 			if math.IsNaN(s) {
 				clear(q.hi[b*superBlock : (b+1)*superBlock])

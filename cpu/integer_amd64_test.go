@@ -26,5 +26,8 @@ func TestIntegerPaths(t *testing.T) {
 	if got := asmQuantizer(variantAVX512) != nil; got != hasAVX512 {
 		t.Errorf("assembly quantizer %v with AVX-512 %v", got, hasAVX512)
 	}
+	if got := asmQuantizer(variantAVX2) != nil; got != hasAVX2 {
+		t.Errorf("AVX2 assembly quantizer %v with AVX2 %v", got, hasAVX2)
+	}
 	t.Logf("VNNI: %v", hasVNNI)
 }

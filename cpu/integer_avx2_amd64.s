@@ -340,3 +340,150 @@ q6k2token:
 	JNZ q6k2row
 	VZEROUPPER
 	RET
+
+// LIMBS8(off): the 8 inputs at off(SI), times 2^e in float64 (Y12), to X
+// rounded to even; their limbs stored at off/2 of R10 (H) and R11 (L) and
+// added to Y6 (H) and Y7 (L).
+#define LIMBS8(off) \
+	VCVTPS2PD off(SI), Y0 \
+	VCVTPS2PD off+16(SI), Y1 \
+	VMULPD Y12, Y0, Y0 \
+	VMULPD Y12, Y1, Y1 \
+	VCVTPD2DQY Y0, X0 \
+	VCVTPD2DQY Y1, X1 \
+	VINSERTI128 $1, X1, Y0, Y0 \
+	VPSLLD $17, Y0, Y2 \
+	VPSRAD $17, Y2, Y2 \
+	VPSUBD Y2, Y0, Y3 \
+	VPSRAD $15, Y3, Y3 \
+	VPADDD Y3, Y6, Y6 \
+	VPADDD Y2, Y7, Y7 \
+	VEXTRACTI128 $1, Y3, X4 \
+	VPACKSSDW X4, X3, X4 \
+	VMOVDQU X4, off/2(R10) \
+	VEXTRACTI128 $1, Y2, X4 \
+	VPACKSSDW X4, X2, X4 \
+	VMOVDQU X4, off/2(R11)
+
+// HSUM8(y, x, t): x's low dword = the sum of y's 8 int32 lanes.
+#define HSUM8(y, x, t) \
+	VEXTRACTI128 $1, y, t \
+	VPADDD t, x, x \
+	VPSHUFD $0x4E, x, t \
+	VPADDD t, x, x \
+	VPSHUFD $0xB1, x, t \
+	VPADDD t, x, x
+
+// func quantizeAVX2(x *float32, blocks int, hi, lo *int16, scale, sums *float64)
+// quantizeAVX512 in AVX2: x·2^e exactly in float64, rounded by
+// VCVTPD2DQ (ties to even).
+TEXT ·quantizeAVX2(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ blocks+8(FP), R9
+	MOVQ hi+16(FP), R10
+	MOVQ lo+24(FP), R11
+	MOVQ scale+32(FP), R12
+	MOVQ sums+40(FP), R13
+	MOVL $0x7fffffff, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVQ $0x40E0000000000000, AX
+	VMOVQ AX, X14
+
+q2block:
+	TESTQ R9, R9
+	JZ q2done
+	VPAND (SI), Y15, Y0
+	VPAND 32(SI), Y15, Y1
+	VPAND 64(SI), Y15, Y2
+	VPAND 96(SI), Y15, Y3
+	MOVQ $8, CX
+	MOVQ SI, R8
+
+q2max:
+	ADDQ $128, R8
+	DECQ CX
+	JZ q2maxdone
+	VPAND (R8), Y15, Y4
+	VPMAXUD Y4, Y0, Y0
+	VPAND 32(R8), Y15, Y4
+	VPMAXUD Y4, Y1, Y1
+	VPAND 64(R8), Y15, Y4
+	VPMAXUD Y4, Y2, Y2
+	VPAND 96(R8), Y15, Y4
+	VPMAXUD Y4, Y3, Y3
+	JMP q2max
+
+q2maxdone:
+	VPMAXUD Y1, Y0, Y0
+	VPMAXUD Y3, Y2, Y2
+	VPMAXUD Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0x4E, X0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0xB1, X0, X1
+	VPMAXUD X1, X0, X0
+	VMOVD X0, AX
+
+	XORL BX, BX
+	MOVQ $0x7ff8000000000000, DX
+	CMPL AX, $0x7f800000
+	JAE q2scaled
+	XORL DX, DX
+	TESTL AX, AX
+	JZ q2scaled
+	MOVL AX, CX
+	SHRL $23, CX
+	JNZ q2normal
+	BSRL AX, CX
+	SUBL $148, CX
+	JMP q2exponent
+
+q2normal:
+	SUBL $126, CX
+
+q2exponent:
+	MOVL $29, BX
+	SUBL CX, BX
+	MOVL $1023, DX
+	SUBL BX, DX
+	SHLQ $52, DX
+
+q2scaled:
+	MOVQ DX, (R12)
+	// 2^e in Y12: biased exponent 1023 + e.
+	MOVL $1023, AX
+	ADDL BX, AX
+	SHLQ $52, AX
+	VMOVQ AX, X12
+	VPBROADCASTQ X12, Y12
+	MOVQ $8, CX
+
+q2run:
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	LIMBS8(0)
+	LIMBS8(32)
+	LIMBS8(64)
+	LIMBS8(96)
+	HSUM8(Y6, X6, X8)
+	HSUM8(Y7, X7, X8)
+	VCVTDQ2PD X6, X6
+	VCVTDQ2PD X7, X7
+	VFMADD231SD X14, X6, X7
+	VMOVSD X7, (R13)
+	ADDQ $128, SI
+	ADDQ $64, R10
+	ADDQ $64, R11
+	ADDQ $8, R13
+	DECQ CX
+	JNZ q2run
+
+	ADDQ $8, R12
+	DECQ R9
+	JMP q2block
+
+q2done:
+	VZEROUPPER
+	RET
