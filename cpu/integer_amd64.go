@@ -35,6 +35,12 @@ func q6kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi,
 func quantizeAVX512(x *float32, blocks int, hi, lo *int16, scale, sums *float64)
 
 //go:noescape
+func reduceLanesAVX512(out *float32, acc *float64, rows int)
+
+//go:noescape
+func reduceLanesAVX2(out *float32, acc *float64, rows int)
+
+//go:noescape
 func quantizeAVX2(x *float32, blocks int, hi, lo *int16, scale, sums *float64)
 
 // asmQuantizer returns the assembly quantizer of variant v, if any.
@@ -99,11 +105,11 @@ func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
 		if need := integerRows * integerTokens * laneCount; len(*scratch) < need {
 			*scratch = make([]float64, need)
 		}
-		acc := (*scratch)[:integerRows*integerTokens*laneCount]
 		for r0 := 0; r0 < rows; r0 += integerRows {
 			nr := min(integerRows, rows-r0)
 			for t0 := 0; t0 < q.n; t0 += integerTokens {
 				nt := min(integerTokens, q.n-t0)
+				acc := (*scratch)[:nr*nt*laneCount]
 				clear(acc)
 				for b0 := 0; b0 < blocks; b0 += integerBlocks {
 					nb := min(integerBlocks, blocks-b0)
@@ -123,8 +129,11 @@ func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
 					}
 				}
 				for j := range nt {
-					for r := range nr {
-						out[(t0+j)*stride+r0+r] = reduceLanes((*[laneCount]float64)(acc[(j*nr+r)*laneCount:]))
+					o, a := &out[(t0+j)*stride+r0], &acc[j*nr*laneCount]
+					if avx2 {
+						reduceLanesAVX2(o, a, nr)
+					} else {
+						reduceLanesAVX512(o, a, nr)
 					}
 				}
 			}

@@ -487,3 +487,30 @@ q2run:
 q2done:
 	VZEROUPPER
 	RET
+
+// func reduceLanesAVX2(out *float32, acc *float64, rows int)
+// out[r] = reduceLanes(acc[8r:8r+8]) for r < rows.
+TEXT ·reduceLanesAVX2(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ acc+8(FP), SI
+	MOVQ rows+16(FP), CX
+	TESTQ CX, CX
+	JZ r2done
+
+r2row:
+	VMOVUPD (SI), Y0
+	VADDPD 32(SI), Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VPERMILPD $1, X0, X1
+	VADDSD X1, X0, X0
+	VCVTSD2SS X0, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $64, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ r2row
+
+r2done:
+	VZEROUPPER
+	RET

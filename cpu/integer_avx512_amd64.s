@@ -587,3 +587,31 @@ qrun:
 qdone:
 	VZEROUPPER
 	RET
+
+// func reduceLanesAVX512(out *float32, acc *float64, rows int)
+// out[r] = reduceLanes(acc[8r:8r+8]) for r < rows.
+TEXT ·reduceLanesAVX512(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ acc+8(FP), SI
+	MOVQ rows+16(FP), CX
+	TESTQ CX, CX
+	JZ rdone
+
+rrow:
+	VMOVUPD (SI), Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPD Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VPERMILPD $1, X0, X1
+	VADDSD X1, X0, X0
+	VCVTSD2SS X0, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $64, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ rrow
+
+rdone:
+	VZEROUPPER
+	RET
