@@ -178,9 +178,11 @@ func integerGo(decode superBlockDecoder, typeSize int) integerKernel {
 	return func(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, scratch *[]float64) {
 		var weights [superBlock]int64
 		var mins [8]int64
-		if need := q.n * laneCount; scratch == nil || len(*scratch) < need {
-			s := make([]float64, need)
-			scratch = &s
+		if scratch == nil {
+			scratch = new([]float64)
+		}
+		if need := q.n * laneCount; len(*scratch) < need {
+			*scratch = make([]float64, need)
 		}
 		acc := (*scratch)[:q.n*laneCount]
 		for r := range rows {
