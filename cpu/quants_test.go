@@ -9,9 +9,10 @@ import (
 	"strata/gguf"
 )
 
-// TestLlamaQuantized dequantizes the llama.cpp-quantized tensors of
-// format's fixture (format/testdata/README.md) in every kernel variant
-// and checks every value, bit for bit, against gguf-py's.
+// TestLlamaQuantized embeds every row of the llama.cpp-quantized tensors
+// of format's fixture (format/testdata/README.md) with the backend, in
+// every kernel variant, and checks every value, bit for bit, against
+// gguf-py's.
 func TestLlamaQuantized(t *testing.T) {
 	f, err := gguf.Open(filepath.Join("..", "format", "testdata", "quants.gguf"))
 	if err != nil {
@@ -19,6 +20,8 @@ func TestLlamaQuantized(t *testing.T) {
 	}
 	defer f.Close()
 	for _, v := range supportedVariants() {
+		b := New(Options{Threads: 1, Kernels: v.String()})
+		defer b.Close()
 		for _, typ := range Supported() {
 			t.Run(v.String()+"/"+typ.String(), func(t *testing.T) {
 				q, ok := f.Tensor(typ.String())
@@ -27,12 +30,27 @@ func TestLlamaQuantized(t *testing.T) {
 				}
 				w, _ := f.Tensor(typ.String() + ".want")
 				want := f.TensorData(w)
-				got := make([]float32, q.Elements())
-				dequantizer(typ, v)(got, f.TensorData(q))
+				rows, cols := int(q.Dims[1]), int(q.Dims[0])
+				weight, err := b.LoadWeight(q, f.TensorData(q))
+				if err != nil {
+					t.Fatal(err)
+				}
+				tokens := make([]int32, rows)
+				for i := range tokens {
+					tokens[i] = int32(rows - 1 - i)
+				}
+				out, _ := b.NewTensor(rows, cols)
+				b.Embed(out, weight, tokens)
+				got := make([]float32, rows*cols)
+				if err := b.Read(got, out, 0, rows); err != nil {
+					t.Fatal(err)
+				}
 				same := 0
-				for i, g := range got {
-					if math.Float32bits(g) == binary.LittleEndian.Uint32(want[4*i:]) {
-						same++
+				for i, tok := range tokens {
+					for c := range cols {
+						if math.Float32bits(got[i*cols+c]) == binary.LittleEndian.Uint32(want[4*(int(tok)*cols+c):]) {
+							same++
+						}
 					}
 				}
 				if same != len(got) {
