@@ -145,7 +145,7 @@ func TestLoadWeightRejects(t *testing.T) {
 	if err == nil {
 		t.Fatal("IQ2_XS accepted")
 	}
-	want := `cpu: tensor "w" is IQ2_XS: unsupported tensor type (the cpu backend computes F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, BF16)`
+	want := `cpu: tensor "w" is IQ2_XS: unsupported tensor type (the cpu backend computes F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, BF16)`
 	if err.Error() != want || !errors.Is(err, engine.ErrUnsupportedType) {
 		t.Fatalf("error %q, want %q", err, want)
 	}

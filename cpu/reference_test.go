@@ -41,6 +41,9 @@ func refScaleMin(scales []byte, j int) (float64, float64) {
 	return float64(sc), float64(m)
 }
 
+// refIQ4 is ggml's kvalues_iq4nl: the values of IQ4_NL and IQ4_XS nibbles.
+var refIQ4 = [16]float64{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
+
 // refElement returns element i of a row of type t.
 func refElement(t gguf.TensorType, row []byte, i int) float64 {
 	u16 := func(b []byte) uint16 { return binary.LittleEndian.Uint16(b) }
@@ -62,6 +65,79 @@ func refElement(t gguf.TensorType, row []byte, i int) float64 {
 			q >>= 4
 		}
 		return refHalf(u16(blk)) * float64(int(q&15)-8)
+	case gguf.Q4_1:
+		blk := row[i/32*20:]
+		l := i % 32
+		q := blk[4+l%16]
+		if l >= 16 {
+			q >>= 4
+		}
+		return refHalf(u16(blk))*float64(q&15) + refHalf(u16(blk[2:]))
+	case gguf.Q5_0, gguf.Q5_1:
+		size, off := 22, 2
+		if t == gguf.Q5_1 {
+			size, off = 24, 4
+		}
+		blk := row[i/32*size:]
+		l := i % 32
+		q := int(blk[off+4+l%16])
+		if l >= 16 {
+			q >>= 4
+		}
+		q &= 15
+		if blk[off+l/8]>>(l%8)&1 == 1 {
+			q += 16
+		}
+		if t == gguf.Q5_0 {
+			return refHalf(u16(blk)) * float64(q-16)
+		}
+		return refHalf(u16(blk))*float64(q) + refHalf(u16(blk[2:]))
+	case gguf.Q2_K, gguf.Q3_K:
+		// Value k of a super-block: half k/128, quarter (bit pair) k%128/32,
+		// byte k%32 of the half's 32 bytes of quants; sub-block k/16.
+		size, qoff := 84, 16
+		if t == gguf.Q3_K {
+			size, qoff = 110, 32
+		}
+		blk := row[i/256*size:]
+		k := i % 256
+		h, quarter, l := k/128, k%128/32, k%32
+		q := int(blk[qoff+32*h+l]>>(2*quarter)) & 3
+		sub := k / 16
+		if t == gguf.Q2_K {
+			sc := blk[sub]
+			return refHalf(u16(blk[80:]))*float64(sc&15)*float64(q) - refHalf(u16(blk[82:]))*float64(sc>>4)
+		}
+		if blk[l]>>(4*h+quarter)&1 == 0 {
+			q -= 4
+		}
+		var six int
+		if sub < 8 {
+			six = int(blk[96+sub] & 15)
+		} else {
+			six = int(blk[96+sub-8] >> 4)
+		}
+		six |= int(blk[96+8+sub%4]>>(2*(sub/4))&3) << 4
+		return refHalf(u16(blk[108:])) * float64(six-32) * float64(q)
+	case gguf.IQ4_NL:
+		blk := row[i/32*18:]
+		l := i % 32
+		q := blk[2+l%16]
+		if l >= 16 {
+			q >>= 4
+		}
+		return refHalf(u16(blk)) * refIQ4[q&15]
+	case gguf.IQ4_XS:
+		blk := row[i/256*136:]
+		k := i % 256
+		sub, l := k/32, k%32
+		q := blk[8+16*sub+l%16]
+		if l >= 16 {
+			q >>= 4
+		}
+		low := int(blk[4+sub/2]>>(4*(sub%2))) & 15
+		high := int(u16(blk[2:])>>(2*sub)) & 3
+		return refHalf(u16(blk)) * float64(low|high<<4-32) * refIQ4[q&15]
 	case gguf.Q4_K, gguf.Q5_K:
 		size := 144
 		if t == gguf.Q5_K {
@@ -129,8 +205,22 @@ func randomRow(rng *rand.Rand, t gguf.TensorType, cols int) []byte {
 			put(b, format.FloatToHalf(float32(rng.NormFloat64())))
 		case gguf.BF16:
 			put(b, uint16(math.Float32bits(float32(rng.NormFloat64()))>>16))
-		case gguf.Q8_0, gguf.Q4_0:
+		case gguf.Q8_0, gguf.Q4_0, gguf.Q5_0, gguf.IQ4_NL:
 			put(b, randomHalf(rng, 1e-3, 2e-2))
+		case gguf.Q4_1, gguf.Q5_1:
+			put(b, randomHalf(rng, 1e-3, 2e-2))
+			m := randomHalf(rng, 1e-3, 0.2)
+			if rng.IntN(2) == 0 {
+				m |= 0x8000
+			}
+			put(b[2:], m)
+		case gguf.Q2_K:
+			put(b[80:], randomHalf(rng, 1e-4, 2e-3))
+			put(b[82:], randomHalf(rng, 1e-4, 2e-3))
+		case gguf.Q3_K:
+			put(b[108:], randomHalf(rng, 1e-4, 2e-3))
+		case gguf.IQ4_XS:
+			put(b, randomHalf(rng, 1e-5, 2e-4))
 		case gguf.Q4_K, gguf.Q5_K:
 			put(b, randomHalf(rng, 1e-4, 2e-3))
 			put(b[2:], randomHalf(rng, 1e-4, 2e-3))

@@ -34,17 +34,19 @@ type blockScale struct {
 // them out (block_q4_K: d, dmin, scales, qs; block_q6_K: ql, qh, scales,
 // d; …).
 var blockScales = map[gguf.TensorType][]blockScale{
-	gguf.Q4_0: {{"d", 0}},
-	gguf.Q4_1: {{"d", 0}, {"m", 2}},
-	gguf.Q5_0: {{"d", 0}},
-	gguf.Q5_1: {{"d", 0}, {"m", 2}},
-	gguf.Q8_0: {{"d", 0}},
-	gguf.Q8_1: {{"d", 0}, {"s", 2}},
-	gguf.Q2_K: {{"d", 80}, {"dmin", 82}},
-	gguf.Q3_K: {{"d", 108}},
-	gguf.Q4_K: {{"d", 0}, {"dmin", 2}},
-	gguf.Q5_K: {{"d", 0}, {"dmin", 2}},
-	gguf.Q6_K: {{"d", 208}},
+	gguf.Q4_0:   {{"d", 0}},
+	gguf.Q4_1:   {{"d", 0}, {"m", 2}},
+	gguf.Q5_0:   {{"d", 0}},
+	gguf.Q5_1:   {{"d", 0}, {"m", 2}},
+	gguf.Q8_0:   {{"d", 0}},
+	gguf.Q8_1:   {{"d", 0}, {"s", 2}},
+	gguf.Q2_K:   {{"d", 80}, {"dmin", 82}},
+	gguf.Q3_K:   {{"d", 108}},
+	gguf.Q4_K:   {{"d", 0}, {"dmin", 2}},
+	gguf.Q5_K:   {{"d", 0}, {"dmin", 2}},
+	gguf.Q6_K:   {{"d", 208}},
+	gguf.IQ4_NL: {{"d", 0}},
+	gguf.IQ4_XS: {{"d", 0}},
 }
 
 // checkFinite refuses NaN and infinite weights where finding them is

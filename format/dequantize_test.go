@@ -11,7 +11,8 @@ import (
 // float64 reference decoder, by package cpu's tests, with its kernels.
 
 func TestTypes(t *testing.T) {
-	want := []gguf.TensorType{gguf.F32, gguf.F16, gguf.Q4_0, gguf.Q8_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.BF16}
+	want := []gguf.TensorType{gguf.F32, gguf.F16, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q8_0,
+		gguf.Q2_K, gguf.Q3_K, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.IQ4_XS, gguf.BF16}
 	if got := Types(); !slices.Equal(got, want) {
 		t.Fatalf("Types() = %v, want %v", got, want)
 	}
@@ -20,8 +21,8 @@ func TestTypes(t *testing.T) {
 			t.Errorf("%v: no dequantizer", typ)
 		}
 	}
-	if _, ok := Dequantizer(gguf.Q2_K); ok {
-		t.Error("Q2_K has a dequantizer")
+	if _, ok := Dequantizer(gguf.IQ2_XS); ok {
+		t.Error("IQ2_XS has a dequantizer")
 	}
 }
 
@@ -32,8 +33,8 @@ func TestDequantize(t *testing.T) {
 	if err := Dequantize(make([]float32, 256), make([]byte, 143), gguf.Q4_K); err == nil {
 		t.Error("short block accepted")
 	}
-	if err := Dequantize(make([]float32, 256), make([]byte, 84), gguf.Q2_K); err == nil {
-		t.Error("Q2_K accepted")
+	if err := Dequantize(make([]float32, 256), make([]byte, 74), gguf.IQ2_XS); err == nil {
+		t.Error("IQ2_XS accepted")
 	}
 	// Two Q8_0 blocks of d = 1 (0x3c00): values are the int8s.
 	src := make([]byte, 68)

@@ -214,7 +214,7 @@ func TestSplitWeights(t *testing.T) {
 func TestLoadWeightRejects(t *testing.T) {
 	g := openGPU(t)
 	_, err := g.LoadWeight(&gguf.TensorInfo{Name: "w", Type: gguf.IQ2_XS, Dims: []uint64{256, 2}}, make([]byte, 148))
-	want := `gpu: tensor "w" is IQ2_XS: unsupported tensor type (the vulkan backend computes F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)`
+	want := `gpu: tensor "w" is IQ2_XS: unsupported tensor type (the vulkan backend computes F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)`
 	if err == nil || err.Error() != want || !errors.Is(err, engine.ErrUnsupportedType) {
 		t.Fatalf("error %v, want %q", err, want)
 	}

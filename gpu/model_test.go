@@ -12,6 +12,7 @@ import (
 	"strata/engine/testmodel"
 	"strata/gguf"
 	"strata/gpu"
+	"strata/shaders"
 )
 
 var tinyDir = filepath.Join("..", "testdata", "tiny-mistral")
@@ -105,6 +106,25 @@ func TestTinyModel(t *testing.T) {
 	}
 }
 
+// TestEveryTypeAgainstExact runs a model of each type the shaders read,
+// every matrix of that type, on Vulkan against the float64 reference.
+func TestEveryTypeAgainstExact(t *testing.T) {
+	g := openGPU(t)
+	tokens := []int32{1, 299, 0, 150, 17, 17, 42, 7, 256, 3}
+	for _, typ := range shaders.Types {
+		t.Run(typ.String(), func(t *testing.T) {
+			worst, err := testmodel.WorstAgainstExact(g, testmodel.OneType(typ), tokens, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%v: worst row NMSE %.3g over %d rows", typ, worst, len(tokens))
+			if !(worst <= 1e-9) {
+				t.Errorf("%v: worst row NMSE %.3g > 1e-9", typ, worst)
+			}
+		})
+	}
+}
+
 // TestSecondShapeAgainstExact runs a model unlike the tiny one in every
 // dimension (see testmodel.SecondShape) on Vulkan, against the float64
 // reference.
@@ -115,7 +135,7 @@ func TestSecondShapeAgainstExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("worst row NMSE %.3g", worst)
-	if !(worst <= 1e-6) {
-		t.Errorf("worst row NMSE %.3g > 1e-6", worst)
+	if !(worst <= 1e-9) {
+		t.Errorf("worst row NMSE %.3g > 1e-9", worst)
 	}
 }

@@ -30,7 +30,8 @@ type Variant struct {
 
 // Types are the weight formats the typed shaders are compiled for (with
 // TYPE_<name> defined; dequant.glsl decodes each), in the order of spv.sum.
-var Types = []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q4_0, gguf.Q8_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K}
+var Types = []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q8_0,
+	gguf.Q2_K, gguf.Q3_K, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.IQ4_XS}
 
 // Variants lists every shader strata runs.
 func Variants() []Variant {

@@ -82,6 +82,30 @@ func randomTensor(rng *rand.Rand, typ gguf.TensorType, cols, rows int, norm bool
 			le.PutUint16(blk, half(scale*jitter/74)) // q uniform in [-128, 127]
 		case gguf.Q4_0:
 			le.PutUint16(blk, half(scale*jitter/4.6)) // q−8 uniform in [-8, 7]
+		case gguf.Q4_1:
+			// value = d·q + m with q uniform in [0, 15]: m centres it.
+			d := scale * jitter / 4.6
+			le.PutUint16(blk, half(d))
+			le.PutUint16(blk[2:], half(-7.5*d))
+		case gguf.Q5_0:
+			le.PutUint16(blk, half(scale*jitter/9.2)) // q−16 uniform in [-16, 15]
+		case gguf.Q5_1:
+			d := scale * jitter / 9.2
+			le.PutUint16(blk, half(d))
+			le.PutUint16(blk[2:], half(-15.5*d))
+		case gguf.IQ4_NL:
+			le.PutUint16(blk, half(scale*jitter/66)) // the 16 values' spread
+		case gguf.Q2_K:
+			// value = d·sc·q − dmin·m with 4-bit sc, m and q in [0, 3]:
+			// dmin = 1.5·d centres it.
+			d := scale * jitter / 13.9
+			le.PutUint16(blk[80:], half(d))
+			le.PutUint16(blk[82:], half(1.5*d))
+		case gguf.Q3_K:
+			// value = d·(sc − 32)·q with 6-bit sc and q in [-4, 3].
+			le.PutUint16(blk[108:], half(scale*jitter/(18.5*2.3)))
+		case gguf.IQ4_XS:
+			le.PutUint16(blk, half(scale*jitter/(18.5*66)))
 		case gguf.Q4_K:
 			// value = d·sc·q − dmin·m with 6-bit sc, m and q in [0, 15].
 			le.PutUint16(blk, half(scale*jitter/(32*4.6)))

@@ -199,7 +199,9 @@ func (l *lazyTensor) Read(p []byte) (int, error) {
 // SecondShape differs from the tiny model in every way the issue names:
 // widths, head count, head size, GQA ratio, layers, tied output, rope base
 // (with per-pair factors and partial rotation), and it mixes every tensor
-// type the CPU computes.
+// type the CPU computes: layer 0 and the embedding take Types, layers 1
+// and 2 the other types, in two orders (attn_output's rows of 384 values
+// take only the types of 32-value blocks).
 var SecondShape = Spec{
 	Layers: 3, Embedding: 512, FeedForward: 1280, Heads: 6, KVHeads: 3, HeadDim: 64,
 	Vocab: 1000, Context: 512, RopeBase: 10000, RopeDims: 48, RopeFactors: true, Tied: true,
@@ -208,4 +210,30 @@ var SecondShape = Spec{
 		"token_embd": gguf.Q6_K, "attn_q": gguf.Q4_K, "attn_k": gguf.Q5_K, "attn_v": gguf.Q6_K,
 		"attn_output": gguf.Q8_0, "ffn_gate": gguf.Q4_0, "ffn_up": gguf.F16, "ffn_down": gguf.BF16,
 	},
+	TypeOf: func(role string, layer int) (gguf.TensorType, bool) {
+		t, ok := secondShapeLayers[layer][role]
+		return t, ok
+	},
+}
+
+// OneType is a small model whose every matrix is of type t (the norms
+// are F32), for checking each type alone: its widths are whole blocks of
+// every type.
+func OneType(t gguf.TensorType) Spec {
+	s := Spec{
+		Layers: 2, Embedding: 256, FeedForward: 512, Heads: 4, KVHeads: 2, HeadDim: 64,
+		Vocab: 300, Context: 64, RopeBase: 10000, NormEps: 1e-5, Seed: 7 + uint64(t),
+		Types: map[string]gguf.TensorType{},
+	}
+	for _, role := range []string{"token_embd", "output", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"} {
+		s.Types[role] = t
+	}
+	return s
+}
+
+var secondShapeLayers = map[int]map[string]gguf.TensorType{
+	1: {"attn_q": gguf.Q2_K, "attn_k": gguf.Q3_K, "attn_v": gguf.IQ4_XS, "attn_output": gguf.Q4_1,
+		"ffn_gate": gguf.Q5_0, "ffn_up": gguf.Q5_1, "ffn_down": gguf.IQ4_NL},
+	2: {"attn_q": gguf.IQ4_NL, "attn_k": gguf.Q5_1, "attn_v": gguf.Q2_K, "attn_output": gguf.Q5_0,
+		"ffn_gate": gguf.IQ4_XS, "ffn_up": gguf.Q3_K, "ffn_down": gguf.Q4_1},
 }
