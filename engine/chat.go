@@ -120,6 +120,9 @@ func ModelChatTemplate(f *gguf.File, v *Vocab) (*ChatTemplate, error) {
 	}
 	t, err := DetectChatTemplate(f, v)
 	if err != nil {
+		if src == "" {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w (%s)", err, why)
 	}
 	t.Fallback = why

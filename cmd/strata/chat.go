@@ -151,6 +151,7 @@ func chat(c *cli.Context) error {
 			fmt.Fprintf(out, "(%s)\n", oneLine(err.Error()))
 			continue
 		}
+		slog.Debug("chat prompt", "text", rendered)
 		prompt, err := m.vocab.EncodePrompt(rendered, true, true, session.Context())
 		if errors.Is(err, engine.ErrContextFull) {
 			history = history[:len(history)-1]
