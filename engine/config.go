@@ -69,7 +69,7 @@ func ConfigFrom(f *gguf.File) (Config, error) {
 		}
 		c.HeadDim = r.int("attention.key_length", c.Embedding/c.Heads)
 		if v := r.int("attention.value_length", c.HeadDim); v != c.HeadDim && r.err == nil {
-			r.err = fmt.Errorf("engine: value_length %d differs from key_length %d", v, c.HeadDim)
+			r.err = fmt.Errorf("engine: %s.attention.value_length %d differs from %s.attention.key_length %d", arch, v, arch, c.HeadDim)
 		}
 	}
 	c.NormEps = float32(r.float("attention.layer_norm_rms_epsilon", 1e-5))
