@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/ardanlabs/jinja"
@@ -23,9 +26,16 @@ type jinjaTemplate struct {
 	addsBOS  bool // the vocabulary adds a BOS of its own (see ChatTemplate.Prompt)
 }
 
-// compileJinja compiles a template's source.
+// compileJinja compiles a template's source. Like jinja2 (without
+// keep_trailing_newline), it drops one line break at the end of the source.
 func compileJinja(src, bos, eos string) (*jinjaTemplate, error) {
-	t, err := compileSafely(src)
+	for _, nl := range []string{"\r\n", "\n", "\r"} {
+		if s, ok := strings.CutSuffix(src, nl); ok {
+			src = s
+			break
+		}
+	}
+	t, err := compileSafely(guardMacros(src))
 	if err != nil {
 		return nil, fmt.Errorf("engine: tokenizer.chat_template does not compile: %s", oneLine(err.Error()))
 	}
@@ -45,7 +55,11 @@ func compileSafely(src string) (t *jinja.Template, err error) {
 
 // render renders a conversation.
 func (j *jinjaTemplate) render(c Chat) (out string, err error) {
+	depth := jinja.NewDict()
+	depth.AsDict().Set("n", jinja.NewInt(0))
 	data := map[string]jinja.Value{
+		depthVar:                depth,
+		"range":                 jinja.NewCallable("range", boundedRange),
 		"messages":              messageValues(c.Messages),
 		"add_generation_prompt": jinja.NewBool(c.AddGenerationPrompt),
 		"bos_token":             jinja.NewString(j.bos),
@@ -72,6 +86,99 @@ func (j *jinjaTemplate) render(c Chat) (out string, err error) {
 		return "", fmt.Errorf("engine: chat template: %s", oneLine(templateMessage(err)))
 	}
 	return out, nil
+}
+
+// A model's template is input: it must not take strata down. Go cannot
+// recover from a stack overflow, so guardMacros bounds the nesting of
+// macro calls (a macro that calls itself forever), and range is bounded
+// (range(10**12) would take all memory).
+const (
+	maxMacroDepth = 256
+	maxRange      = 1 << 20
+	depthVar      = "__strata_macro_depth"
+)
+
+var (
+	macroOpen  = regexp.MustCompile(`\{%[-+]?\s*macro\s[^%]*%\}`)
+	macroClose = regexp.MustCompile(`\{%([-+]?)\s*endmacro\b`)
+)
+
+// guardMacros makes every macro count its nesting in a namespace the
+// render passes (depthVar) and raise an error past maxMacroDepth. The tags
+// it adds leave the output as it was: the opening one right after the
+// macro tag (so that trim_blocks takes the newline after it instead), the
+// closing one right before endmacro with the same left trim.
+func guardMacros(src string) string {
+	if !strings.Contains(src, "macro") {
+		return src
+	}
+	enter := "{% if " + depthVar + ".n >= " + strconv.Itoa(maxMacroDepth) + " %}{{ raise_exception('macros nested deeper than " +
+		strconv.Itoa(maxMacroDepth) + "') }}{% endif %}{% set " + depthVar + ".n = " + depthVar + ".n + 1 %}"
+	leave := func(trim string) string {
+		return "{%" + trim + " set " + depthVar + ".n = " + depthVar + ".n - 1 %}"
+	}
+	var b strings.Builder
+	for {
+		o := macroOpen.FindStringIndex(src)
+		c := macroClose.FindStringSubmatchIndex(src)
+		switch {
+		case o == nil && c == nil:
+			b.WriteString(src)
+			return b.String()
+		case o != nil && (c == nil || o[0] < c[0]):
+			b.WriteString(src[:o[1]])
+			b.WriteString(enter)
+			src = src[o[1]:]
+		default:
+			b.WriteString(src[:c[0]])
+			b.WriteString(leave(src[c[2]:c[3]]))
+			b.WriteString(src[c[0]:c[1]])
+			src = src[c[1]:]
+		}
+	}
+}
+
+// boundedRange is Jinja's range with at most maxRange values.
+func boundedRange(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+	start, stop, step := int64(0), int64(0), int64(1)
+	ints := make([]int64, len(args))
+	for i, a := range args {
+		switch {
+		case a.IsInt():
+			ints[i] = a.AsInt()
+		case a.IsFloat() && a.AsFloat() == math.Trunc(a.AsFloat()) && math.Abs(a.AsFloat()) < 1<<62:
+			ints[i] = int64(a.AsFloat()) // 10**12 computes as a float here
+		default:
+			return jinja.Undefined(), fmt.Errorf("range: argument %d is not an integer", i+1)
+		}
+	}
+	switch len(ints) {
+	case 1:
+		stop = ints[0]
+	case 2:
+		start, stop = ints[0], ints[1]
+	case 3:
+		start, stop, step = ints[0], ints[1], ints[2]
+	default:
+		return jinja.Undefined(), fmt.Errorf("range: expected 1 to 3 arguments, got %d", len(args))
+	}
+	if step == 0 {
+		return jinja.Undefined(), fmt.Errorf("range: step must not be zero")
+	}
+	var n int64
+	if step > 0 && stop > start {
+		n = (stop - start + step - 1) / step
+	} else if step < 0 && stop < start {
+		n = (start - stop - step - 1) / -step
+	}
+	if n > maxRange || n < 0 {
+		return jinja.Undefined(), fmt.Errorf("range: %d values, more than strata renders (%d)", n, maxRange)
+	}
+	items := make([]jinja.Value, n)
+	for i := range items {
+		items[i] = jinja.NewInt(start + int64(i)*step)
+	}
+	return jinja.NewList(items), nil
 }
 
 // templateMessage is the text a template raised (raise_exception), without

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -104,6 +105,16 @@ func conversations() []templateCase {
 		user("Thanks!")}})
 	magistral("thinking written in the content", gen(
 		user("2 + 2?"), assistant("[THINK]Add them.[/THINK]4"), user("3 + 3?")))
+	// Macros, which strata rewrites to bound their nesting, keep their
+	// output and its whitespace control.
+	for i, src := range []string{
+		"{%- macro g(a) -%}\n  [{{ a }}]  \n{%- endmacro -%}\n{% for m in messages %}{{ g(m.role) }}{% endfor %}",
+		"{% macro g(a) %}\n  <{{ a }}>\n  {% endmacro %}\n  {{ g(messages[0].content) }} {{ g('x') }}\n",
+		"{% macro f(n) -%} {{ n }}{% if n > 0 %}{{ f(n - 1) }}{% endif %} {% endmacro %}{{ f(12) }}|{{ range(3)|list }}\r\n",
+		"{% macro outer(x) %}({% macro inner(y) %}[{{ y }}]{% endmacro %}{{ inner(x) }}{{ inner(x ~ '!') }}){% endmacro %}{{ outer('a') }}{{ range(7, 1, -2)|join(',') }}",
+	} {
+		cases = append(cases, templateCase{fmt.Sprintf("macros/%d", i), src, gen(user("hi"), assistant("yo"), user("bye"))})
+	}
 	mistral := func(name string, c engine.Chat) {
 		cases = append(cases, templateCase{"mistral/" + name, testmodel.MistralTemplate, c})
 	}
@@ -112,7 +123,7 @@ func conversations() []templateCase {
 }
 
 // TestChatTemplatesMatchJinja2 renders every conversation with both target
-// templates through strata and through Python's jinja2 (set up as Hugging
+// templates (and a few templates of macros) through strata and through Python's jinja2 (set up as Hugging
 // Face's apply_chat_template sets it up, testdata/render_jinja.py) and
 // wants the same text, byte for byte, or both refusing the conversation
 // with the template's own message. Without python3 and jinja2 it skips,
@@ -241,4 +252,35 @@ func pythonMessages(msgs []engine.Message) []pythonMessage {
 		out[i] = p
 	}
 	return out
+}
+
+// TestHostileChatTemplates: a model's template is input. One that does not
+// compile, recurses forever, asks for a huge range or calls what is not a
+// function is refused with a one-line error; none takes strata down. A
+// model whose template does not compile gets the built-in one closest to
+// it, saying why.
+func TestHostileChatTemplates(t *testing.T) {
+	chat := engine.Chat{Messages: []engine.Message{{Role: "user", Content: "hi"}}, AddGenerationPrompt: true}
+	for _, c := range []struct{ src, want string }{
+		{"{% for %}", "engine: tokenizer.chat_template does not compile: "},
+		{"{% if true %}never closed", "engine: tokenizer.chat_template does not compile: "},
+		{"{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "engine: chat template: macros nested deeper than 256"},
+		{"{% macro a() %}{{ b() }}{% endmacro %}{% macro b() %}{{ a() }}{% endmacro %}{{ a() }}", "engine: chat template: macros nested deeper than 256"},
+		{"{% for i in range(10**12) %}x{% endfor %}", "engine: chat template: range: 1000000000000 values, more than strata renders (1048576)"},
+		{"{% set x = 5 %}{{ x.foo() }}", "engine: chat template: "},
+		{"{{ raise_exception('line one\nline two') }}", "engine: chat template: line one line two"},
+	} {
+		tmpl, err := engine.ChatTemplateFromJinja(c.src, "<s>", "</s>", true)
+		if err == nil {
+			_, err = tmpl.Render(chat)
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v, want one line beginning %q", c.src, err, c.want)
+		}
+	}
+	f, v := vocabWith(t, "llama", "", "{% if %}[INST]{{ m.content }}[/INST]", "[INST]", "[/INST]")
+	tmpl, err := engine.ModelChatTemplate(f, v)
+	if err != nil || tmpl.Jinja() || tmpl.Name != "mistral-v3" || !strings.Contains(tmpl.Fallback, "does not compile") {
+		t.Errorf("got %+v, %v; want the closest built-in, saying the model's does not compile", tmpl, err)
+	}
 }
