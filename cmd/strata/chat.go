@@ -109,7 +109,8 @@ func chat(c *cli.Context) error {
 		history = append(history, engine.Message{Role: "system", Content: s})
 	}
 	system := len(history)
-	var held []int32 // the tokens whose keys and values the session holds
+	var held []int32               // the tokens whose keys and values the session holds
+	think := thinkMarksOf(m.vocab) // shown, and kept as the turn's reasoning
 
 	var intr interrupts
 	stop := intr.watch(func() {
@@ -175,7 +176,7 @@ func chat(c *cli.Context) error {
 		text := m.vocab.NewTextStream()
 		var answer strings.Builder
 		r, err := engine.Generate(ctx, session, prompt[same:], opts, func(tok int32) error {
-			piece := text.Add(tok)
+			piece := text.Add(tok) + think.text(tok)
 			answer.WriteString(piece)
 			out.WriteString(piece)
 			return out.Flush()
@@ -193,6 +194,6 @@ func chat(c *cli.Context) error {
 			fmt.Fprint(out, " (context full)")
 		}
 		fmt.Fprintln(out)
-		history = append(history, engine.Message{Role: "assistant", Content: answer.String()})
+		history = append(history, assistantTurn(answer.String(), tmpl.Jinja()))
 	}
 }
