@@ -3,6 +3,7 @@ module strata
 go 1.26.0
 
 require (
+	github.com/ardanlabs/jinja v1.8.0
 	github.com/chromedp/chromedp v0.14.2
 	github.com/klauspost/compress v1.20.4
 	github.com/prometheus/client_golang v1.23.2

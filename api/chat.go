@@ -32,7 +32,14 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := s.o.Model
-	prompt := m.Vocab.Encode(m.Template.Render(msgs, true), true, true)
+	rendered, err := m.Template.Prompt(engine.Chat{Messages: msgs, AddGenerationPrompt: true})
+	if err != nil {
+		// The template refused the conversation (raise_exception: roles
+		// that do not alternate, say): the request's fault.
+		writeError(w, badRequest("messages", "field \"messages\": %s", strings.TrimPrefix(err.Error(), "engine: ")))
+		return
+	}
+	prompt := m.Vocab.Encode(rendered, true, true)
 	if e := s.checkPrompt(prompt, "messages"); e != nil {
 		writeError(w, e)
 		return

@@ -1,40 +1,158 @@
 package engine
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
-
 	"strings"
 
 	"strata/gguf"
 )
 
-// A Message is one turn of a conversation. Role is "system", "user" or
-// "assistant".
+// A Message is one turn of a conversation. Role is "system", "user",
+// "assistant" or "tool". Reasoning, ToolCalls and ToolCallID are rendered
+// by the templates that know them (a model's own Jinja template); the
+// built-in ones render Role and Content only.
 type Message struct {
 	Role    string
 	Content string
+	// Reasoning is an assistant turn's thinking (reasoning_content:
+	// Magistral's [THINK] block).
+	Reasoning string
+	// ToolCalls are the calls an assistant turn made.
+	ToolCalls []ToolCall
+	// ToolCallID is the call a tool turn answers.
+	ToolCallID string
+}
+
+// A ToolCall is one function call of an assistant turn. Arguments is a JSON
+// object, as OpenAI's API sends it.
+type ToolCall struct {
+	ID        string
+	Name      string
+	Arguments string
+}
+
+// A Chat is what a template renders: the conversation, the tools the model
+// may call (OpenAI's tool definitions, as JSON), and whether to end with
+// the opening of the assistant's turn, ready for generation.
+type Chat struct {
+	Messages            []Message
+	Tools               []json.RawMessage
+	AddGenerationPrompt bool
 }
 
 // A ChatTemplate renders a conversation into the text a model was trained
 // on. The text holds control tokens ("[INST]", "<|eot_id|>") and must be
-// tokenized with parseSpecial.
+// tokenized with parseSpecial. It is either the model's own template
+// (tokenizer.chat_template, rendered as Jinja; Name "jinja") or one of the
+// built-in ones (ChatTemplateNames).
 type ChatTemplate struct {
-	Name   string
+	Name string
+	// Fallback, for a built-in template chosen for a model, says why the
+	// model's own template is not used ("" when it is, or when the
+	// template was asked for by name).
+	Fallback string
+
 	render func(b *strings.Builder, msgs []Message, addAssistant bool)
+	jinja  *jinjaTemplate
 }
 
-// Render renders msgs; with addAssistant it ends with the opening of the
-// assistant's turn, ready for generation.
-func (t *ChatTemplate) Render(msgs []Message, addAssistant bool) string {
+// ErrTemplateUnsupported reports a conversation that a built-in template
+// cannot render (tools, tool turns).
+var ErrTemplateUnsupported = errors.New("engine: the chat template cannot render this conversation")
+
+// Render renders a conversation, exactly as the template writes it: a
+// model's own template may begin with the BOS token's text (see Prompt).
+// A template that raises an error (raise_exception: roles that do not
+// alternate, a malformed tool call id) gives it as a one-line error.
+func (t *ChatTemplate) Render(c Chat) (string, error) {
+	if t.jinja != nil {
+		return t.jinja.render(c)
+	}
+	if len(c.Tools) > 0 {
+		return "", fmt.Errorf("%w: the built-in template %s has no tools", ErrTemplateUnsupported, t.Name)
+	}
+	for i, m := range c.Messages {
+		if m.Role == "tool" || len(m.ToolCalls) > 0 {
+			return "", fmt.Errorf("%w: the built-in template %s has no tool calls (message %d)", ErrTemplateUnsupported, t.Name, i)
+		}
+	}
 	var b strings.Builder
-	t.render(&b, msgs, addAssistant)
-	return b.String()
+	t.render(&b, c.Messages, c.AddGenerationPrompt)
+	return b.String(), nil
 }
 
-// ChatTemplateNames lists the templates strata renders.
+// Prompt renders a conversation as the text to tokenize with the
+// vocabulary's own BOS: Render without the BOS text that a model's
+// template writes at its start (as llama.cpp drops it), so that the prompt
+// holds one BOS. A vocabulary that adds no BOS keeps the template's.
+func (t *ChatTemplate) Prompt(c Chat) (string, error) {
+	s, err := t.Render(c)
+	if err != nil || t.jinja == nil || !t.jinja.addsBOS || t.jinja.bos == "" {
+		return s, err
+	}
+	return strings.TrimPrefix(s, t.jinja.bos), nil
+}
+
+// Jinja reports whether t is the model's own template.
+func (t *ChatTemplate) Jinja() bool { return t.jinja != nil }
+
+// ModelChatTemplate returns the model's own chat template
+// (tokenizer.chat_template), rendered as Jinja with the BOS and EOS tokens
+// of v. A model without one, or whose template does not compile, gets the
+// built-in template detected from it (DetectChatTemplate), with Fallback
+// saying why.
+func ModelChatTemplate(f *gguf.File, v *Vocab) (*ChatTemplate, error) {
+	src, err := f.String("tokenizer.chat_template")
+	var why string
+	switch {
+	case errors.Is(err, gguf.ErrMissingKey):
+		why = "the model has no tokenizer.chat_template"
+	case err != nil:
+		return nil, fmt.Errorf("engine: %w", err)
+	default:
+		t, cerr := ChatTemplateFromJinja(src, tokenText(v, v.BOS), tokenText(v, v.EOS), v.AddBOS && v.BOS >= 0)
+		if cerr == nil {
+			return t, nil
+		}
+		why = cerr.Error()
+	}
+	t, err := DetectChatTemplate(f, v)
+	if err != nil {
+		if src == "" {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (%s)", err, why)
+	}
+	t.Fallback = why
+	return t, nil
+}
+
+// ChatTemplateFromJinja compiles a Jinja chat template, rendered with
+// bos and eos as bos_token and eos_token; addsBOS says that the vocabulary
+// adds a BOS of its own (see Prompt).
+func ChatTemplateFromJinja(src, bos, eos string, addsBOS bool) (*ChatTemplate, error) {
+	j, err := compileJinja(src, bos, eos)
+	if err != nil {
+		return nil, err
+	}
+	j.addsBOS = addsBOS
+	return &ChatTemplate{Name: "jinja", jinja: j}, nil
+}
+
+// tokenText is the text of a token, "" for none.
+func tokenText(v *Vocab, id int32) string {
+	if id < 0 || int(id) >= len(v.Tokens) {
+		return ""
+	}
+	return v.Tokens[id]
+}
+
+// ChatTemplateNames lists the built-in templates.
 var ChatTemplateNames = []string{"mistral-v1", "mistral-v3", "mistral-v3-tekken", "mistral-v7", "mistral-v7-tekken", "llama3", "chatml"}
 
-// ChatTemplateByName returns a template by its name.
+// ChatTemplateByName returns a built-in template by its name.
 func ChatTemplateByName(name string) (*ChatTemplate, error) {
 	switch name {
 	case "mistral-v1", "mistral-v3", "mistral-v3-tekken":
@@ -49,7 +167,7 @@ func ChatTemplateByName(name string) (*ChatTemplate, error) {
 	return nil, fmt.Errorf("engine: chat template %q is not known (known: %s)", name, strings.Join(ChatTemplateNames, ", "))
 }
 
-// DetectChatTemplate picks the template of a model from its
+// DetectChatTemplate picks the built-in template closest to a model's
 // tokenizer.chat_template, or from its vocabulary when it has none.
 func DetectChatTemplate(f *gguf.File, v *Vocab) (*ChatTemplate, error) {
 	tekken := v.Pre == "tekken"

@@ -8,12 +8,12 @@ import (
 )
 
 var conversation = []engine.Message{
-	{"system", "You are a helpful assistant"},
-	{"user", "Hello"},
-	{"assistant", "Hi there"},
-	{"user", "Who are you"},
-	{"assistant", "   I am an assistant   "},
-	{"user", "Another question"},
+	{Role: "system", Content: "You are a helpful assistant"},
+	{Role: "user", Content: "Hello"},
+	{Role: "assistant", Content: "Hi there"},
+	{Role: "user", Content: "Who are you"},
+	{Role: "assistant", Content: "   I am an assistant   "},
+	{Role: "user", Content: "Another question"},
 }
 
 func TestChatTemplatesGolden(t *testing.T) {
@@ -35,7 +35,11 @@ func TestChatTemplatesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := tmpl.Render(conversation, true); got != golden[name] {
+		got, err := tmpl.Render(engine.Chat{Messages: conversation, AddGenerationPrompt: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != golden[name] {
 			t.Errorf("%s:\n got %q\nwant %q", name, got, golden[name])
 		}
 	}

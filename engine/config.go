@@ -63,9 +63,13 @@ func ConfigFrom(f *gguf.File) (Config, error) {
 		c.Context = int(n) // optional: only a default for -c
 	}
 	if r.err == nil && c.Heads > 0 {
+		if _, err := f.Int(arch + ".attention.key_length"); errors.Is(err, gguf.ErrMissingKey) && c.Embedding%c.Heads != 0 {
+			return Config{}, fmt.Errorf("engine: %s.attention.head_count %d does not divide %s.embedding_length %d (and there is no %s.attention.key_length)",
+				arch, c.Heads, arch, c.Embedding, arch)
+		}
 		c.HeadDim = r.int("attention.key_length", c.Embedding/c.Heads)
 		if v := r.int("attention.value_length", c.HeadDim); v != c.HeadDim && r.err == nil {
-			r.err = fmt.Errorf("engine: value_length %d differs from key_length %d", v, c.HeadDim)
+			r.err = fmt.Errorf("engine: %s.attention.value_length %d differs from %s.attention.key_length %d", arch, v, arch, c.HeadDim)
 		}
 	}
 	c.NormEps = float32(r.float("attention.layer_norm_rms_epsilon", 1e-5))
@@ -88,13 +92,42 @@ func ConfigFrom(f *gguf.File) (Config, error) {
 	}
 	if t, ok := f.Tensor("token_embd.weight"); ok && len(t.Dims) == 2 {
 		c.Vocab = int(t.Dims[1])
+		if n, err := f.Int(arch + ".vocab_size"); err == nil && n != int64(c.Vocab) {
+			return Config{}, fmt.Errorf("engine: %s.vocab_size is %d, but token_embd.weight has %d rows", arch, n, c.Vocab)
+		}
 	} else {
 		c.Vocab = r.int("vocab_size", 0)
 		if r.err != nil {
 			return Config{}, r.err
 		}
 	}
+	if err := checkTokenCount(f, c.Vocab); err != nil {
+		return Config{}, err
+	}
 	return c, c.validate()
+}
+
+// checkTokenCount refuses a token list whose length is not the model's
+// vocabulary: ids past either end would embed or name nothing.
+func checkTokenCount(f *gguf.File, vocab int) error {
+	a, err := f.Array("tokenizer.ggml.tokens")
+	if err != nil {
+		return nil // no tokenizer (a fragment), or one VocabFrom names
+	}
+	if n := arrayLen(a); n >= 0 && n != vocab {
+		return fmt.Errorf("engine: tokenizer.ggml.tokens holds %d tokens, but the model's vocabulary (token_embd.weight, vocab_size) is %d", n, vocab)
+	}
+	return nil
+}
+
+// arrayLen is the number of values of a, -1 when they are of no type it
+// knows.
+func arrayLen(a gguf.Array) int {
+	switch v := a.Values.(type) {
+	case []string:
+		return len(v)
+	}
+	return -1
 }
 
 // checkLayerTensors refuses tensors of layers past block_count: a file
@@ -137,9 +170,11 @@ func (c *Config) validate() error {
 	}
 	switch {
 	case c.Heads%c.KVHeads != 0:
-		return fmt.Errorf("engine: %d query heads are not a multiple of %d KV heads", c.Heads, c.KVHeads)
+		return fmt.Errorf("engine: %s.attention.head_count_kv %d does not divide %s.attention.head_count %d (query heads share KV heads evenly)",
+			c.Architecture, c.KVHeads, c.Architecture, c.Heads)
 	case c.RopeDims <= 0 || c.RopeDims > c.HeadDim || c.RopeDims%2 != 0:
-		return fmt.Errorf("engine: rope.dimension_count %d does not fit head size %d", c.RopeDims, c.HeadDim)
+		return fmt.Errorf("engine: %s.rope.dimension_count %d does not fit head size %d (an even count up to %s.attention.key_length)",
+			c.Architecture, c.RopeDims, c.HeadDim, c.Architecture)
 	case !(c.NormEps > 0) || math.IsInf(float64(c.NormEps), 0):
 		return fmt.Errorf("engine: RMSNorm epsilon %v", c.NormEps)
 	case !(c.RopeBase > 0) || math.IsInf(c.RopeBase, 0):

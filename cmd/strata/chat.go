@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -25,7 +26,7 @@ func chatCommand() *cli.Command {
 			"Ctrl-C stops the answer being written and keeps the session.",
 		OnUsageError: usageError,
 		Flags: append(append([]cli.Flag{
-			&cli.StringFlag{Name: "chat-template", Usage: "render turns with `NAME`: " + strings.Join(engine.ChatTemplateNames, ", ") + " (default: from the model)"},
+			&cli.StringFlag{Name: "chat-template", Usage: "render turns with the built-in template `NAME`: " + strings.Join(engine.ChatTemplateNames, ", ") + " (default: the model's own tokenizer.chat_template)"},
 			&cli.StringFlag{Name: "system", Aliases: []string{"sys"}, Usage: "a system prompt"},
 		}, samplingFlags()...), backendFlags()...),
 		Action: chat,
@@ -88,10 +89,17 @@ func chat(c *cli.Context) error {
 	if name := c.String("chat-template"); name != "" {
 		tmpl, err = engine.ChatTemplateByName(name)
 	} else {
-		tmpl, err = engine.DetectChatTemplate(m.file, m.vocab)
+		tmpl, err = engine.ModelChatTemplate(m.file, m.vocab)
 	}
 	if err != nil {
 		return err
+	}
+	if tmpl.Fallback != "" {
+		slog.Warn("turns are rendered with a built-in template: "+oneLine(tmpl.Fallback), "template", tmpl.Name)
+	}
+	templateName := tmpl.Name
+	if tmpl.Jinja() {
+		templateName = "the model's own (tokenizer.chat_template)"
 	}
 
 	out := bufio.NewWriter(os.Stdout)
@@ -101,7 +109,8 @@ func chat(c *cli.Context) error {
 		history = append(history, engine.Message{Role: "system", Content: s})
 	}
 	system := len(history)
-	var held []int32 // the tokens whose keys and values the session holds
+	var held []int32               // the tokens whose keys and values the session holds
+	think := thinkMarksOf(m.vocab) // shown, and kept as the turn's reasoning
 
 	var intr interrupts
 	stop := intr.watch(func() {
@@ -111,7 +120,7 @@ func chat(c *cli.Context) error {
 	defer stop()
 
 	fmt.Fprintf(os.Stderr, "strata chat: %s, template %s, %s on %s. /clear forgets, /exit quits, Ctrl-C stops an answer.\n",
-		m.frag.Config.Name, tmpl.Name, m.backend.Name(), m.backend.Device())
+		m.frag.Config.Name, templateName, m.backend.Name(), m.backend.Device())
 	in := bufio.NewReader(os.Stdin)
 	for {
 		fmt.Fprint(out, "> ")
@@ -135,7 +144,16 @@ func chat(c *cli.Context) error {
 			continue
 		}
 		history = append(history, engine.Message{Role: "user", Content: line})
-		prompt, err := m.vocab.EncodePrompt(tmpl.Render(history, true), true, true, session.Context())
+		rendered, err := tmpl.Prompt(engine.Chat{Messages: history, AddGenerationPrompt: true})
+		if err != nil {
+			// The template refused the conversation: say why, and keep
+			// the session as it was.
+			history = history[:len(history)-1]
+			fmt.Fprintf(out, "(%s)\n", oneLine(err.Error()))
+			continue
+		}
+		slog.Debug("chat prompt", "text", rendered)
+		prompt, err := m.vocab.EncodePrompt(rendered, true, true, session.Context())
 		if errors.Is(err, engine.ErrContextFull) {
 			history = history[:len(history)-1]
 			fmt.Fprintf(out, "(the conversation no longer fits the context of %d tokens; /clear to start over)\n", session.Context())
@@ -158,7 +176,7 @@ func chat(c *cli.Context) error {
 		text := m.vocab.NewTextStream()
 		var answer strings.Builder
 		r, err := engine.Generate(ctx, session, prompt[same:], opts, func(tok int32) error {
-			piece := text.Add(tok)
+			piece := text.Add(tok) + think.text(tok)
 			answer.WriteString(piece)
 			out.WriteString(piece)
 			return out.Flush()
@@ -176,6 +194,6 @@ func chat(c *cli.Context) error {
 			fmt.Fprint(out, " (context full)")
 		}
 		fmt.Fprintln(out)
-		history = append(history, engine.Message{Role: "assistant", Content: answer.String()})
+		history = append(history, assistantTurn(answer.String(), tmpl.Jinja()))
 	}
 }

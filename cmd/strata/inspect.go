@@ -50,6 +50,55 @@ type inspectResult struct {
 	ConfigError string          `json:"config_error,omitempty"`
 	Tensors     []inspectTensor `json:"tensors"`
 	TensorBytes uint64          `json:"tensor_bytes"`
+	Chat        *inspectChat    `json:"chat_template,omitempty"`
+}
+
+// inspectChat says how chat and server render a model's conversations.
+type inspectChat struct {
+	// Source is "model" (its tokenizer.chat_template, rendered as Jinja)
+	// or "builtin".
+	Source string `json:"source"`
+	// Name is the built-in template used, or for the model's own the
+	// built-in closest to it ("" when none is).
+	Name     string `json:"name"`
+	Bytes    int    `json:"bytes,omitempty"`    // of tokenizer.chat_template
+	Fallback string `json:"fallback,omitempty"` // why the model's own is not used
+	Error    string `json:"error,omitempty"`    // no template at all
+}
+
+// chatInfo describes the chat template of a model file; nil for a file
+// without a vocabulary.
+func chatInfo(f *gguf.File) *inspectChat {
+	v, err := engine.VocabFrom(f)
+	if err != nil {
+		return nil
+	}
+	t, err := engine.ModelChatTemplate(f, v)
+	if err != nil {
+		return &inspectChat{Source: "builtin", Error: err.Error()}
+	}
+	if !t.Jinja() {
+		return &inspectChat{Source: "builtin", Name: t.Name, Fallback: t.Fallback}
+	}
+	src, _ := f.String("tokenizer.chat_template")
+	ic := &inspectChat{Source: "model", Bytes: len(src)}
+	if near, err := engine.DetectChatTemplate(f, v); err == nil {
+		ic.Name = near.Name
+	}
+	return ic
+}
+
+// String is the chat template in a line.
+func (c *inspectChat) String() string {
+	switch {
+	case c.Error != "":
+		return "none: " + c.Error
+	case c.Source == "builtin":
+		return "built-in " + c.Name + " (" + c.Fallback + ")"
+	case c.Name != "":
+		return fmt.Sprintf("the model's own (tokenizer.chat_template, %d bytes of Jinja; closest built-in: %s)", c.Bytes, c.Name)
+	}
+	return fmt.Sprintf("the model's own (tokenizer.chat_template, %d bytes of Jinja)", c.Bytes)
 }
 
 func inspect(c *cli.Context) error {
@@ -72,6 +121,7 @@ func inspect(c *cli.Context) error {
 	} else {
 		r.ConfigError = err.Error()
 	}
+	r.Chat = chatInfo(f)
 	for _, t := range f.Tensors {
 		r.Tensors = append(r.Tensors, inspectTensor{t.Name, t.Type.String(), t.Dims, t.Offset, t.Size})
 		r.TensorBytes += t.Size
@@ -84,12 +134,18 @@ func inspect(c *cli.Context) error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "%s: GGUF v%d, %d metadata keys, %d tensors, %.1f MiB of tensor data\n",
 		path, f.Version, len(f.KV), len(f.Tensors), float64(r.TensorBytes)/(1<<20))
+	if name, err := f.String("general.name"); err == nil {
+		fmt.Fprintf(w, "\nmodel %s\n", name)
+	}
 	if r.Config != nil {
 		cf := r.Config
 		fmt.Fprintf(w, "\narchitecture %s: %d layers, embedding %d, feed-forward %d, %d heads (%d KV) of %d, vocabulary %d, context %d, rope base %g\n",
 			cf.Architecture, cf.Layers, cf.Embedding, cf.FeedForward, cf.Heads, cf.KVHeads, cf.HeadDim, cf.Vocab, cf.Context, cf.RopeBase)
 	} else {
 		fmt.Fprintf(w, "\nnot computable by strata: %s\n", r.ConfigError)
+	}
+	if r.Chat != nil {
+		fmt.Fprintf(w, "chat template %s\n", r.Chat)
 	}
 	fmt.Fprintln(w, "\nmetadata:")
 	for _, kv := range f.KV {

@@ -43,7 +43,7 @@ func serverCommand() *cli.Command {
 			&cli.BoolFlag{Name: "insecure-no-key", Usage: "allow a non-loopback --host without --api-key"},
 			&cli.BoolFlag{Name: "metrics", Usage: "serve Prometheus metrics at /metrics"},
 			&cli.StringFlag{Name: "alias", Usage: "the model's `NAME` in the API (default: the file's name without .gguf)"},
-			&cli.StringFlag{Name: "chat-template", Usage: "render chats with `NAME`: " + strings.Join(engine.ChatTemplateNames, ", ") + " (default: from the model, else chatml)"},
+			&cli.StringFlag{Name: "chat-template", Usage: "render chats with the built-in template `NAME`: " + strings.Join(engine.ChatTemplateNames, ", ") + " (default: the model's own tokenizer.chat_template, else chatml)"},
 			&cli.StringFlag{Name: "peers", Usage: "with a manifest: compute through these comma-separated peer `ADDRS`"},
 			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
 			&cli.StringFlag{Name: "wire", Value: "f32", Usage: "hidden states between peers as `FORMAT`: f32 or f16"},
@@ -175,18 +175,25 @@ func modelID(path string) string {
 	return strings.TrimSuffix(filepath.Base(path), ".gguf")
 }
 
-// chatTemplate is --chat-template, else the model's, else ChatML (as
-// llama-server falls back to), which the log says.
+// chatTemplate is --chat-template, else the model's own (its
+// tokenizer.chat_template, rendered as Jinja), else the built-in template
+// closest to it, else ChatML (as llama-server falls back to). The log says
+// which.
 func chatTemplate(c *cli.Context, f *gguf.File, v *engine.Vocab) (*engine.ChatTemplate, error) {
 	if name := c.String("chat-template"); name != "" {
 		return engine.ChatTemplateByName(name)
 	}
-	t, err := engine.DetectChatTemplate(f, v)
-	if err == nil {
-		return t, nil
+	t, err := engine.ModelChatTemplate(f, v)
+	switch {
+	case err != nil:
+		slog.Warn("chat requests are rendered as ChatML (llama-server's fallback): "+oneLine(err.Error()), "template", "chatml")
+		return engine.ChatTemplateByName("chatml")
+	case t.Fallback != "":
+		slog.Warn("chat requests are rendered with a built-in template: "+oneLine(t.Fallback), "template", t.Name)
+	default:
+		slog.Info("chat requests are rendered with the model's own chat template (tokenizer.chat_template)")
 	}
-	slog.Warn("chat requests are rendered as ChatML (llama-server's fallback): "+oneLine(err.Error()), "template", "chatml")
-	return engine.ChatTemplateByName("chatml")
+	return t, nil
 }
 
 // localModel loads a model file with one session per slot.

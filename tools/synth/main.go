@@ -2,6 +2,12 @@
 // real model's shape, for benchmarks and device checks:
 //
 //	go run ./tools/synth --shape mistral-7b|magistral-small|tiny --type q4_k_m -o FILE
+//	go run ./tools/synth --target mistral-7b-instruct-v0.3|magistral-small-2509 -o FILE
+//
+// --target writes a target model's metadata (its real architecture keys,
+// vocabulary layout, special tokens and chat template) on two small
+// layers, as the tests use them (package testmodel's MistralV03 and
+// Magistral2509), its vocabulary from testdata/vocab.
 //
 // The tensor types follow llama.cpp's Q4_K_M mix: Q4_K everywhere, Q6_K for
 // the output head and, by llama.cpp's use_more_bits rule, for attn_v and
@@ -42,8 +48,15 @@ func main() {
 	vocab := flag.String("vocab", "testdata/tiny-mistral/tiny-mistral-q4km.gguf", "GGUF file whose tokenizer to copy")
 	layers := flag.Int("layers", 0, "override the shape's layer count")
 	seed := flag.Uint64("seed", 1, "random seed")
+	target := flag.String("target", "", "mistral-7b-instruct-v0.3 or magistral-small-2509: that model's metadata on small layers")
 	flag.Parse()
-	if err := run(*shape, *typ, *out, *vocab, *layers, *seed); err != nil {
+	var err error
+	if *target != "" {
+		err = writeTarget(*target, *out)
+	} else {
+		err = run(*shape, *typ, *out, *vocab, *layers, *seed)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "synth:", err)
 		os.Exit(1)
 	}
@@ -90,6 +103,48 @@ func run(shape, typ, out, vocab string, layers int, seed uint64) error {
 	slog.Info("wrote", "file", out, "shape", shape, "type", typ, "layers", s.Layers,
 		"bytes", st.Size(), "seconds", time.Since(start).Seconds())
 	return nil
+}
+
+// writeTarget writes a target model's metadata file.
+func writeTarget(name, out string) error {
+	builds := map[string]struct {
+		build func(*gguf.File) (testmodel.Target, error)
+		vocab string
+	}{
+		"mistral-7b-instruct-v0.3": {testmodel.MistralV03, "testdata/vocab/ggml-vocab-llama-spm.gguf"},
+		"magistral-small-2509":     {testmodel.Magistral2509, "testdata/vocab/ggml-vocab-llama-bpe.gguf"},
+	}
+	b, ok := builds[name]
+	if !ok {
+		return fmt.Errorf("unknown target %q (mistral-7b-instruct-v0.3, magistral-small-2509)", name)
+	}
+	if out == "" {
+		return fmt.Errorf("no output file (-o)")
+	}
+	src, err := gguf.Open(b.vocab)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	t, err := b.build(src)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 4<<20)
+	if err := testmodel.Write(w, t.Spec); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	slog.Info("wrote", "file", out, "target", t.Name)
+	return f.Close()
 }
 
 // setTypes applies a type name: a mix (q4_k_m) or one tensor type.
