@@ -62,7 +62,7 @@ func (m *logMeter) Done(err error) {
 		attrs := []any{"file", m.file, "size", m.size, "fetched", got, "resumed_from", m.have,
 			"took", took.Round(time.Millisecond), "speed", Speed(got, took)}
 		if err != nil {
-			m.log.Warn("download stopped", append(attrs, "err", err)...)
+			m.log.Warn("download stopped", attrs...) // the error is the caller's to report
 			return
 		}
 		m.log.Info("downloaded", attrs...)

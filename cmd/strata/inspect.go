@@ -53,7 +53,7 @@ type inspectResult struct {
 }
 
 func inspect(c *cli.Context) error {
-	path, err := onePath(c)
+	path, err := modelPath(c)
 	if err != nil {
 		return err
 	}
