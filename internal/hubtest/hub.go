@@ -27,12 +27,23 @@ type File struct {
 	Path string
 	Data []byte
 	LFS  bool // stored in LFS: resolved by a redirect to the CDN
+
+	sum, blob string // sha256 and git blob hash, set by Publish
 }
 
-func (f *File) sha256() string { s := sha256.Sum256(f.Data); return hex.EncodeToString(s[:]) }
+func (f *File) sha256() string { return f.sum }
 
 // blobID is the git blob hash: of the LFS pointer for an LFS file.
-func (f *File) blobID() string {
+func (f *File) blobID() string { return f.blob }
+
+func (f *File) pointer() string {
+	return fmt.Sprintf("version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n", f.sum, len(f.Data))
+}
+
+// hash sets the file's hashes.
+func (f *File) hash() {
+	s := sha256.Sum256(f.Data)
+	f.sum = hex.EncodeToString(s[:])
 	content := f.Data
 	if f.LFS {
 		content = []byte(f.pointer())
@@ -40,11 +51,7 @@ func (f *File) blobID() string {
 	h := sha1.New()
 	fmt.Fprintf(h, "blob %d\x00", len(content))
 	h.Write(content)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func (f *File) pointer() string {
-	return fmt.Sprintf("version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n", f.sha256(), len(f.Data))
+	f.blob = hex.EncodeToString(h.Sum(nil))
 }
 
 type commit struct {
@@ -99,6 +106,10 @@ func (h *Hub) Close() {
 // Publish makes a new commit of repo holding files (and only them) and
 // points main at it; it returns the commit's hash.
 func (h *Hub) Publish(repo string, files ...File) string {
+	files = append([]File(nil), files...)
+	for i := range files {
+		files[i].hash()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := sha1.Sum([]byte(fmt.Sprintf("%s %d %d", repo, len(h.repos[repo]), time.Now().UnixNano())))
