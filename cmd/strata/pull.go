@@ -35,7 +35,7 @@ func pullCommand() *cli.Command {
 		OnUsageError: usageError,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "connections", Value: 4, Usage: "fetch each file in up to `N` parallel ranges"},
-			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "ask again for a range that brings no byte for this long"},
+			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "ask again for a range that brings no byte for `DURATION`"},
 		},
 		Action: pull,
 	}

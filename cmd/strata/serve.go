@@ -36,7 +36,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: 4096, Usage: "positions a session can hold"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: 10 * time.Minute, Usage: "end sessions unused this long"},
 			&cli.StringFlag{Name: "fetch-from", Usage: "comma-separated peer `ADDRS` to fetch a missing fragment file from"},
-			&cli.DurationFlag{Name: "fetch-stall-timeout", Value: 30 * time.Second, Usage: "leave a --fetch-from peer that sends no byte for this long for the next"},
+			&cli.DurationFlag{Name: "fetch-stall-timeout", Value: 30 * time.Second, Usage: "leave a --fetch-from peer that sends no byte for `DURATION` for the next"},
 		}, swarmFlags()...), backendFlags()...),
 		Action: serve,
 	}
