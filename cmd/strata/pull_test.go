@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,6 +204,28 @@ func TestPullResumeListRun(t *testing.T) {
 		if got := greedy(t, env, name); !slices.Equal(got, base) {
 			t.Errorf("run %s: %v, the file itself gives %v", name, got, base)
 		}
+	}
+
+	// chat and server take the name too.
+	chat := exec.Command(strataBin, "chat", "mistral-7b", "--chat-template", "mistral-v3", "-n", "3", "--backend", "cpu")
+	chat.Env = append(os.Environ(), env...)
+	chat.Stdin = strings.NewReader("Hello\n/exit\n")
+	if out, err := chat.CombinedOutput(); err != nil || !strings.Contains(string(out), "> ") {
+		t.Errorf("chat mistral-7b: %v: %s", err, out)
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v) // startServer's process inherits them
+	}
+	srv := startServer(t, "mistral-7b")
+	resp, err := http.Get(srv.url + "/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"Mistral-7B-Instruct-v0.3-Q4_K_M"`) {
+		t.Errorf("server mistral-7b: /v1/models %d %s", resp.StatusCode, body)
 	}
 }
 
