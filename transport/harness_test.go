@@ -87,6 +87,10 @@ func startPeerOn(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swar
 	p := &testPeer{addr: ln.Addr().String(), server: s, ln: ln, cancel: cancel}
 	t.Cleanup(func() {
 		p.stop()
+		// A forward may still be computing for a client that gave up: wait
+		// for its turn to end, and hold the backend, before the weights are
+		// unmapped under it.
+		s.turn.Acquire(context.Background(), 1)
 		b.Close()
 		file.Close()
 	})
