@@ -20,7 +20,7 @@ const (
 	FrameClose   FrameType = 5  // end a session
 	FrameError   FrameType = 6  // the request failed: UTF-8 message
 	FramePing    FrameType = 7  // echoed as is
-	FrameFetch   FrameType = 8  // request a fragment file by sha256
+	FrameFetch   FrameType = 8  // request a fragment file by sha256, from a byte offset
 	FrameChunk   FrameType = 9  // a piece of a fetched file
 	FrameEnd     FrameType = 10 // the end of a reply made of several frames
 	FrameBusy    FrameType = 11 // the peer is alive but has no room for the request: UTF-8 message

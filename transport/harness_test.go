@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/quic-go/quic-go"
 
@@ -87,6 +88,21 @@ func startPeerOn(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swar
 	p := &testPeer{addr: ln.Addr().String(), server: s, ln: ln, cancel: cancel}
 	t.Cleanup(func() {
 		p.stop()
+		// The server's connections close, and release their sessions' KV
+		// caches, after the listener does; a forward may still be computing
+		// for a client that gave up. Wait for both, and hold the backend,
+		// before it closes and the weights are unmapped under it.
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			s.mu.Lock()
+			open := len(s.open) + len(s.sessions)
+			s.mu.Unlock()
+			if open == 0 {
+				break
+			}
+		}
+		s.turn.Acquire(context.Background(), 1)
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		b.Close()
 		file.Close()
 	})

@@ -2,13 +2,10 @@ package transport
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -165,38 +162,6 @@ func (p *Peer) CloseSession(ctx context.Context, session uint64) error {
 	return p.request(ctx, FrameClose, binary.LittleEndian.AppendUint64(nil, session), func(FrameType, []byte) (bool, error) {
 		return true, nil
 	})
-}
-
-// Fetch downloads the fragment file of the given sha256 and size into w,
-// hashing as it goes: a peer that sends more than size bytes is cut off
-// at once, and one whose bytes do not hash to sum is refused.
-func (p *Peer) Fetch(ctx context.Context, sum string, size int64, w io.Writer) error {
-	h := sha256.New()
-	var got int64
-	err := p.request(ctx, FrameFetch, []byte(sum), func(t FrameType, b []byte) (bool, error) {
-		switch t {
-		case FrameChunk:
-			if got += int64(len(b)); got > size {
-				return true, fmt.Errorf("transport: %s sent more than the %d bytes of fragment %.12s…", p.Addr, size, sum)
-			}
-			h.Write(b)
-			_, err := w.Write(b)
-			return false, err
-		case FrameEnd:
-			return true, nil
-		}
-		return true, fmt.Errorf("%w: %d frame in a fetch", ErrMalformed, t)
-	})
-	if err != nil {
-		return err
-	}
-	if got != size {
-		return fmt.Errorf("transport: %s sent %d bytes of fragment %.12s…, not %d", p.Addr, got, sum, size)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return fmt.Errorf("transport: %s sent a file whose sha256 is %s, not %s", p.Addr, got, sum)
-	}
-	return nil
 }
 
 // peerFailed reports whether err means the peer is gone, or cannot take

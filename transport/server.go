@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -298,7 +296,7 @@ func (s *Server) serveStream(ctx context.Context, stream *quic.Stream, owner str
 		WriteFrame(stream, FrameEnd, nil)
 	case FrameFetch:
 		stream.SetWriteDeadline(time.Time{}) // a file takes as long as it takes; the client bounds it
-		s.sendFile(stream, string(payload))
+		s.sendFile(stream, payload)
 	default:
 		fail(FrameError, fmt.Errorf("transport: unexpected %d frame", t))
 	}
@@ -456,38 +454,6 @@ func (s *Server) run(ctx context.Context, out []float32, session *engine.Session
 	s.forwards++
 	s.mu.Unlock()
 	return took, nil
-}
-
-// sendFile streams a fragment file this peer holds, by sha256.
-func (s *Server) sendFile(stream *quic.Stream, sum string) {
-	path, ok := s.o.Files[sum]
-	if !ok {
-		WriteFrame(stream, FrameError, []byte("transport: no fragment with sha256 "+sum+" here"))
-		return
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		WriteFrame(stream, FrameError, []byte(err.Error()))
-		return
-	}
-	defer f.Close()
-	buf := make([]byte, 1<<20)
-	for {
-		n, err := f.Read(buf)
-		if n > 0 {
-			if WriteFrame(stream, FrameChunk, buf[:n]) != nil {
-				return
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			WriteFrame(stream, FrameEnd, nil)
-			return
-		}
-		if err != nil {
-			WriteFrame(stream, FrameError, []byte(err.Error()))
-			return
-		}
-	}
 }
 
 // chooseLogits returns the ids of the needs.TopK largest logits, in

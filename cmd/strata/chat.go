@@ -70,7 +70,7 @@ func (i *interrupts) set(cancel context.CancelFunc) {
 }
 
 func chat(c *cli.Context) error {
-	path, err := onePath(c)
+	path, err := modelPath(c)
 	if err != nil {
 		return err
 	}

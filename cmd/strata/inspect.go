@@ -102,7 +102,7 @@ func (c *inspectChat) String() string {
 }
 
 func inspect(c *cli.Context) error {
-	path, err := onePath(c)
+	path, err := modelPath(c)
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,9 @@ func newApp() *cli.App {
 			peersCommand(),
 			verifyCommand(),
 			swarmCommand(),
+			pullCommand(),
+			listCommand(),
+			rmCommand(),
 		},
 		OnUsageError:   usageError,
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints errors

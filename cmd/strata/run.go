@@ -88,7 +88,7 @@ type runTimings struct {
 }
 
 func run(c *cli.Context) error {
-	path, err := onePath(c)
+	path, err := modelPath(c)
 	if err != nil {
 		return err
 	}

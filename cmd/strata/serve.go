@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,6 +36,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: 4096, Usage: "positions a session can hold"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: 10 * time.Minute, Usage: "end sessions unused this long"},
 			&cli.StringFlag{Name: "fetch-from", Usage: "comma-separated peer `ADDRS` to fetch a missing fragment file from"},
+			&cli.DurationFlag{Name: "fetch-stall-timeout", Value: 30 * time.Second, Usage: "leave a --fetch-from peer that sends no byte for `DURATION` for the next"},
 		}, swarmFlags()...), backendFlags()...),
 		Action: serve,
 	}
@@ -64,17 +64,21 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	path := filepath.Join(dir, fr.File)
+	fetched := false // a fetched file was checked as it came
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && c.String("fetch-from") != "" {
 		if err := fetchFragment(c, path, fr, id, swarm); err != nil {
 			return err
 		}
+		fetched = true
 	}
-	sum, err := engine.HashFile(path)
-	if err != nil {
-		return err
-	}
-	if sum != fr.SHA256 {
-		return fmt.Errorf("fragment %d (%s): sha256 is %s, the manifest says %s: refusing to serve it", i, fr.File, sum, fr.SHA256)
+	if !fetched {
+		sum, err := engine.HashFile(path)
+		if err != nil {
+			return err
+		}
+		if sum != fr.SHA256 {
+			return fmt.Errorf("fragment %d (%s): sha256 is %s, the manifest says %s: refusing to serve it", i, fr.File, sum, fr.SHA256)
+		}
 	}
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -147,40 +151,4 @@ func serveLimits(c *cli.Context) error {
 	}
 	_, err := batchFlag(c)
 	return err
-}
-
-// fetchFragment downloads a fragment file from the first peer that has
-// it; the download is checked against the manifest's sha256.
-func fetchFragment(c *cli.Context, path string, fr engine.ManifestFragment, id *transport.Identity, swarm transport.Swarm) error {
-	var errs []error
-	for _, addr := range splitList(c.String("fetch-from")) {
-		ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
-		err := func() error {
-			p, err := transport.Dial(ctx, addr, transport.DialOptions{Identity: id, Swarm: swarm})
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			tmp, err := os.CreateTemp(filepath.Dir(path), ".fetch-*")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(tmp.Name())
-			if err := p.Fetch(ctx, fr.SHA256, fr.Size, tmp); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Close(); err != nil {
-				return err
-			}
-			return os.Rename(tmp.Name(), path)
-		}()
-		cancel()
-		if err == nil {
-			slog.Info("fetched fragment", "file", fr.File, "from", addr)
-			return nil
-		}
-		errs = append(errs, err)
-	}
-	return fmt.Errorf("fragment %d (%s) is missing and no peer sent it: %w", fr.Index, fr.File, errors.Join(errs...))
 }

@@ -53,7 +53,7 @@ func serverCommand() *cli.Command {
 }
 
 func server(c *cli.Context) error {
-	path, err := onePath(c)
+	path, err := modelPath(c)
 	if err != nil {
 		return err
 	}
