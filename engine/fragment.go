@@ -100,7 +100,7 @@ func NewFragment(file *gguf.File, b Backend, o FragmentOptions) (*Fragment, erro
 		o.End = c.Layers
 	}
 	if o.Start < 0 || o.Start >= o.End || o.End > c.Layers {
-		return nil, fmt.Errorf("engine: layers [%d, %d) are not a range of the model's %d", o.Start, o.End, c.Layers)
+		return nil, fmt.Errorf("engine: layers %d to %d are not a range of the model's %d (0-%d)", o.Start, o.End-1, c.Layers, c.Layers-1)
 	}
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch

@@ -213,7 +213,7 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	peer, err := authenticate(ctx, conn, s.o.Identity, s.o.Swarm, true)
 	if err != nil {
 		s.refused.warn(s.o.Logger, s.clock(), "refused a connection", "from", conn.RemoteAddr().String(), "err", err)
-		conn.CloseWithError(1, "authentication failed")
+		conn.CloseWithError(refusedCode, "authentication failed")
 		return
 	}
 	owner := keyID(peer)

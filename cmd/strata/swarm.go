@@ -124,7 +124,8 @@ func peersCommand() *cli.Command {
 				}
 				cancel()
 				if err != nil {
-					r.Error = oneLine(err.Error())
+					// The ADDR column names the peer already.
+					r.Error = strings.TrimPrefix(oneLine(err.Error()), "transport: "+addr+": ")
 				}
 				rows = append(rows, r)
 			}
