@@ -55,8 +55,12 @@ func (s *scheduler) submit(j *job) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.active+len(s.queue) >= len(s.slots)+s.queueCap {
+		slots := fmt.Sprintf("all %d slots", len(s.slots))
+		if len(s.slots) == 1 {
+			slots = "the slot"
+		}
 		return withCode(&apiError{status: http.StatusServiceUnavailable, Type: "server_error", retryAfter: 1,
-			Message: fmt.Sprintf("api: all %d slots and the queue of %d are busy; retry later", len(s.slots), s.queueCap)}, "server_busy")
+			Message: fmt.Sprintf("api: %s and the queue of %d are busy; retry later", slots, s.queueCap)}, "server_busy")
 	}
 	s.queue = append(s.queue, j)
 	s.metrics.queue.Set(float64(len(s.queue)))

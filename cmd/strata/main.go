@@ -79,6 +79,14 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// count writes n with the noun's singular or plural: "1 thread", "2 threads".
+func count(n int, one, many string) string {
+	if n == 1 || n == -1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 // interspersed lets flags follow positional arguments, as in
 // `strata run MODEL -p TEXT`: it moves a command's flags (with their
 // values) in front of its positional arguments. "--" ends flags.

@@ -169,12 +169,12 @@ func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptio
 	if err != nil {
 		return err
 	}
-	device := fmt.Sprintf("%d peers", len(route.Stats()))
+	device := count(len(route.Stats()), "peer", "peers")
 	return generate(c, route, vocab, promptTokens, opts, runResult{Backend: "peers", Device: device}, func(r *runResult) {
 		r.Peers = route.Stats()
 		for _, h := range r.Peers {
-			fmt.Fprintf(os.Stderr, "peer %s layers %d-%d (%s, %s): %d batches, compute %.1f ms, round trips %.1f ms, sent %.1f KiB (%.1f KiB raw)",
-				h.Addr, h.Start, h.End-1, h.Backend, h.Device, h.Forwards, ms(h.Compute), ms(h.Wall), float64(h.Sent)/1024, float64(h.Raw)/1024)
+			fmt.Fprintf(os.Stderr, "peer %s layers %d-%d (%s, %s): %s, compute %.1f ms, round trips %.1f ms, sent %.1f KiB (%.1f KiB raw)",
+				h.Addr, h.Start, h.End-1, h.Backend, h.Device, count(h.Forwards, "batch", "batches"), ms(h.Compute), ms(h.Wall), float64(h.Sent)/1024, float64(h.Raw)/1024)
 			if h.Replaced > 0 {
 				fmt.Fprintf(os.Stderr, ", took over %d time(s)", h.Replaced)
 			}

@@ -66,7 +66,7 @@ func verifyWeights(c *cli.Context, path string) error {
 		for _, f := range r.Failures {
 			fmt.Printf("%s: %s\n", f.File, f.Error)
 		}
-		fmt.Printf("%d tensors in %d files checked: %d failed\n", r.Tensors, r.Files, len(r.Failures))
+		fmt.Printf("%s in %s checked: %d failed\n", count(r.Tensors, "tensor", "tensors"), count(r.Files, "file", "files"), len(r.Failures))
 	}
 	if len(r.Failures) > 0 {
 		return fmt.Errorf("verify --weights: %d of %d tensors failed (see above)", len(r.Failures), r.Tensors)
