@@ -170,7 +170,7 @@ func (s *scheduler) bind(sl *slot, j *job, n int) {
 	j.sampler = engine.NewSampler(j.set.sampler, sl.stack.VocabSize())
 	j.history = append(make([]int32, 0, len(j.prompt)+64), j.prompt...)
 	j.text = s.model.Vocab.NewTextStream()
-	j.stop = stopper{stops: j.set.stops}
+	j.stop = Stopper{Stops: j.set.stops}
 	j.start = time.Now()
 	s.log.Debug("job started", "id", j.id, "slot", sl.id, "prompt_tokens", len(j.prompt), "cached", n)
 }
@@ -261,7 +261,7 @@ func (s *scheduler) advance(j *job, q *Seq) {
 	j.generated++
 	s.metrics.completionTokens.Inc()
 	j.history = append(j.history, tok)
-	out, stopped := j.stop.add(j.text.Add(tok))
+	out, stopped := j.stop.Add(j.text.Add(tok))
 	if out != "" || lp != nil {
 		j.push(event{text: out, logprobs: lp})
 	}
@@ -280,11 +280,11 @@ func (s *scheduler) advance(j *job, q *Seq) {
 func (s *scheduler) finish(sl *slot, reason string, stopped bool) {
 	j := sl.job
 	if !stopped {
-		out, hit := j.stop.add(j.text.Flush())
+		out, hit := j.stop.Add(j.text.Flush())
 		if hit {
 			reason = "stop"
 		} else {
-			out += j.stop.flush()
+			out += j.stop.Flush()
 		}
 		if out != "" {
 			j.push(event{text: out})
