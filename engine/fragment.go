@@ -21,6 +21,10 @@ type FragmentOptions struct {
 	// layer (strata verify compares them with the exact pass). It costs
 	// a read of the activations per stage.
 	Probe Probe
+	// Progress, if set, is called after each tensor is loaded onto the
+	// backend (read, checked and, on a GPU, uploaded) with the bytes of
+	// weights loaded so far and those of the whole fragment.
+	Progress func(done, total int64)
 }
 
 // DefaultBatch is the number of prompt positions computed per pass.
@@ -106,7 +110,14 @@ func NewFragment(file *gguf.File, b Backend, o FragmentOptions) (*Fragment, erro
 		o.Batch = DefaultBatch
 	}
 	f := &Fragment{Config: c, Start: o.Start, End: o.End, b: b, batch: o.Batch, probe: o.Probe}
-	l := &loader{f: file, b: b, used: map[string]bool{}}
+	l := &loader{f: file, b: b, used: map[string]bool{}, progress: o.Progress}
+	if l.progress != nil {
+		for _, t := range fragmentTensors(file, f.Start, f.End, f.First(), f.Last()) {
+			if t.Name != "rope_freqs.weight" { // read apart, not loaded
+				l.total += int64(t.Size)
+			}
+		}
+	}
 	if f.First() {
 		if f.embed, err = l.load("token_embd.weight", c.Embedding, c.Vocab); err != nil {
 			return nil, err
