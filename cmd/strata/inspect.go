@@ -21,6 +21,7 @@ func inspectCommand() *cli.Command {
 		ArgsUsage:    "MODEL",
 		OnUsageError: usageError,
 		Flags: []cli.Flag{
+			modelFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			&cli.IntFlag{Name: "array-values", Value: 8, Usage: "values of each metadata array to show (-1: all)"},
 		},

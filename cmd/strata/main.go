@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,8 +18,15 @@ var version = "dev"
 func main() {
 	app := newApp()
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
-		fmt.Fprintln(os.Stderr, "strata: "+oneLine(err.Error()))
-		os.Exit(1)
+		code := 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if msg := oneLine(err.Error()); msg != "" {
+			fmt.Fprintln(os.Stderr, "strata: "+msg)
+		}
+		os.Exit(code)
 	}
 }
 
@@ -27,6 +35,9 @@ func newApp() *cli.App {
 		Name:    "strata",
 		Usage:   "run llama-family models on CPUs and Vulkan devices, alone or across peers",
 		Version: version,
+		// -r TEXT and other repeated flags take their text whole, commas
+		// included.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Usage: "log debug details to stderr"},
 		},
@@ -44,9 +55,10 @@ func newApp() *cli.App {
 					return a
 				},
 			})))
-			return nil
+			return checkMemoryEnv()
 		},
 		Commands: []*cli.Command{
+			versionCommand(),
 			inspectCommand(),
 			runCommand(),
 			tokenizeCommand(),

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,7 +31,8 @@ type weightFailure struct {
 // tensor (and each file) as the manifest's hashes say.
 func verifyWeights(c *cli.Context, path string) error {
 	r := &weightsReport{}
-	if strings.HasSuffix(path, ".json") {
+	if manifest, ok := manifestPath(path); ok {
+		path = manifest
 		m, err := engine.ReadManifest(path)
 		if err != nil {
 			return err
