@@ -264,10 +264,12 @@ type conversation struct {
 func (cv *conversation) prompt(answer []int32, limit int) ([]int32, int, error) {
 	forgot := 0
 	for {
-		p, err := cv.vocab.EncodePrompt(cv.tmpl.Render(cv.history, true), true, true, cv.context-len(answer))
+		text := cv.tmpl.Render(cv.history, true)
+		p, err := cv.vocab.EncodePrompt(text, true, true, cv.context-len(answer))
 		if err == nil {
 			p = append(p, answer...)
 			if len(p) <= limit && len(p) < cv.context {
+				slog.Debug("chat prompt", "tokens", len(p), "answer", len(answer), "forgotten", forgot, "text", text)
 				return p, forgot, nil
 			}
 		} else if !errors.Is(err, engine.ErrContextFull) {
@@ -276,6 +278,7 @@ func (cv *conversation) prompt(answer []int32, limit int) ([]int32, int, error) 
 		droppable := len(cv.history) - 1 - cv.system // all but the system prompt and the message being answered
 		if droppable <= 0 {
 			if err == nil && len(p) < cv.context {
+				slog.Debug("chat prompt", "tokens", len(p), "answer", len(answer), "forgotten", forgot, "text", text)
 				return p, forgot, nil // over limit, but it fits
 			}
 			return nil, forgot, fmt.Errorf("chat: %w", engine.ErrContextFull)

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -375,5 +376,125 @@ func TestTokenizeSpecialOneBOS(t *testing.T) {
 	}
 	if ids := tokenizeJSON(t, "<s>Hello"); len(ids) < 3 || ids[0] != 1 || slices.Contains(ids[1:], 1) {
 		t.Errorf("<s>Hello as text: %v", ids)
+	}
+}
+
+// chatTranscript runs chat with the lines as its input and returns
+// stdout and stderr.
+func chatTranscript(t *testing.T, input string, args ...string) (string, string) {
+	t.Helper()
+	all := append([]string{"chat"}, args...)
+	if len(args) > 0 && args[0] == "--verbose" { // the app's flag, before the command
+		all = append([]string{"--verbose", "chat"}, args[1:]...)
+	}
+	cmd := exec.Command(strataBin, all...)
+	cmd.Stdin = strings.NewReader(input)
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chat %v: %v: %s", args, err, errs.String())
+	}
+	return out.String(), errs.String()
+}
+
+// TestChatCutOff: an answer that -n cut off is marked so; one that a
+// stop string ended is not.
+func TestChatCutOff(t *testing.T) {
+	args := []string{tinyModel, "--chat-template", "mistral-v3", "-n", "6", "--ignore-eos", "--temp", "0", "--backend", "cpu"}
+	out, _ := chatTranscript(t, "Hello there\nAnd then?\n", args...)
+	if n := strings.Count(out, " (cut off: -n 6)\n"); n != 2 {
+		t.Fatalf("%d answers marked cut off, want 2:\n%s", n, out)
+	}
+	answer := strings.TrimPrefix(strings.SplitN(out, " (cut off", 2)[0], "> ")
+	stop := answer[len(answer)/2:][:3]
+	out, _ = chatTranscript(t, "Hello there\n", append(args, "-r", stop)...)
+	if strings.Contains(out, "cut off") || !strings.Contains(out, "> "+answer[:strings.Index(answer, stop)]+"\n") {
+		t.Errorf("-r %q: %q, want the answer %q up to it, unmarked", stop, out, answer)
+	}
+}
+
+// TestChatContextShift: a conversation longer than the context goes on:
+// the oldest messages are forgotten (said once for each answer that
+// needed it), the system prompt is in every prompt, and every message
+// gets an answer.
+func TestChatContextShift(t *testing.T) {
+	const system = "You are a robot who counts"
+	var input strings.Builder
+	for i := range 8 {
+		fmt.Fprintf(&input, "Please tell me about the number %d\n", i)
+	}
+	out, errs := chatTranscript(t, input.String(), "--verbose", tinyModel, "--chat-template", "mistral-v3", "-c", "96",
+		"-n", "24", "--ignore-eos", "--temp", "0", "--backend", "cpu", "--system", system)
+	if strings.Contains(out, "does not fit") || strings.Contains(out, "(context full)") {
+		t.Fatalf("a dead end:\n%s", out)
+	}
+	if n := strings.Count(out, "(cut off: -n 24)"); n != 8 {
+		t.Errorf("%d of 8 messages answered in full:\n%s", n, out)
+	}
+	if !strings.Contains(out, "forgotten, the system prompt kept)") {
+		t.Errorf("nothing was forgotten in 96 positions:\n%s", out)
+	}
+	var prompts []string
+	for _, l := range strings.Split(errs, "\n") {
+		if strings.Contains(l, `msg="chat prompt"`) {
+			prompts = append(prompts, l)
+		}
+	}
+	if len(prompts) < 8 {
+		t.Fatalf("%d prompts logged: %s", len(prompts), errs)
+	}
+	for _, p := range prompts {
+		if !strings.Contains(p, system) {
+			t.Errorf("a prompt without the system prompt: %s", p)
+		}
+	}
+	if last := prompts[len(prompts)-1]; strings.Contains(last, "number 0") || !strings.Contains(last, "number 7") {
+		t.Errorf("the last prompt kept the first message or lost the last: %s", last)
+	}
+	if strings.Contains(prompts[0], "forgotten=0") && !strings.Contains(strings.Join(prompts, "\n"), "forgotten=2") {
+		t.Errorf("no prompt forgot an exchange: %s", strings.Join(prompts, "\n"))
+	}
+}
+
+// TestChatPeers: chat through the peers serving a split model answers
+// as the model file does, given the split's directory.
+func TestChatPeers(t *testing.T) {
+	dir, swarm := swarmDir(t)
+	var addrs []string
+	for i := range 3 {
+		addrs = append(addrs, startServe(t, dir, swarm, i, fmt.Sprint("peer", i)).addr)
+	}
+	args := []string{"--chat-template", "mistral-v3", "-n", "8", "--ignore-eos", "--temp", "0", "--backend", "cpu"}
+	input := "Hello there\nWhat next?\n/clear\nAgain\n"
+	local, _ := chatTranscript(t, input, append([]string{tinyModel}, args...)...)
+	peers, errs := chatTranscript(t, input, append([]string{filepath.Join(dir, "split"), "--peers", strings.Join(addrs, ","), "--swarm", swarm}, args...)...)
+	if peers != local || strings.Count(peers, "(cut off: -n 8)") != 3 {
+		t.Errorf("through peers:\n%s\nlocally:\n%s", peers, local)
+	}
+	if !strings.Contains(errs, "peers on 3 peers") {
+		t.Errorf("chat does not say it runs on the peers: %s", errs)
+	}
+	failsWith(t, "--peers needs a split model", "chat", tinyModel, "--peers", addrs[0], "--swarm", swarm)
+}
+
+// TestChatShiftMidAnswer: an answer that fills the context goes on once
+// the oldest exchange is forgotten, and ends where -n says.
+func TestChatShiftMidAnswer(t *testing.T) {
+	out, errs := chatTranscript(t, "Please tell me about the number 0\nPlease tell me about the number 1\nPlease tell me about the number 2\n",
+		"--verbose", tinyModel, "--chat-template", "mistral-v3", "-c", "96", "-n", "40", "--ignore-eos", "--temp", "0", "--backend", "cpu", "--system", "Count")
+	if n := strings.Count(out, "(cut off: -n 40)"); n != 3 || strings.Contains(out, "(context full)") {
+		t.Fatalf("%d of 3 answers went to -n 40:\n%s", n, out)
+	}
+	shifted := false
+	for _, l := range strings.Split(errs, "\n") {
+		if strings.Contains(l, `msg="chat prompt"`) && !strings.Contains(l, " answer=0 ") {
+			shifted = true
+			if !strings.Contains(l, `text="[INST] Count`) {
+				t.Errorf("the shifted prompt lost the system prompt: %s", l)
+			}
+		}
+	}
+	if !shifted {
+		t.Errorf("no answer was shifted: %s", errs)
 	}
 }
