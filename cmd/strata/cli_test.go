@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // stderrLines drops the log lines (level=...) of a stderr.
@@ -496,5 +499,246 @@ func TestChatShiftMidAnswer(t *testing.T) {
 	}
 	if !shifted {
 		t.Errorf("no answer was shifted: %s", errs)
+	}
+}
+
+// TestSplitFragmentRefused: split of a fragment file is refused, naming
+// the fragment and its layers, before anything is written; run of one
+// says to run the split through peers.
+func TestSplitFragmentRefused(t *testing.T) {
+	dir, _ := swarmDir(t)
+	frag := filepath.Join(dir, "split", "tiny-mistral-q4km.02-of-03.gguf")
+	out := filepath.Join(dir, "again")
+	failsWith(t, "tiny-mistral-q4km.02-of-03.gguf is fragment 1 (layers 1-2 of 4) of a split model, not a whole model: split the model it was cut from",
+		"split", frag, "--parts", "2", "-o", out)
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("split of a fragment wrote %s", out)
+	}
+	failsWith(t, "is fragment 1 (layers 1-2 of 4) of a split model: run its manifest.json (the directory holding it) through --peers",
+		"run", frag, "-p", "hi")
+}
+
+// TestLayerRangesInclusive: every range of layers a person reads is
+// inclusive, FIRST-LAST, as split --layers takes them: split's table,
+// serve's log, peers' table, run's per-peer timings and the errors.
+func TestLayerRangesInclusive(t *testing.T) {
+	dir := t.TempDir()
+	out, errs, code := strata(t, "split", tinyModel, "--layers", "0-0,1-2,3-3", "-o", filepath.Join(dir, "split"))
+	if code != 0 || !strings.Contains(out, "fragment 0: layers 0-0,") || !strings.Contains(out, "fragment 1: layers 1-2,") || !strings.Contains(out, "fragment 2: layers 3-3,") {
+		t.Fatalf("split: exit %d %q %s", code, out, errs)
+	}
+	failsWith(t, "layer ranges 0-1,3-3: each must start where the one before ends, from layer 0", "split", tinyModel, "--layers", "0-1,3-3", "-o", filepath.Join(dir, "x"))
+	failsWith(t, "layer ranges 0-1 end at layer 1, the model's last is 3", "split", tinyModel, "--layers", "0-1", "-o", filepath.Join(dir, "x"))
+	swarm := filepath.Join(dir, "swarm")
+	strata(t, "swarm", "init", "-o", swarm)
+	var addrs []string
+	for i := range 3 {
+		addrs = append(addrs, startServe(t, dir, swarm, i, fmt.Sprint("peer", i)).addr)
+	}
+	if log, _ := os.ReadFile(filepath.Join(dir, "peer1.log")); !strings.Contains(string(log), "layers=1-2 ") {
+		t.Errorf("serve's log: %s", log)
+	}
+	out, _, _ = strata(t, "peers", "--peers", addrs[1], "--swarm", swarm)
+	if !strings.Contains(out, "1-2 of 4") {
+		t.Errorf("peers: %s", out)
+	}
+	_, errs, code = strata(t, "run", filepath.Join(dir, "split"), "--peers", strings.Join(addrs, ","), "--swarm", swarm, "-p", "hi", "-n", "2")
+	if code != 0 || !strings.Contains(errs, "peer "+addrs[1]+" layers 1-2 ") {
+		t.Errorf("run: exit %d %s", code, errs)
+	}
+	for _, s := range []string{out, errs} {
+		if strings.Contains(s, "[1, 3)") || strings.Contains(s, "1-3") {
+			t.Errorf("a half-open range: %s", s)
+		}
+	}
+}
+
+// TestNoRouteMessage: peers that leave a layer unserved are named with
+// what they serve; no %!w(<nil>).
+func TestNoRouteMessage(t *testing.T) {
+	dir, swarm := swarmDir(t)
+	first, last := startServe(t, dir, swarm, 0, "first"), startServe(t, dir, swarm, 2, "last")
+	_, errs, _ := strata(t, "run", filepath.Join(dir, "split"), "--peers", first.addr+","+last.addr, "--swarm", swarm, "-p", "hi")
+	if strings.Contains(errs, "%!") {
+		t.Errorf("a formatting error: %s", errs)
+	}
+	failsWith(t, fmt.Sprintf("transport: no route covers every layer: nothing serves layer 1 (%s serves layers 0-0, %s serves layers 3-3)", first.addr, last.addr),
+		"run", filepath.Join(dir, "split"), "--peers", first.addr+","+last.addr, "--swarm", swarm, "-p", "hi")
+}
+
+// TestServeHelpRequired: serve --help shows no default for --fragment,
+// which is required, and says it is.
+func TestServeHelpRequired(t *testing.T) {
+	out, _, code := strata(t, "serve", "--help")
+	found := false
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "--fragment") {
+			found = true
+			if strings.Contains(l, "default") || !strings.Contains(l, "(required)") {
+				t.Errorf("serve --help: %q", l)
+			}
+		}
+	}
+	if code != 0 || !found {
+		t.Errorf("serve --help: exit %d %q", code, out)
+	}
+	failsWith(t, `Required flag "fragment" not set`, "serve", t.TempDir())
+	dir, swarm := swarmDir(t)
+	failsWith(t, "--fragment 3: the manifest has fragments 0 to 2", "serve", filepath.Join(dir, "split"), "--fragment", "3", "--swarm", swarm)
+	failsWith(t, "--fragment x: the manifest has fragments 0 to 2", "serve", filepath.Join(dir, "split"), "--fragment", "x", "--swarm", swarm)
+}
+
+// TestSplitDirOrManifest: serve, run and chat take a split as the
+// directory 'strata split -o DIR' wrote or as DIR/manifest.json, alike.
+func TestSplitDirOrManifest(t *testing.T) {
+	dir, swarm := swarmDir(t)
+	manifest := filepath.Join(dir, "split", "manifest.json")
+	addrs := []string{startServe(t, dir, swarm, 0, "p0").addr}
+	// The middle one is served from its manifest's path.
+	addrFile := filepath.Join(dir, "p1.addr")
+	cmd := exec.Command(strataBin, "serve", manifest, "--fragment", "1", "--listen", "127.0.0.1:0", "--addr-file", addrFile, "--swarm", swarm, "--backend", "cpu", "-t", "1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for range 400 {
+		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
+			addrs = append(addrs, strings.TrimSpace(string(b)))
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if len(addrs) != 2 {
+		t.Fatal("serve of a manifest.json did not start")
+	}
+	addrs = append(addrs, startServe(t, dir, swarm, 2, "p2").addr)
+	args := []string{"--peers", strings.Join(addrs, ","), "--swarm", swarm, "-p", "Once upon a time", "--temp", "0", "-n", "8", "--ignore-eos"}
+	a, _ := runJSON(t, nil, append([]string{manifest}, args...)...)
+	b, _ := runJSON(t, nil, append([]string{filepath.Join(dir, "split")}, args...)...)
+	local, _ := runJSON(t, nil, tinyModel, "-p", "Once upon a time", "--temp", "0", "-n", "8", "--ignore-eos")
+	if !slices.Equal(a.Tokens, local.Tokens) || !slices.Equal(b.Tokens, local.Tokens) {
+		t.Errorf("manifest %v, directory %v, locally %v", a.Tokens, b.Tokens, local.Tokens)
+	}
+	failsWith(t, "serve takes a split model, the directory 'strata split -o DIR' wrote or its manifest.json, not "+tinyModel,
+		"serve", tinyModel, "--fragment", "0", "--swarm", swarm)
+}
+
+// TestSwarmInitOutput: swarm init -o - writes the secret to stdout (no
+// file named -), and one that peers accept; -o FILE says what it wrote.
+func TestSwarmInitOutput(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(strataBin, "swarm", "init", "-o", "-")
+	cmd.Dir = dir
+	secret, err := cmd.Output()
+	if err != nil || strings.Count(string(secret), "\n") != 1 || len(secret) < 32 {
+		t.Fatalf("swarm init -o -: %v %q", err, secret)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "-")); err == nil {
+		t.Errorf("swarm init -o - wrote a file named -")
+	}
+	file := filepath.Join(dir, "swarm")
+	out, errs, code := strata(t, "swarm", "init", "-o", file)
+	if code != 0 || out != "" || !strings.Contains(errs, "wrote a new swarm secret to "+file+" (mode 0600)") {
+		t.Errorf("swarm init -o FILE: exit %d %q %q", code, out, errs)
+	}
+	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the secret file: %v %v", st.Mode(), err)
+	}
+	failsWith(t, "swarm init: "+file+" exists: --force replaces it", "swarm", "init", "-o", file)
+	// The secret from stdout is one the peers use.
+	if err := os.WriteFile(file, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := strata(t, "split", tinyModel, "--parts", "1", "-o", filepath.Join(dir, "split")); code != 0 {
+		t.Fatal(errs)
+	}
+	p := startServe(t, dir, file, 0, "p")
+	if out, errs, code := strata(t, "peers", "--peers", p.addr, "--swarm", file); code != 0 || !strings.Contains(out, "0-3 of 4") {
+		t.Errorf("peers with the secret from stdout: exit %d %q %q", code, out, errs)
+	}
+}
+
+// TestWrongSwarmSecret: a node with another secret hears it once, in
+// one line with one "transport:", for all the peers that refused it.
+func TestWrongSwarmSecret(t *testing.T) {
+	dir, swarm := swarmDir(t)
+	var addrs []string
+	for i := range 3 {
+		addrs = append(addrs, startServe(t, dir, swarm, i, fmt.Sprint("peer", i)).addr)
+	}
+	other := filepath.Join(dir, "other")
+	strata(t, "swarm", "init", "-o", other)
+	_, errs, code := strata(t, "run", filepath.Join(dir, "split"), "--peers", strings.Join(addrs, ","), "--swarm", other, "-p", "hi")
+	want := "strata: transport: " + strings.Join(addrs, ", ") + ": the peer refused this node: wrong swarm secret?"
+	if lines := stderrLines(errs); code == 0 || len(lines) != 1 || lines[0] != want {
+		t.Errorf("exit %d, stderr %q; want the one line %q", code, errs, want)
+	}
+	out, _, _ := strata(t, "peers", "--peers", addrs[0], "--swarm", other)
+	if strings.Count(out, "the peer refused this node: wrong swarm secret?") != 1 || strings.Contains(out, "transport:") || strings.Contains(out, "Application error") {
+		t.Errorf("peers: %q", out)
+	}
+}
+
+// TestPlurals: "1 thread", "got 1 argument", "1 decode step", "there is
+// 1 device".
+func TestPlurals(t *testing.T) {
+	one, _ := runJSON(t, nil, tinyModel, "-p", "hi", "-n", "2", "-t", "1", "--backend", "cpu")
+	two, errs := runJSON(t, nil, tinyModel, "-p", "hi", "-n", "2", "-t", "2", "--backend", "cpu")
+	if !strings.Contains(one.Device, "(1 thread,") || !strings.Contains(two.Device, "(2 threads,") {
+		t.Errorf("devices %q and %q", one.Device, two.Device)
+	}
+	if !strings.Contains(errs, "generation: 2 tokens, 1 decode step in") {
+		t.Errorf("timings: %s", errs)
+	}
+	failsWith(t, "tokenize takes MODEL and TEXT (or -m MODEL and TEXT), got 1 argument (see", "tokenize", tinyModel)
+	failsWith(t, "tokenize takes MODEL and TEXT (or -m MODEL and TEXT), got 3 arguments (see", "tokenize", tinyModel, "a", "b")
+	t.Run("devices", func(t *testing.T) {
+		haveVulkan(t)
+		out, _, _ := strata(t, "devices", "--json")
+		var devs []json.RawMessage
+		if err := json.Unmarshal([]byte(out), &devs); err != nil || len(devs) == 0 {
+			t.Fatalf("devices --json: %v %q", err, out)
+		}
+		want := "there is 1 device (0)"
+		if len(devs) > 1 {
+			want = fmt.Sprintf("there are %d devices (0 to %d)", len(devs), len(devs)-1)
+		}
+		failsWith(t, fmt.Sprintf("--device %d: %s", len(devs)+3, want), "run", tinyModel, "-p", "hi", "--backend", "vulkan", "--device", fmt.Sprint(len(devs)+3))
+	})
+}
+
+// TestBenchKernelsStreams: bench kernels prints its header and each row
+// as soon as it is timed, not the whole table at the end.
+func TestBenchKernelsStreams(t *testing.T) {
+	haveVulkan(t)
+	cmd := exec.Command(strataBin, "bench", "kernels", "--models", "mistral-7b", "-r", "1", "--no-cpu")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	timer := time.AfterFunc(5*time.Minute, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	sc := bufio.NewScanner(stdout)
+	var seen []string
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+		if strings.Contains(sc.Text(), "matmul Q4_K") && strings.Contains(sc.Text(), "4096×4096 n=1 (attn_q)") {
+			break
+		}
+	}
+	// The first row is out while the others are still being timed.
+	exited := make(chan struct{})
+	go func() { io.Copy(io.Discard, stdout); close(exited) }()
+	select {
+	case <-exited:
+		t.Fatalf("bench kernels printed its first row only at its end: %q", seen)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if len(seen) < 4 || !strings.Contains(strings.Join(seen, "\n"), "kernel |") {
+		t.Errorf("no header before the first row: %q", seen)
 	}
 }
