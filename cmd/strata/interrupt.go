@@ -42,11 +42,11 @@ type interrupts struct {
 	done   chan struct{}
 }
 
-// watchInterrupts is run's and logits' handling: Ctrl-C before
+// watchInterrupts is run's handling: Ctrl-C before
 // generation has started (loading, connecting) or a second one during it
 // exits with 130 at once; the first during generation stops it, and the
 // command prints what it generated and exits with 130.
-func watchInterrupts(*cli.Context) *interrupts {
+func watchInterrupts() *interrupts {
 	quit := func() {
 		fmt.Fprintln(os.Stderr, "\nstrata: interrupted")
 		os.Exit(interruptedCode)

@@ -93,7 +93,7 @@ func oneLine(s string) string {
 
 // count writes n with the noun's singular or plural: "1 thread", "2 threads".
 func count(n int, one, many string) string {
-	if n == 1 || n == -1 {
+	if n == 1 {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)

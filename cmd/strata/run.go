@@ -107,7 +107,7 @@ type runTimings struct {
 }
 
 func run(c *cli.Context) error {
-	intr := watchInterrupts(c)
+	intr := watchInterrupts()
 	defer intr.stop()
 	path, err := onePath(c)
 	if err != nil {
