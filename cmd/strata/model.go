@@ -123,6 +123,14 @@ func openModel(c *cli.Context, path string) (*model, error) {
 		m.Close()
 		return nil, err
 	}
+	if frag, ok := engine.FragmentFile(f); ok {
+		start, _ := f.Int(engine.KeyFragmentStart)
+		end, _ := f.Int(engine.KeyFragmentEnd)
+		if start != 0 || int(end) != cfg.Layers {
+			m.Close()
+			return nil, fmt.Errorf("%s is %s of a split model: run its manifest.json (the directory holding it) through --peers", path, frag)
+		}
+	}
 	if m.batch, err = batchSize(c, &cfg); err != nil {
 		m.Close()
 		return nil, err
@@ -148,11 +156,6 @@ func openModel(c *cli.Context, path string) (*model, error) {
 		return nil, err
 	}
 	bar.finish()
-	if !m.frag.First() || !m.frag.Last() {
-		frag, _ := engine.FragmentFile(f)
-		m.Close()
-		return nil, fmt.Errorf("%s is %s of a split model: run its manifest.json (the directory holding it) through --peers", path, frag)
-	}
 	slog.Debug("model loaded", "path", path, "layers", m.frag.Config.Layers,
 		"weights_MiB", m.frag.WeightBytes()>>20, "backend", m.backend.Name(), "device", m.backend.Device())
 	return m, nil
