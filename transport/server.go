@@ -140,6 +140,7 @@ type Server struct {
 	turn    *semaphore.Weighted
 	refused rateLimitedLog
 	clock   func() time.Time
+	running sync.WaitGroup // the connections and requests being served
 
 	mu       sync.Mutex // guards what follows
 	sessions map[sessionKey]*serverSession
@@ -191,7 +192,9 @@ func Listen(addr string, id *Identity) (*quic.Listener, error) {
 	return ln, nil
 }
 
-// Serve accepts connections until ctx ends or the listener fails.
+// Serve accepts connections until ctx ends, then returns once the
+// requests being computed have stopped (at their next chunk); or until
+// the listener fails.
 func (s *Server) Serve(ctx context.Context, ln *quic.Listener) error {
 	go s.evictIdle(ctx)
 	go s.watchSuspension(ctx)
@@ -199,11 +202,14 @@ func (s *Server) Serve(ctx context.Context, ln *quic.Listener) error {
 		conn, err := ln.Accept(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
+				// The connections close with ctx; a request being computed
+				// stops at its next chunk. The fragment is in use until then.
+				s.running.Wait()
 				return nil
 			}
 			return fmt.Errorf("transport: accept: %w", err)
 		}
-		go s.serveConn(ctx, conn)
+		s.running.Go(func() { s.serveConn(ctx, conn) })
 	}
 }
 
@@ -235,7 +241,7 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		}
 		// The stream's context ends when the client gives up on the request
 		// (or the connection goes): a long batch stops at the next chunk.
-		go s.serveStream(stream.Context(), stream, owner, id, c, &cmu)
+		s.running.Go(func() { s.serveStream(stream.Context(), stream, owner, id, c, &cmu) })
 	}
 }
 
