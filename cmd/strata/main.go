@@ -35,9 +35,6 @@ func newApp() *cli.App {
 		Name:    "strata",
 		Usage:   "run llama-family models on CPUs and Vulkan devices, alone or across peers",
 		Version: version,
-		// -r TEXT and other repeated flags take their text whole, commas
-		// included.
-		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Usage: "log debug details to stderr"},
 		},

@@ -41,7 +41,7 @@ func samplingFlags() []cli.Flag {
 // stop strings and escapes, as llama.cpp's.
 func textFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "reverse-prompt", Aliases: []string{"r", "stop"}, Usage: "stop generating at `TEXT`, which is not printed (repeatable)"},
+		&cli.GenericFlag{Name: "reverse-prompt", Aliases: []string{"r", "stop"}, Value: &stringList{}, Usage: "stop generating at `TEXT`, which is not printed (repeatable)"},
 		&cli.BoolFlag{Name: "escape", Aliases: []string{"e"}, Value: true, Usage: `process escapes (\n, \r, \t, \', \", \\, \xNN) in -p, --system and -r`},
 		&cli.BoolFlag{Name: "no-escape", Usage: "take -p, --system and -r as they are"},
 	}
@@ -320,11 +320,22 @@ func generate(c *cli.Context, intr *interrupts, stack engine.Stack, vocab *engin
 	return err
 }
 
+// stringList is a repeatable flag: each -r TEXT adds TEXT, commas and
+// all.
+type stringList []string
+
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+func (l *stringList) String() string     { return "" } // no default to show
+
 // stopStrings are the -r strings, their escapes processed unless
 // --no-escape.
 func stopStrings(c *cli.Context) []string {
 	var out []string
-	for _, s := range c.StringSlice("reverse-prompt") {
+	list, ok := c.Generic("reverse-prompt").(*stringList)
+	if !ok || list == nil {
+		return nil
+	}
+	for _, s := range *list {
 		if s = escaped(c, s); s != "" {
 			out = append(out, s)
 		}
