@@ -4,16 +4,45 @@ MODEL   ?= testdata/tiny-mistral/tiny-mistral-q4km.gguf
 PROMPT  ?= Once upon a time, there was a little robot who
 export PATH := $(PATH):/usr/local/go/bin
 
+# Vulkan needs cgo and the C header vulkan/vulkan.h (Debian: libvulkan-dev).
+# Where $(CC) finds no header, or there is no C compiler, strata builds and
+# tests CPU-only (CGO_ENABLED=0), as it says once; the race detector, which
+# needs cgo, then runs on the packages whose tests do not build the Vulkan
+# backend, and only with a C compiler.
+hash := \#
+HAVE_CC := $(shell command -v $(firstword $(CC)) >/dev/null 2>&1 && echo yes)
+HAVE_VULKAN_H := $(shell echo '$(hash)include <vulkan/vulkan.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+ifneq ($(HAVE_VULKAN_H),yes)
+export CGO_ENABLED := 0
+RACE_CGO := $(if $(HAVE_CC),1,)
+RACE_PKGS := ./cpu ./engine
+ifeq ($(MAKELEVEL),0)
+ifeq ($(HAVE_CC),yes)
+$(info strata: $(CC) finds no vulkan/vulkan.h (Debian: apt install libvulkan-dev): building CPU-only, without Vulkan; the race detector runs on $(RACE_PKGS))
+else
+$(info strata: no C compiler ($(CC)): building CPU-only, without Vulkan, and without the race detector (it needs cgo))
+endif
+endif
+else
+RACE_CGO := 1
+RACE_PKGS := ./cpu ./engine ./transport
+endif
+
+# The commit, for strata version where the go command stamps none (a git
+# worktree, GOFLAGS=-buildvcs=false).
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+
 .PHONY: all build test check vet fmt nocgo noasm race shaders bench bench-kernels fuzz fuzz-corpus demo clean
 
 all: build
 
 build:
-	$(GO) build -o bin/strata ./cmd/strata
+	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o bin/strata ./cmd/strata
 
 # check: formatting, vet (amd64 and arm64), a build without cgo, the whole
 # test suite, the CPU kernels' pure-Go twins (noasm) and the race detector
-# on the packages that run the worker pool and the peers.
+# on the packages that run the worker pool and the peers (without Vulkan
+# headers, see above).
 check: fmt vet nocgo
 	$(GO) test ./...
 	$(MAKE) noasm race
@@ -23,7 +52,11 @@ noasm:
 	$(GO) test -tags noasm ./cpu ./engine
 
 race:
-	$(GO) test -race ./cpu ./engine ./transport
+ifeq ($(RACE_CGO),1)
+	CGO_ENABLED=1 $(GO) test -race $(RACE_PKGS)
+else
+	@echo "race: skipped, no C compiler for cgo"
+endif
 
 test: check
 

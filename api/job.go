@@ -29,7 +29,7 @@ type job struct {
 	next       int32   // the token to feed at the next step
 	generated  int
 	text       *engine.TextStream
-	stop       stopper
+	stop       Stopper
 	start      time.Time // the job entered its slot
 	promptTime time.Duration
 	first      time.Time // the first token

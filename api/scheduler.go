@@ -55,8 +55,12 @@ func (s *scheduler) submit(j *job) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.active+len(s.queue) >= len(s.slots)+s.queueCap {
+		slots := fmt.Sprintf("all %d slots", len(s.slots))
+		if len(s.slots) == 1 {
+			slots = "the slot"
+		}
 		return withCode(&apiError{status: http.StatusServiceUnavailable, Type: "server_error", retryAfter: 1,
-			Message: fmt.Sprintf("api: all %d slots and the queue of %d are busy; retry later", len(s.slots), s.queueCap)}, "server_busy")
+			Message: fmt.Sprintf("api: %s and the queue of %d are busy; retry later", slots, s.queueCap)}, "server_busy")
 	}
 	s.queue = append(s.queue, j)
 	s.metrics.queue.Set(float64(len(s.queue)))
@@ -166,7 +170,7 @@ func (s *scheduler) bind(sl *slot, j *job, n int) {
 	j.sampler = engine.NewSampler(j.set.sampler, sl.stack.VocabSize())
 	j.history = append(make([]int32, 0, len(j.prompt)+64), j.prompt...)
 	j.text = s.model.Vocab.NewTextStream()
-	j.stop = stopper{stops: j.set.stops}
+	j.stop = Stopper{Stops: j.set.stops}
 	j.start = time.Now()
 	s.log.Debug("job started", "id", j.id, "slot", sl.id, "prompt_tokens", len(j.prompt), "cached", n)
 }
@@ -257,7 +261,7 @@ func (s *scheduler) advance(j *job, q *Seq) {
 	j.generated++
 	s.metrics.completionTokens.Inc()
 	j.history = append(j.history, tok)
-	out, stopped := j.stop.add(j.text.Add(tok))
+	out, stopped := j.stop.Add(j.text.Add(tok))
 	if out != "" || lp != nil {
 		j.push(event{text: out, logprobs: lp})
 	}
@@ -276,11 +280,11 @@ func (s *scheduler) advance(j *job, q *Seq) {
 func (s *scheduler) finish(sl *slot, reason string, stopped bool) {
 	j := sl.job
 	if !stopped {
-		out, hit := j.stop.add(j.text.Flush())
+		out, hit := j.stop.Add(j.text.Flush())
 		if hit {
 			reason = "stop"
 		} else {
-			out += j.stop.flush()
+			out += j.stop.Flush()
 		}
 		if out != "" {
 			j.push(event{text: out})

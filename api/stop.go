@@ -2,24 +2,24 @@ package api
 
 import "strings"
 
-// A stopper finds stop strings in generated text across token
-// boundaries. Text that could be the start of a stop string is held back
+// A Stopper finds stop strings in generated text across token
+// boundaries (the API's "stop", the CLI's -r). Text that could be the start of a stop string is held back
 // until the next piece shows whether it is; a stop string found is never
 // released, nor anything after it.
-type stopper struct {
-	stops   []string
+type Stopper struct {
+	Stops   []string
 	pending string
 }
 
-// add takes the next piece of text and returns what can be released, and
+// Add takes the next piece of text and returns what can be released, and
 // whether a stop string ended the text.
-func (s *stopper) add(piece string) (out string, stopped bool) {
-	if len(s.stops) == 0 {
+func (s *Stopper) Add(piece string) (out string, stopped bool) {
+	if len(s.Stops) == 0 {
 		return piece, false
 	}
 	s.pending += piece
 	first := -1
-	for _, st := range s.stops {
+	for _, st := range s.Stops {
 		if i := strings.Index(s.pending, st); i >= 0 && (first < 0 || i < first) {
 			first = i
 		}
@@ -29,7 +29,7 @@ func (s *stopper) add(piece string) (out string, stopped bool) {
 		return out, true
 	}
 	hold := 0
-	for _, st := range s.stops {
+	for _, st := range s.Stops {
 		for k := min(len(st)-1, len(s.pending)); k > hold; k-- {
 			if strings.HasSuffix(s.pending, st[:k]) {
 				hold = k
@@ -42,8 +42,8 @@ func (s *stopper) add(piece string) (out string, stopped bool) {
 	return out, false
 }
 
-// flush releases what is held back: the text ended without a stop.
-func (s *stopper) flush() string {
+// Flush releases what is held back: the text ended without a stop.
+func (s *Stopper) Flush() string {
 	out := s.pending
 	s.pending = ""
 	return out

@@ -25,16 +25,16 @@ func TestStopper(t *testing.T) {
 	} {
 		// Every way of cutting the text into pieces of 1 to 4 bytes.
 		for size := 1; size <= 4; size++ {
-			s := stopper{stops: c.stops}
+			s := Stopper{Stops: c.stops}
 			var out strings.Builder
 			stopped := false
 			for i := 0; i < len(c.text) && !stopped; i += size {
-				piece, st := s.add(c.text[i:min(i+size, len(c.text))])
+				piece, st := s.Add(c.text[i:min(i+size, len(c.text))])
 				out.WriteString(piece)
 				stopped = st
 			}
 			if !stopped {
-				out.WriteString(s.flush())
+				out.WriteString(s.Flush())
 			}
 			if out.String() != c.want || stopped != c.stop {
 				t.Errorf("%q stops %q in pieces of %d: got %q (stopped %v), want %q (%v)", c.text, c.stops, size, out.String(), stopped, c.want, c.stop)

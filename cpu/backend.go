@@ -25,7 +25,7 @@ type Options struct {
 // Validate reports an option New cannot honour.
 func (o Options) Validate() error {
 	if o.Threads < 0 {
-		return fmt.Errorf("cpu: %d threads", o.Threads)
+		return fmt.Errorf("cpu: %d threads: want 0 (one per logical CPU) or more", o.Threads)
 	}
 	_, err := parseVariant(o.Kernels)
 	return err
@@ -80,7 +80,11 @@ func (b *Backend) Name() string { return "cpu" }
 
 // Device names the processor and the number of threads.
 func (b *Backend) Device() string {
-	return fmt.Sprintf("%s (%d threads, %s kernels)", processorName(), b.pool.Workers(), b.variant)
+	threads := "threads"
+	if b.pool.Workers() == 1 {
+		threads = "thread"
+	}
+	return fmt.Sprintf("%s (%d %s, %s kernels)", processorName(), b.pool.Workers(), threads, b.variant)
 }
 
 // Close stops the worker pool.

@@ -1,7 +1,8 @@
 package engine
 
 // Encode tokenizes text. With addSpecial, BOS (and EOS) are added where
-// the vocabulary asks for them. With parseSpecial, the text of control
+// the vocabulary asks for them; a text that begins with BOS's own text
+// ("<s>") parsed as that token gets no second one. With parseSpecial, the text of control
 // tokens ("</s>", "[INST]", "<|eot_id|>") becomes those tokens, as a chat
 // template needs; without it such text is ordinary text, so raw user input
 // cannot inject them. User-defined tokens are always matched.
@@ -30,8 +31,11 @@ func (v *Vocab) EncodePrompt(text string, addSpecial, parseSpecial bool, room in
 // have more than limit tokens, and returns as over a count it has at least
 // (more than limit); over is 0 when the whole text was tokenized.
 func (v *Vocab) encode(text string, addSpecial, parseSpecial bool, limit int) (out []int32, over int) {
+	sc := v.specials.scan(text, parseSpecial)
 	if addSpecial && v.AddBOS && v.BOS >= 0 {
-		out = append(out, v.BOS)
+		if at, n, id := sc.next(0); !(at == 0 && n > 0 && id == v.BOS) {
+			out = append(out, v.BOS)
+		}
 	}
 	// passes reports whether the tokens so far, and at least those of the
 	// n bytes of raw text still to tokenize, pass the limit.
@@ -39,7 +43,6 @@ func (v *Vocab) encode(text string, addSpecial, parseSpecial bool, limit int) (o
 		least := len(out) + v.leastTokens(n)
 		return least, limit >= 0 && least > limit
 	}
-	sc := v.specials.scan(text, parseSpecial)
 	prevSpecial := true // SentencePiece puts a space before text that starts the input or follows a special token
 	raw := 0            // the start of the raw text not yet tokenized
 	for pos := 0; ; {

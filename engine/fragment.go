@@ -21,6 +21,10 @@ type FragmentOptions struct {
 	// layer (strata verify compares them with the exact pass). It costs
 	// a read of the activations per stage.
 	Probe Probe
+	// Progress, if set, is called after each tensor is loaded onto the
+	// backend (read, checked and, on a GPU, uploaded) with the bytes of
+	// weights loaded so far and those of the whole fragment.
+	Progress func(done, total int64)
 }
 
 // DefaultBatch is the number of prompt positions computed per pass.
@@ -100,13 +104,20 @@ func NewFragment(file *gguf.File, b Backend, o FragmentOptions) (*Fragment, erro
 		o.End = c.Layers
 	}
 	if o.Start < 0 || o.Start >= o.End || o.End > c.Layers {
-		return nil, fmt.Errorf("engine: layers [%d, %d) are not a range of the model's %d", o.Start, o.End, c.Layers)
+		return nil, fmt.Errorf("engine: layers %d to %d are not a range of the model's %d (0-%d)", o.Start, o.End-1, c.Layers, c.Layers-1)
 	}
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
 	}
 	f := &Fragment{Config: c, Start: o.Start, End: o.End, b: b, batch: o.Batch, probe: o.Probe}
-	l := &loader{f: file, b: b, used: map[string]bool{}}
+	l := &loader{f: file, b: b, used: map[string]bool{}, progress: o.Progress}
+	if l.progress != nil {
+		for _, t := range fragmentTensors(file, f.Start, f.End, f.First(), f.Last()) {
+			if t.Name != "rope_freqs.weight" { // read apart, not loaded
+				l.total += int64(t.Size)
+			}
+		}
+	}
 	if f.First() {
 		if f.embed, err = l.load("token_embd.weight", c.Embedding, c.Vocab); err != nil {
 			return nil, err

@@ -25,7 +25,7 @@ func (s *Session) VocabSize() int { return s.f.Config.Vocab }
 // Eval runs tokens through a whole-model fragment.
 func (s *Session) Eval(logits []float32, tokens []int32) error {
 	if !s.f.First() || !s.f.Last() {
-		return fmt.Errorf("engine: layers [%d, %d) are not a whole model", s.f.Start, s.f.End)
+		return fmt.Errorf("engine: layers %d-%d of %d are not a whole model", s.f.Start, s.f.End-1, s.f.Config.Layers)
 	}
 	return s.f.Forward(logits, s, Batch{Tokens: tokens})
 }

@@ -19,7 +19,7 @@ type NeedsStack interface {
 
 // Needs returns what Sample will look at given the tokens so far.
 //
-// Greedy decoding needs the largest logit; sampling with top-k needs the
+// Greedy decoding (and top-p 0) needs the largest logit; sampling with top-k needs the
 // k largest; without top-k every logit counts. A repetition penalty
 // above 1 only lowers the recent tokens, so the k largest after it lie
 // among the k + (recent tokens) largest before it (TopK's order is total,
@@ -32,8 +32,8 @@ type NeedsStack interface {
 func (s *Sampler) Needs(history []int32) LogitsNeeds {
 	o := &s.o
 	k := o.TopK
-	if o.Temperature <= 0 {
-		k = 1
+	if o.Temperature <= 0 || o.TopP <= 0 {
+		k = 1 // greedy, or top-p 0: the best token alone
 	}
 	if k <= 0 {
 		return LogitsNeeds{}

@@ -17,14 +17,15 @@ func TestNeedsAreEnough(t *testing.T) {
 	for _, o := range []engine.SamplerOptions{
 		{},
 		{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05},
-		{Temperature: 1.2, TopK: 5},
+		{Temperature: 0.8, TopK: 40}, // top-p 0: the best token alone
+		{Temperature: 1.2, TopK: 5, TopP: 1},
 		{Temperature: 0, RepeatPenalty: 1.3, RepeatLastN: 16},
-		{Temperature: 0.7, TopK: 20, RepeatPenalty: 1.5, RepeatLastN: 8},
-		{Temperature: 0.7, TopK: 20, RepeatPenalty: 0.7, RepeatLastN: 8},
+		{Temperature: 0.7, TopK: 20, TopP: 1, RepeatPenalty: 1.5, RepeatLastN: 8},
+		{Temperature: 0.7, TopK: 20, TopP: 1, RepeatPenalty: 0.7, RepeatLastN: 8},
 		{Temperature: 0, FrequencyPenalty: 1.5, RepeatLastN: 32},
-		{Temperature: 0.9, TopK: 10, FrequencyPenalty: 0.8, PresencePenalty: 0.5, RepeatLastN: -1},
-		{Temperature: 0.9, TopK: 10, FrequencyPenalty: -0.8, PresencePenalty: -1, RepeatLastN: 16},
-		{Temperature: 0.6, TopK: 30, RepeatPenalty: 1.2, PresencePenalty: 2, RepeatLastN: 64},
+		{Temperature: 0.9, TopK: 10, TopP: 1, FrequencyPenalty: 0.8, PresencePenalty: 0.5, RepeatLastN: -1},
+		{Temperature: 0.9, TopK: 10, TopP: 1, FrequencyPenalty: -0.8, PresencePenalty: -1, RepeatLastN: 16},
+		{Temperature: 0.6, TopK: 30, TopP: 1, RepeatPenalty: 1.2, PresencePenalty: 2, RepeatLastN: 64},
 	} {
 		o.Seed = rng.Uint64()
 		full, sparse := engine.NewSampler(o, vocab), engine.NewSampler(o, vocab)

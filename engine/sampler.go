@@ -10,7 +10,7 @@ import (
 type SamplerOptions struct {
 	Temperature   float32 // 0 or less: greedy
 	TopK          int     // keep the K most likely tokens; 0: all
-	TopP          float32 // keep the smallest set whose probability reaches P; 0 or 1: all
+	TopP          float32 // keep the smallest set whose probability reaches P (0: the best token alone, as llama.cpp); 1 or more: all
 	MinP          float32 // drop tokens less likely than MinP × the best; 0: none
 	RepeatPenalty float32 // divide the logits of recent tokens by this; 0 or 1: none
 	RepeatLastN   int     // how many recent tokens the penalties look at (-1: all)
@@ -59,7 +59,9 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 	if recent := s.recent(history); len(recent) > 0 {
 		s.penalize(logits, recent)
 	}
-	if o.Temperature <= 0 {
+	if o.Temperature <= 0 || o.TopP <= 0 {
+		// Greedy; top-p 0 keeps the best token alone (the smallest set
+		// whose probability reaches 0), ranked as TopK ranks it.
 		s.ids = TopK(s.ids, logits, 1)
 		return s.ids[0]
 	}
@@ -67,7 +69,7 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 	c := s.topK(logits)
 	// Probabilities before temperature, for top-p and min-p.
 	softmax(c, 1)
-	if o.TopP > 0 && o.TopP < 1 {
+	if o.TopP < 1 {
 		var sum float64
 		for i := range c {
 			sum += c[i].p

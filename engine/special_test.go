@@ -253,3 +253,38 @@ func TestSpecialTokensMatchReferenceVocabs(t *testing.T) {
 		}
 	}
 }
+
+// TestNoSecondBOS: a text that begins with BOS's text, parsed as special
+// tokens, gets no BOS added in front of it; elsewhere BOS is added as
+// the vocabulary asks, and raw text "<s>" stays text.
+func TestNoSecondBOS(t *testing.T) {
+	v := vocabOf(t, []string{"[INST]"}, []TokenType{TokenControl})
+	v.AddBOS = true
+	count := func(ids []int32) (n int) {
+		for _, id := range ids {
+			if id == v.BOS {
+				n++
+			}
+		}
+		return n
+	}
+	for _, c := range []struct {
+		text                string
+		addSpecial, special bool
+		first               bool // BOS first
+		bos                 int
+	}{
+		{"<s>[INST]hi", true, true, true, 1},
+		{"<s><s>hi", true, true, true, 2},
+		{"[INST]hi", true, true, true, 1},
+		{"hi <s>", true, true, true, 2},
+		{"<s>hi", true, false, true, 1},
+		{"<s>hi", false, true, true, 1},
+		{"hi", false, false, false, 0},
+	} {
+		ids := v.Encode(c.text, c.addSpecial, c.special)
+		if count(ids) != c.bos || (len(ids) > 0 && ids[0] == v.BOS) != c.first {
+			t.Errorf("Encode(%q, %v, %v) = %v: want %d BOS, first %v", c.text, c.addSpecial, c.special, ids, c.bos, c.first)
+		}
+	}
+}

@@ -99,6 +99,35 @@ func ParseLayerRanges(s string) ([][2]int, error) {
 	return out, nil
 }
 
+// FormatLayerRanges writes [start, end) pairs as ParseLayerRanges reads
+// them, inclusive: "0-9,10-19,20-31".
+func FormatLayerRanges(ranges [][2]int) string {
+	parts := make([]string, len(ranges))
+	for i, r := range ranges {
+		parts[i] = fmt.Sprintf("%d-%d", r[0], r[1]-1)
+	}
+	return strings.Join(parts, ",")
+}
+
+// FragmentFile reports whether f is a fragment file written by Split,
+// and then describes it as split and serve number fragments: "fragment 1
+// (layers 10-19 of 32)".
+func FragmentFile(f *gguf.File) (string, bool) {
+	start, err := f.Int(KeyFragmentStart)
+	if err != nil {
+		return "", false
+	}
+	end, _ := f.Int(KeyFragmentEnd)
+	index, _ := f.Int(KeyFragmentIndex)
+	layers := ""
+	if arch, err := f.String("general.architecture"); err == nil {
+		if n, err := f.Int(arch + ".block_count"); err == nil {
+			layers = fmt.Sprintf(" of %d", n)
+		}
+	}
+	return fmt.Sprintf("fragment %d (layers %d-%d%s)", index, start, end-1, layers), true
+}
+
 // EvenRanges cuts layers into parts ranges of nearly equal length.
 func EvenRanges(layers, parts int) ([][2]int, error) {
 	if parts < 1 || parts > layers {
@@ -123,6 +152,9 @@ func Split(src string, ranges [][2]int, dir string, progress func(done, total in
 		return nil, err
 	}
 	defer f.Close()
+	if frag, ok := FragmentFile(f); ok {
+		return nil, fmt.Errorf("engine: %s is %s of a split model, not a whole model: split the model it was cut from", filepath.Base(src), frag)
+	}
 	c, err := CheckModel(f)
 	if err != nil {
 		return nil, err
@@ -130,12 +162,12 @@ func Split(src string, ranges [][2]int, dir string, progress func(done, total in
 	next := 0
 	for _, r := range ranges {
 		if r[0] != next || r[1] <= r[0] {
-			return nil, fmt.Errorf("engine: layer ranges must follow each other from 0: %v", ranges)
+			return nil, fmt.Errorf("engine: layer ranges %s: each must start where the one before ends, from layer 0", FormatLayerRanges(ranges))
 		}
 		next = r[1]
 	}
 	if next != c.Layers {
-		return nil, fmt.Errorf("engine: layer ranges end at %d, the model has %d layers", next, c.Layers)
+		return nil, fmt.Errorf("engine: layer ranges %s end at layer %d, the model's last is %d", FormatLayerRanges(ranges), next-1, c.Layers-1)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)

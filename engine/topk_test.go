@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -48,11 +49,40 @@ func TestSampleAllocatesNothing(t *testing.T) {
 	for _, o := range []engine.SamplerOptions{
 		{},
 		{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1.1, RepeatLastN: 64},
-		{Temperature: 0.8},
+		{Temperature: 0.8, TopP: 1},
 	} {
 		s := engine.NewSampler(o, len(logits))
 		if n := testing.AllocsPerRun(20, func() { s.Sample(logits, history) }); n != 0 {
 			t.Errorf("%+v: %v allocations a token", o, n)
 		}
+	}
+}
+
+// TestTopPZero: top-p 0 keeps the best token alone, as in llama.cpp (the
+// smallest set whose probability reaches 0), whatever the temperature
+// and the seed; a tiny top-p above 0 keeps the same one token.
+func TestTopPZero(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	logits := make([]float32, 300)
+	for trial := range 50 {
+		for i := range logits {
+			logits[i] = float32(rng.NormFloat64())
+		}
+		best := engine.TopK(nil, logits, 1)[0]
+		for _, p := range []float32{0, 1e-6} {
+			o := engine.SamplerOptions{Temperature: 2, TopP: p, Seed: uint64(trial)}
+			if got := engine.NewSampler(o, len(logits)).Sample(slices.Clone(logits), nil); got != best {
+				t.Fatalf("trial %d, top-p %g: drew %d, want the best token %d", trial, p, got, best)
+			}
+		}
+	}
+	// Top-p 1 keeps them all: at temperature 2 the draws differ.
+	drawn := map[int32]bool{}
+	for seed := range uint64(64) {
+		o := engine.SamplerOptions{Temperature: 2, TopP: 1, Seed: seed}
+		drawn[engine.NewSampler(o, len(logits)).Sample(slices.Clone(logits), nil)] = true
+	}
+	if len(drawn) < 2 {
+		t.Errorf("top-p 1 drew one token over 64 seeds")
 	}
 }

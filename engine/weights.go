@@ -30,6 +30,9 @@ type loader struct {
 	b       Backend
 	used    map[string]bool
 	weights int64 // bytes loaded
+
+	progress func(done, total int64) // FragmentOptions.Progress
+	total    int64                   // the bytes progress counts to
 }
 
 // load loads the tensor name, which must have dims cols (× rows, when
@@ -58,6 +61,9 @@ func (l *loader) load(name string, cols, rows int) (Weight, error) {
 	w, err := l.b.LoadWeight(t, data)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if l.progress != nil {
+		l.progress(min(l.weights, l.total), l.total)
 	}
 	return w, nil
 }

@@ -133,6 +133,9 @@ func choose(infos []DeviceInfo, want int) (int, error) {
 		return 0, fmt.Errorf("%w: no Vulkan device", ErrUnavailable)
 	}
 	if want >= 0 {
+		if want >= len(infos) && len(infos) == 1 {
+			return 0, fmt.Errorf("gpu: --device %d: there is 1 device (0)", want)
+		}
 		if want >= len(infos) {
 			return 0, fmt.Errorf("gpu: --device %d: there are %d devices (0 to %d)", want, len(infos), len(infos)-1)
 		}

@@ -19,8 +19,24 @@ import (
 const ALPN = "strata/1"
 
 // ErrUnauthenticated reports a peer that did not prove the swarm secret,
-// or whose identity is not one the caller accepts.
-var ErrUnauthenticated = errors.New("transport: peer not authenticated")
+// or whose identity is not one the caller accepts. Its text has no
+// package prefix: it is always wrapped by one naming the peer.
+var ErrUnauthenticated = errors.New("peer not authenticated")
+
+// ErrRefused reports a peer that closed the connection on this node's
+// proof of the swarm secret: the two hold different secrets, most
+// likely. It is an ErrUnauthenticated.
+var ErrRefused error = authError("the peer refused this node: wrong swarm secret?")
+
+// authError is an ErrUnauthenticated with a text of its own.
+type authError string
+
+func (e authError) Error() string        { return string(e) }
+func (e authError) Is(target error) bool { return target == ErrUnauthenticated }
+
+// refusedCode is the application error code a node closes a connection
+// with when authentication fails.
+const refusedCode = 1
 
 // authTimeout bounds the authentication exchange.
 const authTimeout = 5 * time.Second
@@ -123,6 +139,12 @@ func authenticate(ctx context.Context, conn *quic.Conn, id *Identity, s Swarm, s
 	check := func() error {
 		t, theirs, err := ReadFrame(stream, nil, 64)
 		if err != nil {
+			// A server that refuses the client's proof closes the stream
+			// and the connection without an answer.
+			var app *quic.ApplicationError
+			if !server && (errors.Is(err, io.EOF) || errors.As(err, &app) && app.Remote && app.ErrorCode == refusedCode) {
+				return ErrRefused
+			}
 			if errors.Is(err, io.EOF) {
 				return fmt.Errorf("%w: the peer closed the connection", ErrUnauthenticated)
 			}

@@ -84,10 +84,12 @@ func startPeerOn(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swar
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go s.Serve(ctx, ln)
+	served := make(chan struct{})
+	go func() { s.Serve(ctx, ln); close(served) }()
 	p := &testPeer{addr: ln.Addr().String(), server: s, ln: ln, cancel: cancel}
 	t.Cleanup(func() {
 		p.stop()
+		<-served // nothing computes on the fragment any more
 		// The server's connections close, and release their sessions' KV
 		// caches, after the listener does; a forward may still be computing
 		// for a client that gave up. Wait for both, and hold the backend,

@@ -201,8 +201,8 @@ func TestHostileInfo(t *testing.T) {
 		lie  func(*PeerInfo)
 		want string
 	}{
-		{"no layers", func(i *PeerInfo) { i.End = i.Start }, "reports layers [1, 1) of 4"},
-		{"past the model", func(i *PeerInfo) { i.End = 9 }, "reports layers [1, 9) of 4"},
+		{"no layers", func(i *PeerInfo) { i.End = i.Start }, "reports layers 1 to 0 of 4, not a range of them"},
+		{"past the model", func(i *PeerInfo) { i.End = 9 }, "reports layers 1 to 8 of 4, not a range of them"},
 		{"zero width", func(i *PeerInfo) { i.Embedding = 0 }, "reports a width of 0"},
 		{"negative vocabulary", func(i *PeerInfo) { i.Vocab = -1 }, "reports a vocabulary of -1"},
 		{"huge vocabulary", func(i *PeerInfo) { i.Vocab = 1 << 40 }, "reports a vocabulary of 1099511627776"},

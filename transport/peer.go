@@ -54,7 +54,7 @@ func Dial(ctx context.Context, addr string, o DialOptions) (*Peer, error) {
 	}
 	key, err := authenticate(ctx, conn, o.Identity, o.Swarm, false)
 	if err != nil {
-		conn.CloseWithError(1, "authentication failed")
+		conn.CloseWithError(refusedCode, "authentication failed")
 		return nil, fmt.Errorf("transport: %s: %w", addr, err)
 	}
 	id := keyID(key)

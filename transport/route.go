@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,7 +137,9 @@ var ErrNoRoute = errors.New("transport: no route covers every layer")
 
 // NewRoute connects to the peers, asks each what it serves, and chains
 // those that cover the model's layers, preferring peers in the order
-// given. The others are kept as replicas.
+// given. The others are kept as replicas. Peers that refuse this node's
+// swarm secret are named in one error that wraps ErrRefused (alone when
+// every peer refused).
 func NewRoute(ctx context.Context, addrs []string, o RouteOptions) (*Route, error) {
 	if o.Chunk <= 0 {
 		o.Chunk = 64
@@ -158,13 +161,25 @@ func NewRoute(ctx context.Context, addrs []string, o RouteOptions) (*Route, erro
 		rng:  rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 	infos := map[string]PeerInfo{}
 	var errs []error
+	var refused []string // the peers that refused this node's swarm secret
 	for i, res := range r.connectAll(addrs) {
-		if res.err != nil {
+		switch {
+		case errors.Is(res.err, ErrRefused):
+			refused = append(refused, addrs[i])
+		case res.err != nil:
 			errs = append(errs, res.err)
-			continue
+		default:
+			r.peers[addrs[i]] = res.peer
+			infos[addrs[i]] = res.info
 		}
-		r.peers[addrs[i]] = res.peer
-		infos[addrs[i]] = res.info
+	}
+	if len(refused) > 0 {
+		// Said once for all of them: the secret is this node's.
+		err := fmt.Errorf("transport: %s: %w", strings.Join(refused, ", "), ErrRefused)
+		if len(refused) == len(addrs) {
+			return nil, err
+		}
+		errs = append(errs, err)
 	}
 	// Chain the peers, each starting where the one before ends; every hop
 	// must describe the same model as the first.
@@ -186,6 +201,18 @@ func NewRoute(ctx context.Context, addrs []string, o RouteOptions) (*Route, erro
 		}
 		if found == nil {
 			r.closePeers()
+			var served []string
+			for _, a := range addrs {
+				if info, ok := infos[a]; ok {
+					served = append(served, fmt.Sprintf("%s serves layers %d-%d", a, info.Start, info.End-1))
+				}
+			}
+			if len(errs) == 0 {
+				return nil, fmt.Errorf("%w: nothing serves layer %d (%s)", ErrNoRoute, next, strings.Join(served, ", "))
+			}
+			if len(served) > 0 {
+				return nil, fmt.Errorf("%w: nothing serves layer %d (%s; %w)", ErrNoRoute, next, strings.Join(served, ", "), errors.Join(errs...))
+			}
 			return nil, fmt.Errorf("%w: nothing serves layer %d (%w)", ErrNoRoute, next, errors.Join(errs...))
 		}
 		if model == nil {
@@ -286,7 +313,7 @@ func (r *Route) checkInfo(addr string, info PeerInfo) error {
 	case info.Layers <= 0 || info.Layers > engine.MaxLayers:
 		return bad("reports a model of %d layers (1 to %d)", info.Layers, engine.MaxLayers)
 	case info.Start < 0 || info.End <= info.Start || info.End > info.Layers:
-		return bad("reports layers [%d, %d) of %d", info.Start, info.End, info.Layers)
+		return bad("reports layers %d to %d of %d, not a range of them", info.Start, info.End-1, info.Layers)
 	case info.Embedding <= 0 || info.Embedding > engine.MaxEmbedding:
 		return bad("reports a width of %d (1 to %d)", info.Embedding, engine.MaxEmbedding)
 	case info.Vocab <= 0 || info.Vocab > engine.MaxVocab:

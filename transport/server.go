@@ -138,6 +138,7 @@ type Server struct {
 	turn    *semaphore.Weighted
 	refused rateLimitedLog
 	clock   func() time.Time
+	running sync.WaitGroup // the connections and requests being served
 
 	mu       sync.Mutex // guards what follows
 	sessions map[sessionKey]*serverSession
@@ -189,7 +190,9 @@ func Listen(addr string, id *Identity) (*quic.Listener, error) {
 	return ln, nil
 }
 
-// Serve accepts connections until ctx ends or the listener fails.
+// Serve accepts connections until ctx ends, then returns once the
+// requests being computed have stopped (at their next chunk); or until
+// the listener fails.
 func (s *Server) Serve(ctx context.Context, ln *quic.Listener) error {
 	go s.evictIdle(ctx)
 	go s.watchSuspension(ctx)
@@ -197,11 +200,14 @@ func (s *Server) Serve(ctx context.Context, ln *quic.Listener) error {
 		conn, err := ln.Accept(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
+				// The connections close with ctx; a request being computed
+				// stops at its next chunk. The fragment is in use until then.
+				s.running.Wait()
 				return nil
 			}
 			return fmt.Errorf("transport: accept: %w", err)
 		}
-		go s.serveConn(ctx, conn)
+		s.running.Go(func() { s.serveConn(ctx, conn) })
 	}
 }
 
@@ -211,7 +217,7 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	peer, err := authenticate(ctx, conn, s.o.Identity, s.o.Swarm, true)
 	if err != nil {
 		s.refused.warn(s.o.Logger, s.clock(), "refused a connection", "from", conn.RemoteAddr().String(), "err", err)
-		conn.CloseWithError(1, "authentication failed")
+		conn.CloseWithError(refusedCode, "authentication failed")
 		return
 	}
 	owner := keyID(peer)
@@ -233,7 +239,7 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		}
 		// The stream's context ends when the client gives up on the request
 		// (or the connection goes): a long batch stops at the next chunk.
-		go s.serveStream(stream.Context(), stream, owner, id, c, &cmu)
+		s.running.Go(func() { s.serveStream(stream.Context(), stream, owner, id, c, &cmu) })
 	}
 }
 

@@ -22,6 +22,9 @@ func (s *Server) openConn(owner string, conn *quic.Conn) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns[owner] >= s.o.ConnsPerIdentity {
+		if s.o.ConnsPerIdentity == 1 {
+			return 0, fmt.Errorf("transport: this identity holds a connection here already, the most allowed")
+		}
 		return 0, fmt.Errorf("transport: this identity holds %d connections here, the most allowed", s.o.ConnsPerIdentity)
 	}
 	s.conns[owner]++

@@ -187,6 +187,9 @@ func TestTiesGoToLowestID(t *testing.T) {
 				o.Seed = seed
 				if o.Temperature == 0 && o.TopK > 0 {
 					o.Temperature = 0.8
+					if o.TopP == 0 {
+						o.TopP = 1 // 0 would keep the best token alone
+					}
 				}
 				local, route := engine.NewSampler(o, len(c.logits)), engine.NewSampler(o, len(c.logits))
 				a := local.Sample(slices.Clone(c.logits), c.history)

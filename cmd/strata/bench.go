@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -85,15 +85,18 @@ type kernelCase struct {
 func kernelCases(s benchShape, rng *rand.Rand) []kernelCase {
 	var cases []kernelCase
 	matmul := func(typ gguf.TensorType, rows, cols, n int, what string) {
-		data, err := synthetic.Weights(rng, typ, cols, rows)
-		if err != nil {
-			return
-		}
+		var data []byte // made at the first setup, shared by the backends
 		cases = append(cases, kernelCase{
 			kernel: fmt.Sprintf("matmul %v", typ),
 			shape:  fmt.Sprintf("%d×%d n=%d (%s)", rows, cols, n, what),
-			bytes:  int64(len(data)),
+			bytes:  int64(rows) * int64(typ.RowSize(cols)),
 			setup: func(b engine.Backend) (func(), error) {
+				if data == nil {
+					var err error
+					if data, err = synthetic.Weights(rng, typ, cols, rows); err != nil {
+						return nil, err
+					}
+				}
 				w, err := b.LoadWeight(&gguf.TensorInfo{Name: what, Type: typ, Dims: []uint64{uint64(cols), uint64(rows)}}, data)
 				if err != nil {
 					return nil, err
@@ -206,34 +209,54 @@ func benchKernels(c *cli.Context) error {
 		rep.CPU = cb.Device()
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	var cases []kernelCase
+	var models []string
 	for _, name := range strings.Split(c.String("models"), ",") {
 		shape, ok := benchShapes[strings.TrimSpace(name)]
 		if !ok {
 			return fmt.Errorf("--models: %q is not one of mistral-7b, magistral-small", name)
 		}
 		for _, k := range kernelCases(shape, rng) {
-			row := benchRow{Model: shape.name, Kernel: k.kernel, Shape: k.shape, Bytes: k.bytes}
-			if run, err := k.setup(g); err != nil {
-				row.VulkanNote = err.Error()
-			} else if d, err := best(repeats, func() (time.Duration, error) { return timer.Time(run) }); err != nil {
-				row.VulkanNote = err.Error()
-			} else {
-				row.VulkanUS = float64(d.Nanoseconds()) / 1e3
-				row.VulkanGBs = float64(k.bytes) / d.Seconds() / 1e9
-				row.CopyPct = 100 * row.VulkanGBs / rep.CopyGBs
+			cases = append(cases, k)
+			models = append(models, shape.name)
+		}
+	}
+	// The table's rows are printed as each is timed, in columns as wide
+	// as the longest of what they will hold.
+	table := newBenchTable(cases, models)
+	if !c.Bool("json") {
+		cpuName := rep.CPU
+		if cb == nil {
+			cpuName = "not timed (--no-cpu)"
+		}
+		fmt.Printf("vulkan: %s, buffer copy %.1f GB/s\ncpu: %s\n\n", rep.Device, rep.CopyGBs, cpuName)
+		table.header()
+	}
+	for i, k := range cases {
+		row := benchRow{Model: models[i], Kernel: k.kernel, Shape: k.shape, Bytes: k.bytes}
+		if run, err := k.setup(g); err != nil {
+			row.VulkanNote = err.Error()
+		} else if d, err := best(repeats, func() (time.Duration, error) { return timer.Time(run) }); err != nil {
+			row.VulkanNote = err.Error()
+		} else {
+			row.VulkanUS = float64(d.Nanoseconds()) / 1e3
+			row.VulkanGBs = float64(k.bytes) / d.Seconds() / 1e9
+			row.CopyPct = 100 * row.VulkanGBs / rep.CopyGBs
+		}
+		if cb != nil {
+			if run, err := k.setup(cb); err == nil {
+				d, _ := best(repeats, func() (time.Duration, error) {
+					t0 := time.Now()
+					run()
+					return time.Since(t0), nil
+				})
+				row.CPUUS = float64(d.Nanoseconds()) / 1e3
+				row.CPUGBs = float64(k.bytes) / d.Seconds() / 1e9
 			}
-			if cb != nil {
-				if run, err := k.setup(cb); err == nil {
-					d, _ := best(repeats, func() (time.Duration, error) {
-						t0 := time.Now()
-						run()
-						return time.Since(t0), nil
-					})
-					row.CPUUS = float64(d.Nanoseconds()) / 1e3
-					row.CPUGBs = float64(k.bytes) / d.Seconds() / 1e9
-				}
-			}
-			rep.Rows = append(rep.Rows, row)
+		}
+		rep.Rows = append(rep.Rows, row)
+		if !c.Bool("json") {
+			table.row(row)
 		}
 	}
 	if c.Bool("json") {
@@ -241,27 +264,55 @@ func benchKernels(c *cli.Context) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Printf("vulkan: %s, buffer copy %.1f GB/s\ncpu: %s\n\n", rep.Device, rep.CopyGBs, rep.CPU)
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(w, "model\tkernel\tshape\tvulkan µs\tvulkan GB/s\t% copy\tcpu µs\tcpu GB/s\t")
-	for _, r := range rep.Rows {
-		vk := fmt.Sprintf("%.1f\t%.2f\t%.0f%%", r.VulkanUS, r.VulkanGBs, r.CopyPct)
-		if r.VulkanNote != "" {
-			vk = "error\t-\t-"
-		}
-		cpuCols := "-\t-"
-		if r.CPUUS > 0 {
-			cpuCols = fmt.Sprintf("%.1f\t%.2f", r.CPUUS, r.CPUGBs)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t\n", r.Model, r.Kernel, r.Shape, vk, cpuCols)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
 	for _, r := range rep.Rows {
 		if r.VulkanNote != "" {
 			fmt.Printf("%s %s %s: %s\n", r.Model, r.Kernel, r.Shape, r.VulkanNote)
 		}
 	}
 	return nil
+}
+
+// benchTable prints bench kernels' rows one at a time, aligned: the
+// columns are as wide as the widest of the names and of the numbers'
+// headers.
+type benchTable struct {
+	model, kernel, shape int
+}
+
+var benchNumbers = []string{"vulkan µs", "vulkan GB/s", "% copy", "cpu µs", "cpu GB/s"}
+
+func newBenchTable(cases []kernelCase, models []string) *benchTable {
+	t := &benchTable{model: len("model"), kernel: len("kernel"), shape: len("shape")}
+	for i, k := range cases {
+		t.model = max(t.model, utf8.RuneCountInString(models[i]))
+		t.kernel = max(t.kernel, utf8.RuneCountInString(k.kernel))
+		t.shape = max(t.shape, utf8.RuneCountInString(k.shape))
+	}
+	return t
+}
+
+func (t *benchTable) line(cols ...string) {
+	widths := []int{t.model, t.kernel, t.shape, 11, 11, 7, 10, 9}
+	var b strings.Builder
+	for i, s := range cols {
+		pad := strings.Repeat(" ", max(widths[i]-utf8.RuneCountInString(s), 0))
+		b.WriteString(" " + pad + s + " |")
+	}
+	fmt.Println(b.String())
+}
+
+func (t *benchTable) header() {
+	t.line(append([]string{"model", "kernel", "shape"}, benchNumbers...)...)
+}
+
+func (t *benchTable) row(r benchRow) {
+	vk := []string{fmt.Sprintf("%.1f", r.VulkanUS), fmt.Sprintf("%.2f", r.VulkanGBs), fmt.Sprintf("%.0f%%", r.CopyPct)}
+	if r.VulkanNote != "" {
+		vk = []string{"error", "-", "-"}
+	}
+	cpuCols := []string{"-", "-"}
+	if r.CPUUS > 0 {
+		cpuCols = []string{fmt.Sprintf("%.1f", r.CPUUS), fmt.Sprintf("%.2f", r.CPUGBs)}
+	}
+	t.line(append(append([]string{r.Model, r.Kernel, r.Shape}, vk...), cpuCols...)...)
 }

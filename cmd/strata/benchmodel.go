@@ -25,6 +25,7 @@ func benchModelCommand() *cli.Command {
 			"times; t/s is the mean over the runs, ± their standard deviation.",
 		OnUsageError: usageError,
 		Flags: append([]cli.Flag{
+			modelFlag(),
 			&cli.StringFlag{Name: "n-prompt", Aliases: []string{"p"}, Value: "128", Usage: "prompt lengths `N[,N…]` to time (0: none)"},
 			&cli.StringFlag{Name: "n-gen", Aliases: []string{"n"}, Value: "32", Usage: "generation lengths `N[,N…]` to time (0: none)"},
 			&cli.IntFlag{Name: "repetitions", Aliases: []string{"r"}, Value: 3, Usage: "runs of each test"},

@@ -50,7 +50,7 @@ func TestRefusedConnectionsLogged(t *testing.T) {
 	start := time.Now()
 	const knocks = 20
 	for range knocks {
-		if out, _, _ := strata(t, "peers", "--swarm", stranger, "--peers", p.addr); !strings.Contains(out, "not authenticated") {
+		if out, _, _ := strata(t, "peers", "--swarm", stranger, "--peers", p.addr); !strings.Contains(out, "the peer refused this node: wrong swarm secret?") {
 			t.Fatalf("a stranger was served: %s", out)
 		}
 	}

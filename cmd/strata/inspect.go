@@ -21,6 +21,7 @@ func inspectCommand() *cli.Command {
 		ArgsUsage:    "MODEL",
 		OnUsageError: usageError,
 		Flags: []cli.Flag{
+			modelFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			&cli.IntFlag{Name: "array-values", Value: 8, Usage: "values of each metadata array to show (-1: all)"},
 		},
@@ -46,6 +47,7 @@ type inspectResult struct {
 	Version     uint32          `json:"version"`
 	Alignment   int             `json:"alignment"`
 	Metadata    map[string]any  `json:"metadata"`
+	FileType    string          `json:"file_type,omitempty"` // general.file_type by name: "Q4_K_M"
 	Config      *engine.Config  `json:"config,omitempty"`
 	ConfigError string          `json:"config_error,omitempty"`
 	Tensors     []inspectTensor `json:"tensors"`
@@ -116,6 +118,9 @@ func inspect(c *cli.Context) error {
 	for _, kv := range f.KV {
 		r.Metadata[kv.Key] = shortValue(kv.Value, keep)
 	}
+	if ft, ok := f.FileType(); ok {
+		r.FileType = ft.String()
+	}
 	if cfg, err := engine.ConfigFrom(f); err == nil {
 		r.Config = &cfg
 	} else {
@@ -149,7 +154,11 @@ func inspect(c *cli.Context) error {
 	}
 	fmt.Fprintln(w, "\nmetadata:")
 	for _, kv := range f.KV {
-		fmt.Fprintf(w, "  %s\t%s\n", kv.Key, formatValue(kv.Value, keep))
+		v := formatValue(kv.Value, keep)
+		if ft, ok := f.FileType(); ok && kv.Key == gguf.KeyFileType {
+			v = fmt.Sprintf("%s (%s)", ft, v)
+		}
+		fmt.Fprintf(w, "  %s\t%s\n", kv.Key, v)
 	}
 	fmt.Fprintln(w, "\ntensors:")
 	for _, t := range r.Tensors {

@@ -23,6 +23,7 @@ func logitsCommand() *cli.Command {
 			"n_vocab little-endian float32 values a row, rows back to back.",
 		OnUsageError: usageError,
 		Flags: append([]cli.Flag{
+			modelFlag(),
 			&cli.StringFlag{Name: "tokens", Usage: "comma-separated token `IDS`", Required: true},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the rows to `FILE`", Required: true},
 		}, backendFlags()...),

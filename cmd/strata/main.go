@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,8 +18,15 @@ var version = "dev"
 func main() {
 	app := newApp()
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
-		fmt.Fprintln(os.Stderr, "strata: "+oneLine(err.Error()))
-		os.Exit(1)
+		code := 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if msg := oneLine(err.Error()); msg != "" {
+			fmt.Fprintln(os.Stderr, "strata: "+msg)
+		}
+		os.Exit(code)
 	}
 }
 
@@ -44,9 +52,10 @@ func newApp() *cli.App {
 					return a
 				},
 			})))
-			return nil
+			return checkMemoryEnv()
 		},
 		Commands: []*cli.Command{
+			versionCommand(),
 			inspectCommand(),
 			runCommand(),
 			tokenizeCommand(),
@@ -80,6 +89,14 @@ func usageError(c *cli.Context, err error, _ bool) error {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// count writes n with the noun's singular or plural: "1 thread", "2 threads".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // interspersed lets flags follow positional arguments, as in

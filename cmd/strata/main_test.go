@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"debug/buildinfo"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -19,13 +20,27 @@ import (
 
 var strataBin string
 
+// stampedCommit is the commit the binary was built from, when the build
+// could stamp it (a git checkout with git installed); "" otherwise.
+var stampedCommit string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "strata-test")
 	if err != nil {
 		panic(err)
 	}
 	strataBin = filepath.Join(dir, "strata")
-	if out, err := exec.Command("go", "build", "-o", strataBin, ".").CombinedOutput(); err != nil {
+	// With the commit where the go command can tell it (a git clone;
+	// GOFLAGS may say -buildvcs=false), else without.
+	if _, err := exec.Command("go", "build", "-buildvcs=true", "-o", strataBin, ".").CombinedOutput(); err == nil {
+		if bi, err := buildinfo.ReadFile(strataBin); err == nil {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					stampedCommit = s.Value
+				}
+			}
+		}
+	} else if out, err := exec.Command("go", "build", "-o", strataBin, ".").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		os.Exit(2)
 	}

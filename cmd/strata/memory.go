@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 
 	"strata/engine"
 )
@@ -41,11 +44,48 @@ func warnSessions(cfg *engine.Config, layers, context, batch, sessions int) {
 	}
 }
 
+// memoryEnv, when set, is the memory strata plans for instead of the
+// machine's: STRATA_MEMORY=16G.
+const memoryEnv = "STRATA_MEMORY"
+
 // machineMemory is the memory a process of this machine can use, and
 // where that figure comes from.
 func machineMemory() (int64, string) {
+	if n, err := parseSize(os.Getenv(memoryEnv)); err == nil && n > 0 {
+		return n, memoryEnv
+	}
 	if n, source := physicalMemory(); n > 0 {
 		return n, source
 	}
 	return unknownMemory, "the bound strata sets where it cannot read the machine's memory"
+}
+
+// checkMemoryEnv refuses a STRATA_MEMORY that is not a size.
+func checkMemoryEnv() error {
+	s := os.Getenv(memoryEnv)
+	if s == "" {
+		return nil
+	}
+	if n, err := parseSize(s); err != nil || n <= 0 {
+		return fmt.Errorf("%s=%s: want a size in bytes, or with a unit: 512M, 16G, 1T", memoryEnv, s)
+	}
+	return nil
+}
+
+// parseSize reads a size: bytes, or a number with K, M, G or T (binary
+// units, optionally followed by iB or B).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	num := strings.TrimRight(s, "KMGTiBkmgtb")
+	unit := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s[len(num):]), "B"), "I")
+	shift := map[string]uint{"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+	sh, ok := shift[unit]
+	if !ok {
+		return 0, fmt.Errorf("unit %q", s[len(num):])
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 || v*float64(uint64(1)<<sh) >= 1<<62 {
+		return 0, fmt.Errorf("size %q", s)
+	}
+	return int64(v * float64(uint64(1)<<sh)), nil
 }

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -120,6 +123,14 @@ func openModel(c *cli.Context, path string) (*model, error) {
 		m.Close()
 		return nil, err
 	}
+	if frag, ok := engine.FragmentFile(f); ok {
+		start, _ := f.Int(engine.KeyFragmentStart)
+		end, _ := f.Int(engine.KeyFragmentEnd)
+		if start != 0 || int(end) != cfg.Layers {
+			m.Close()
+			return nil, fmt.Errorf("%s is %s of a split model: run its manifest.json (the directory holding it) through --peers", path, frag)
+		}
+	}
 	if m.batch, err = batchSize(c, &cfg); err != nil {
 		m.Close()
 		return nil, err
@@ -128,22 +139,74 @@ func openModel(c *cli.Context, path string) (*model, error) {
 		m.Close()
 		return nil, err
 	}
-	m.frag, err = engine.NewFragment(f, m.backend, engine.FragmentOptions{Batch: m.batch})
+	what := "loading " + filepath.Base(path)
+	if m.backend.Name() != "cpu" {
+		what = "uploading " + filepath.Base(path) + " to " + m.backend.Device()
+	}
+	var bar *meter
+	m.frag, err = engine.NewFragment(f, m.backend, engine.FragmentOptions{Batch: m.batch, Progress: func(done, total int64) {
+		if bar == nil {
+			bar = newMeter(what, total, meterBytes)
+		}
+		bar.set(done)
+	}})
 	if err != nil {
+		bar.abort()
 		m.Close()
 		return nil, err
 	}
+	bar.finish()
 	slog.Debug("model loaded", "path", path, "layers", m.frag.Config.Layers,
 		"weights_MiB", m.frag.WeightBytes()>>20, "backend", m.backend.Name(), "device", m.backend.Device())
 	return m, nil
 }
 
-// onePath returns the single positional argument naming a model.
+// modelFlag is -m, llama.cpp's way to name the model, beside the
+// positional MODEL.
+func modelFlag() cli.Flag {
+	return &cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "the model `PATH` (or give it as the argument)"}
+}
+
+// onePath returns the model: -m MODEL, or the single positional argument.
 func onePath(c *cli.Context) (string, error) {
+	name := c.Command.Name
+	if m := c.String("model"); m != "" {
+		if c.NArg() > 0 {
+			return "", fmt.Errorf("%s: give the model once, with -m or as the argument (got -m %s and %s)", name, m, strings.Join(c.Args().Slice(), " "))
+		}
+		return m, nil
+	}
 	if c.NArg() != 1 {
-		return "", fmt.Errorf("%s takes one MODEL argument, got %d (see 'strata %s --help')", c.Command.Name, c.NArg(), c.Command.Name)
+		how := "one MODEL argument"
+		if hasFlag(c, "model") {
+			how = "one MODEL argument (or -m MODEL)"
+		}
+		return "", fmt.Errorf("%s takes %s, got %d (see 'strata %s --help')", name, how, c.NArg(), name)
 	}
 	return c.Args().First(), nil
+}
+
+// hasFlag reports whether the command defines the flag name.
+func hasFlag(c *cli.Context, name string) bool {
+	for _, f := range c.Command.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// manifestPath reports whether path names a split model, as run, chat,
+// server, verify and serve take it: its manifest.json, or the directory
+// that holds it ('strata split -o DIR'). It returns the manifest's path.
+func manifestPath(path string) (string, bool) {
+	if strings.HasSuffix(path, ".json") {
+		return path, true
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return filepath.Join(path, "manifest.json"), true
+	}
+	return path, false
 }
 
 // openSession opens a model with its vocabulary and a session of the
@@ -157,7 +220,7 @@ func openSession(c *cli.Context, path string) (*model, *engine.Session, error) {
 		m.Close()
 		return nil, nil, err
 	}
-	n, err := contextSize(c, &m.frag.Config)
+	n, err := contextSize(c, m.frag, m.batch, 1)
 	if err != nil {
 		m.Close()
 		return nil, nil, err

@@ -39,8 +39,9 @@ func TestLongPromptStopsAtContext(t *testing.T) {
 	}
 }
 
-// TestPromptCheckedOnce: run and chat refuse a prompt past the context
-// with the same message, from the same check.
+// TestPromptCheckedOnce: run and chat refuse a prompt past the context,
+// from the same check (chat leaves out a message that does not fit even
+// alone, and goes on).
 func TestPromptCheckedOnce(t *testing.T) {
 	long := strings.Repeat("once upon a time ", 40)
 	_, errs, code := strata(t, "run", tinyModel, "-c", "64", "-p", long)
@@ -48,7 +49,7 @@ func TestPromptCheckedOnce(t *testing.T) {
 	cmd := exec.Command(strataBin, "chat", tinyModel, "-c", "64", "--chat-template", "mistral-v3")
 	cmd.Stdin = strings.NewReader(long + "\n")
 	out, err := cmd.Output()
-	if err != nil || !strings.Contains(string(out), "(the conversation no longer fits the context of 64 tokens") {
+	if err != nil || !strings.Contains(string(out), "(the message does not fit the context of 64 tokens, even alone: it is left out)") {
 		t.Errorf("chat: %v, %q", err, out)
 	}
 }

@@ -9,13 +9,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"strata/api"
 	"strata/engine"
 	"strata/gguf"
 	"strata/transport"
@@ -24,9 +23,9 @@ import (
 func samplingFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Value: 128, Usage: "tokens to generate (-1: until end of text or context)"},
-		&cli.Float64Flag{Name: "temp", Value: 0.8, Usage: "temperature (0: greedy)"},
+		&cli.Float64Flag{Name: "temp", Aliases: []string{"temperature"}, Value: 0.8, Usage: "temperature (0: greedy)"},
 		&cli.IntFlag{Name: "top-k", Value: 40, Usage: "sample from the K most likely tokens (0: all)"},
-		&cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "sample from the smallest set of probability P (1: all)"},
+		&cli.Float64Flag{Name: "top-p", Value: 0.95, Usage: "sample from the smallest set of probability P (0: the most likely token alone, 1: all)"},
 		&cli.Float64Flag{Name: "min-p", Value: 0.05, Usage: "drop tokens less likely than P × the best (0: none)"},
 		&cli.Float64Flag{Name: "repeat-penalty", Value: 1, Usage: "penalize recently seen tokens (1: none)"},
 		&cli.IntFlag{Name: "repeat-last-n", Value: 64, Usage: "tokens the penalties look back on (-1: all)"},
@@ -34,9 +33,22 @@ func samplingFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "presence-penalty", Usage: "subtract this from the logit of a token seen recently (0: none)"},
 		&cli.Int64Flag{Name: "seed", Aliases: []string{"s"}, Value: -1, Usage: "random seed (-1: a random one)"},
 		&cli.BoolFlag{Name: "ignore-eos", Usage: "keep generating after the end-of-text token"},
-		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: 4096, Usage: "context size in tokens (0: the model's)"},
+		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "context size in tokens (0: the model's trained context, capped by memory)"},
 	}
 }
+
+// textFlags are run's and chat's flags of the text around generation:
+// stop strings and escapes, as llama.cpp's.
+func textFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.GenericFlag{Name: "reverse-prompt", Aliases: []string{"r", "stop"}, Value: &stringList{}, Usage: "stop generating at `TEXT`, which is not printed (repeatable)"},
+		&cli.BoolFlag{Name: "escape", Aliases: []string{"e"}, Value: true, Usage: `process escapes (\n, \r, \t, \', \", \\, \xNN) in -p, --system and -r`},
+		&cli.BoolFlag{Name: "no-escape", Usage: "take -p, --system and -r as they are"},
+	}
+}
+
+// modelUsage is the usage of a MODEL: a file, a cached name, or a split model.
+const modelUsage = "MODEL is a GGUF file, a model pulled by 'strata pull' (REPO:QUANT or an alias), or a split model (its manifest.json, or the directory holding it) run through --peers."
 
 func runCommand() *cli.Command {
 	return &cli.Command{
@@ -44,16 +56,20 @@ func runCommand() *cli.Command {
 		Usage:     "generate text from a prompt",
 		ArgsUsage: "MODEL",
 		Description: "Streams the continuation of the prompt to stdout and timings to stderr.\n" +
-			"With --json, stdout holds one JSON line with the tokens, the text and the timings.",
-		Flags: append(append(append([]cli.Flag{
-			&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "the prompt `TEXT`"},
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the prompt from `FILE`"},
+			"With --json, stdout holds one JSON line with the tokens, the text and the timings.\n" +
+			modelUsage + "\nCtrl-C stops generating: what was generated is printed, and strata exits with 130.",
+		Flags: append(append(append(append([]cli.Flag{
+			modelFlag(),
+			&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "the prompt `TEXT` (escapes processed, see -e)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the prompt from `FILE`, as it is: no escapes processed, nothing trimmed"},
+			&cli.BoolFlag{Name: "special", Aliases: []string{"sp"}, Usage: "parse the text of special tokens in the prompt (<s>, [INST], ...) into those tokens"},
+			&cli.BoolFlag{Name: "no-bos", Usage: "do not add the begin-of-text token to the prompt"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON line with the result instead of streaming text"},
-			&cli.StringFlag{Name: "peers", Usage: "with MODEL a manifest.json: run through these comma-separated peer `ADDRS`"},
+			&cli.StringFlag{Name: "peers", Usage: "with a split MODEL: run through these comma-separated peer `ADDRS`"},
 			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
 			&cli.StringFlag{Name: "wire", Value: "f32", Usage: "hidden states between peers as `FORMAT`: f32 or f16"},
 			&cli.Float64Flag{Name: "verify-rate", Usage: "recompute this `SHARE` of each peer's forwards (the first always) on a witness, the fragment beside the manifest or a replica, and drop a peer that differs"},
-		}, samplingFlags()...), backendFlags()...), swarmFlags()...),
+		}, textFlags()...), samplingFlags()...), backendFlags()...), swarmFlags()...),
 		OnUsageError: usageError,
 		Action:       run,
 	}
@@ -73,9 +89,12 @@ type runResult struct {
 	Error        string               `json:"error,omitempty"` // with stop "error": what ended generation
 }
 
-// stopError is the stop reason of a generation that failed, with the
-// tokens before the failure.
-const stopError = "error"
+// Stop reasons of run besides engine's.
+const (
+	stopError       = "error"       // generation failed; the tokens before the failure
+	stopString      = "stop"        // a -r string ended the text (not in it)
+	stopInterrupted = "interrupted" // Ctrl-C
+)
 
 type runTimings struct {
 	PromptTokens    int     `json:"prompt_tokens"`
@@ -88,6 +107,8 @@ type runTimings struct {
 }
 
 func run(c *cli.Context) error {
+	intr := watchInterrupts()
+	defer intr.stop()
 	path, err := modelPath(c)
 	if err != nil {
 		return err
@@ -100,11 +121,12 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if strings.HasSuffix(path, ".json") {
-		return runPeers(c, path, prompt, opts)
+	stops := stopStrings(c)
+	if manifest, ok := manifestPath(path); ok {
+		return runPeers(c, intr, manifest, prompt, opts, stops)
 	}
 	if c.IsSet("peers") {
-		return fmt.Errorf("--peers needs a manifest.json (from 'strata split') as MODEL")
+		return fmt.Errorf("--peers needs a split model: the manifest.json 'strata split' wrote, or its directory")
 	}
 	m, session, err := openSession(c, path)
 	if err != nil {
@@ -112,99 +134,136 @@ func run(c *cli.Context) error {
 	}
 	defer m.Close()
 	defer session.Close()
-	promptTokens, err := m.vocab.EncodePrompt(prompt, true, false, session.Context())
+	promptTokens, err := m.vocab.EncodePrompt(prompt, !c.Bool("no-bos"), c.Bool("special"), session.Context())
 	if err != nil {
 		return err
 	}
-	return generate(c, session, m.vocab, promptTokens, opts, runResult{Backend: m.backend.Name(), Device: m.backend.Device()}, nil)
+	return generate(c, intr, withPromptMeter(session, m.batch), m.vocab, promptTokens, opts, stops,
+		runResult{Backend: m.backend.Name(), Device: m.backend.Device()}, nil)
 }
 
-// runPeers generates through the peers serving a split model.
-func runPeers(c *cli.Context, manifest, prompt string, opts engine.GenerateOptions) error {
+// peerRoute is a split model computed by peers: the route through them,
+// and the model as the first fragment file describes it.
+type peerRoute struct {
+	route     *transport.Route
+	file      *gguf.File // the first fragment: vocabulary, metadata, chat template
+	vocab     *engine.Vocab
+	config    engine.Config
+	witnesses *localWitnesses
+}
+
+func (p *peerRoute) Close() {
+	p.route.Close()
+	p.witnesses.Close()
+	p.file.Close()
+}
+
+// openRoute connects to the --peers serving the split model of manifest.
+func openRoute(c *cli.Context, manifest string) (*peerRoute, error) {
 	if !c.IsSet("peers") {
-		return fmt.Errorf("a manifest runs through peers: give --peers ADDR,ADDR,...")
+		return nil, fmt.Errorf("a split model runs through peers: give --peers ADDR,ADDR,...")
 	}
 	if n := c.Int("ctx-size"); n != 0 { // 0: the peers' own
 		if err := checkContext("-c", n); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	m, err := engine.ReadManifest(manifest)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f, err := gguf.Open(filepath.Join(filepath.Dir(manifest), m.Fragments[0].File))
 	if err != nil {
-		return fmt.Errorf("the vocabulary comes from the first fragment: %w", err)
+		return nil, fmt.Errorf("the vocabulary comes from the first fragment: %w", err)
 	}
-	defer f.Close()
-	vocab, err := engine.VocabFrom(f)
-	if err != nil {
-		return err
+	p := &peerRoute{file: f}
+	fail := func(err error) (*peerRoute, error) {
+		f.Close()
+		if p.witnesses != nil {
+			p.witnesses.Close()
+		}
+		return nil, err
 	}
-	model, err := engine.ConfigFrom(f)
-	if err != nil {
-		return err
+	if p.vocab, err = engine.VocabFrom(f); err != nil {
+		return fail(err)
+	}
+	if p.config, err = engine.ConfigFrom(f); err != nil {
+		return fail(err)
 	}
 	id, swarm, err := nodeCredentials(c)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	wire, err := transport.ParseWire(c.String("wire"))
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	witnesses := newLocalWitnesses(c, manifest, m)
-	defer witnesses.Close()
-	route, err := transport.NewRoute(c.Context, splitList(c.String("peers")), transport.RouteOptions{
+	p.witnesses = newLocalWitnesses(c, manifest, m)
+	p.route, err = transport.NewRoute(c.Context, splitList(c.String("peers")), transport.RouteOptions{
 		DialOptions: transport.DialOptions{Identity: id, Swarm: swarm, Pins: splitList(c.String("peer-id"))},
-		Wire:        wire, Manifest: m, Model: &model, Context: c.Int("ctx-size"),
-		VerifyRate: c.Float64("verify-rate"), Witness: witnesses.fragment,
+		Wire:        wire, Manifest: m, Model: &p.config, Context: c.Int("ctx-size"),
+		VerifyRate: c.Float64("verify-rate"), Witness: p.witnesses.fragment,
 	})
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	defer route.Close()
-	promptTokens, err := vocab.EncodePrompt(prompt, true, false, route.Context())
-	if err != nil {
-		return err
-	}
-	device := fmt.Sprintf("%d peers", len(route.Stats()))
-	return generate(c, route, vocab, promptTokens, opts, runResult{Backend: "peers", Device: device}, func(r *runResult) {
-		r.Peers = route.Stats()
-		for _, h := range r.Peers {
-			fmt.Fprintf(os.Stderr, "peer %s layers %d-%d (%s, %s): %d batches, compute %.1f ms, round trips %.1f ms, sent %.1f KiB (%.1f KiB raw)",
-				h.Addr, h.Start, h.End-1, h.Backend, h.Device, h.Forwards, ms(h.Compute), ms(h.Wall), float64(h.Sent)/1024, float64(h.Raw)/1024)
-			if h.Replaced > 0 {
-				fmt.Fprintf(os.Stderr, ", took over %d time(s)", h.Replaced)
-			}
-			if h.Checked > 0 {
-				fmt.Fprintf(os.Stderr, ", %d checked (%d failed)", h.Checked, h.Mismatched)
-			}
-			fmt.Fprintln(os.Stderr)
-		}
-	})
+	return p, nil
 }
+
+// runPeers generates through the peers serving a split model.
+func runPeers(c *cli.Context, intr *interrupts, manifest, prompt string, opts engine.GenerateOptions, stops []string) error {
+	p, err := openRoute(c, manifest)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	route := p.route
+	promptTokens, err := p.vocab.EncodePrompt(prompt, !c.Bool("no-bos"), c.Bool("special"), route.Context())
+	if err != nil {
+		return err
+	}
+	device := count(len(route.Stats()), "peer", "peers")
+	return generate(c, intr, withPromptMeter(route, engine.DefaultBatch), p.vocab, promptTokens, opts, stops,
+		runResult{Backend: "peers", Device: device}, func(r *runResult) {
+			r.Peers = route.Stats()
+			for _, h := range r.Peers {
+				fmt.Fprintf(os.Stderr, "peer %s layers %d-%d (%s, %s): %s, compute %.1f ms, round trips %.1f ms, sent %.1f KiB (%.1f KiB raw)",
+					h.Addr, h.Start, h.End-1, h.Backend, h.Device, count(h.Forwards, "batch", "batches"), ms(h.Compute), ms(h.Wall), float64(h.Sent)/1024, float64(h.Raw)/1024)
+				if h.Replaced > 0 {
+					fmt.Fprintf(os.Stderr, ", took over %d time(s)", h.Replaced)
+				}
+				if h.Checked > 0 {
+					fmt.Fprintf(os.Stderr, ", %d checked (%d failed)", h.Checked, h.Mismatched)
+				}
+				fmt.Fprintln(os.Stderr)
+			}
+		})
+}
+
+// errStopString ends a generation whose text reached a -r string.
+var errStopString = errors.New("a stop string ended the text")
 
 // generate runs the generation loop on a stack and prints the result:
 // streamed text, or one JSON line; timings on stderr. report, if set,
-// completes the result and prints its own lines. When generation fails
-// (a peer with no replica died), what was generated is printed all the
-// same, the JSON with stop "error" and the error, and the error returned.
-func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTokens []int32, opts engine.GenerateOptions,
-	res runResult, report func(*runResult)) error {
+// completes the result and prints its own lines. The text stops before
+// the first of stops it holds. When generation fails (a peer with no
+// replica died), what was generated is printed all the same, the JSON
+// with stop "error" and the error, and the error returned; when Ctrl-C
+// stops it, what was generated is printed and strata exits with 130.
+func generate(c *cli.Context, intr *interrupts, stack engine.Stack, vocab *engine.Vocab, promptTokens []int32, opts engine.GenerateOptions,
+	stops []string, res runResult, report func(*runResult)) error {
 	opts.IsEOG = vocab.IsEOG
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt)
-	defer stop()
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	intr.set(cancel)
+	defer intr.set(nil)
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
 	text := vocab.NewTextStream()
+	stopper := api.Stopper{Stops: stops}
 	var all []byte
 	n := 0
-	emit := func(tok int32) error {
-		n++
-		slog.Debug("token", "n", n, "id", tok)
-		piece := text.Add(tok)
+	write := func(piece string) error {
 		all = append(all, piece...)
 		if !c.Bool("json") {
 			out.WriteString(piece)
@@ -212,23 +271,46 @@ func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTok
 		}
 		return nil
 	}
+	emit := func(tok int32) error {
+		n++
+		slog.Debug("token", "n", n, "id", tok)
+		piece, hit := stopper.Add(text.Add(tok))
+		if err := write(piece); err != nil || !hit {
+			return err
+		}
+		return errStopString
+	}
 	r, err := engine.Generate(ctx, stack, promptTokens, opts, emit)
-	rest := text.Flush()
-	all = append(all, rest...)
+	if !errors.Is(err, errStopString) {
+		piece, hit := stopper.Add(text.Flush())
+		if !hit {
+			piece += stopper.Flush()
+		} else if err == nil {
+			err = errStopString
+		}
+		write(piece)
+	}
+	interrupted := false
 	switch {
-	case errors.Is(err, context.Canceled):
-		r.Stop, err = "interrupted", nil
+	case errors.Is(err, errStopString):
+		r.Stop, err = stopString, nil
+	case errors.Is(err, context.Canceled) && intr.fired():
+		r.Stop, err, interrupted = stopInterrupted, nil, true
 	case err != nil:
 		r.Stop, res.Error = stopError, oneLine(err.Error())
 	}
 	t := timings(len(promptTokens), &r)
-	fmt.Fprintf(os.Stderr, "\nprompt: %d tokens in %.1f ms (%.1f tokens/s); generation: %d tokens, %d decode steps in %.1f ms (%.1f tokens/s); %s on %s\n",
-		t.PromptTokens, t.PromptMS, t.PromptPerSecond, t.Tokens, t.DecodeSteps, t.PredictMS, t.PerSecond, res.Backend, res.Device)
+	fmt.Fprintf(os.Stderr, "\nprompt: %s in %.1f ms (%.1f tokens/s); generation: %s, %s in %.1f ms (%.1f tokens/s); %s on %s\n",
+		count(t.PromptTokens, "token", "tokens"), t.PromptMS, t.PromptPerSecond, count(t.Tokens, "token", "tokens"),
+		count(t.DecodeSteps, "decode step", "decode steps"), t.PredictMS, t.PerSecond, res.Backend, res.Device)
 	if report != nil {
 		report(&res)
 	}
+	if interrupted {
+		err = errInterrupted
+	}
 	if !c.Bool("json") {
-		out.WriteString(rest + "\n")
+		out.WriteString("\n")
 		return err
 	}
 	res.PromptTokens, res.Tokens, res.Text, res.Stop, res.Seed, res.Timings = promptTokens, nonNil(r.Tokens), string(all), string(r.Stop), opts.Sampler.Seed, t
@@ -236,6 +318,29 @@ func generate(c *cli.Context, stack engine.Stack, vocab *engine.Vocab, promptTok
 		return jerr
 	}
 	return err
+}
+
+// stringList is a repeatable flag: each -r TEXT adds TEXT, commas and
+// all.
+type stringList []string
+
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+func (l *stringList) String() string     { return "" } // no default to show
+
+// stopStrings are the -r strings, their escapes processed unless
+// --no-escape.
+func stopStrings(c *cli.Context) []string {
+	var out []string
+	list, ok := c.Generic("reverse-prompt").(*stringList)
+	if !ok || list == nil {
+		return nil
+	}
+	for _, s := range *list {
+		if s = escaped(c, s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func nonNil(s []int32) []int32 {
@@ -274,7 +379,7 @@ func promptText(c *cli.Context) (string, error) {
 		}
 		return string(b), nil
 	case p != "":
-		return p, nil
+		return escaped(c, p), nil
 	}
 	return "", fmt.Errorf("no prompt: give one with -p TEXT or -f FILE")
 }
@@ -323,17 +428,44 @@ func checkContext(flag string, n int) error {
 	return nil
 }
 
-// contextSize reads -c, 0 meaning the model's own context length.
-func contextSize(c *cli.Context, cfg *engine.Config) (int, error) {
-	n := c.Int("ctx-size")
-	if n == 0 {
-		n = cfg.Context
+// fallbackContext is the context of a model that does not say what it
+// was trained for.
+const fallbackContext = 4096
+
+// contextSize reads -c for sessions sessions of the fragment f running
+// batches of batch positions. Its default, 0, is the model's trained
+// context, capped (and said so) where the KV caches would take more than
+// the memory left by the weights and activations of 3/4 of the machine's.
+func contextSize(c *cli.Context, f *engine.Fragment, batch, sessions int) (int, error) {
+	cfg := &f.Config
+	if n := c.Int("ctx-size"); n != 0 {
+		if err := checkContext("-c", n); err != nil {
+			return 0, err
+		}
+		if cfg.Context > 0 && n > cfg.Context {
+			slog.Warn("the context is longer than the model was trained for", "ctx_size", n, "trained", cfg.Context)
+		}
+		return n, nil
 	}
-	if err := checkContext("-c", n); err != nil {
-		return 0, err
+	n := cfg.Context
+	if n <= 0 {
+		n = fallbackContext
+		slog.Info("the model does not say its context length: -c sets it", "ctx_size", n)
 	}
-	if cfg.Context > 0 && n > cfg.Context {
-		slog.Warn("the context is longer than the model was trained for", "ctx_size", n, "trained", cfg.Context)
+	n = min(n, maxContext)
+	layers := f.End - f.Start
+	have, source := machineMemory()
+	budget := have/4*3 - f.WeightBytes() - cfg.Memory(layers, 0, batch).Activations
+	perPosition := cfg.Memory(layers, 1, batch).KV * int64(max(sessions, 1))
+	if fit := budget / max(perPosition, 1); fit < int64(n) {
+		capped := int(max(fit, 1))
+		if capped >= 256 {
+			capped = capped / 256 * 256
+		}
+		slog.Info("the context is capped by memory (-c sets it)", "ctx_size", capped, "trained", n,
+			"kv_cache", engine.Bytes(cfg.Memory(layers, capped, batch).KV*int64(max(sessions, 1))),
+			"memory", engine.Bytes(have), "of", source)
+		n = capped
 	}
 	return n, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -22,12 +23,13 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
 		Usage:     "serve one fragment of a split model to the swarm",
-		ArgsUsage: "DIR",
-		Description: "DIR holds manifest.json (from 'strata split'). The fragment's sha256 is checked against\n" +
+		ArgsUsage: "DIR | DIR/manifest.json",
+		Description: "DIR holds manifest.json (from 'strata split'); give either. The fragment's sha256 is checked against\n" +
 			"the manifest before anything is served; a missing file can be fetched from --fetch-from peers.",
 		OnUsageError: usageError,
 		Flags: append(append([]cli.Flag{
-			&cli.IntFlag{Name: "fragment", Required: true, Usage: "serve fragment `I` of the manifest"},
+			// A string, so that the help shows no default: it has none.
+			&cli.StringFlag{Name: "fragment", Required: true, Usage: "serve fragment `I` of the manifest, as 'strata split' numbers them (required)"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "listen on `ADDR` (UDP host:port)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "once listening, write the address to `FILE`"},
 			&cli.IntFlag{Name: "max-sessions", Value: 16, Usage: "sessions held at once"},
@@ -43,17 +45,25 @@ func serveCommand() *cli.Command {
 }
 
 func serve(c *cli.Context) error {
-	dir, err := onePath(c)
+	arg, err := onePath(c)
 	if err != nil {
 		return err
 	}
-	m, err := engine.ReadManifest(filepath.Join(dir, "manifest.json"))
+	manifest, ok := manifestPath(arg)
+	if !ok {
+		return fmt.Errorf("serve takes a split model, the directory 'strata split -o DIR' wrote or its manifest.json, not %s", arg)
+	}
+	dir := filepath.Dir(manifest)
+	m, err := engine.ReadManifest(manifest)
 	if err != nil {
 		return err
 	}
-	i := c.Int("fragment")
-	if i < 0 || i >= len(m.Fragments) {
-		return fmt.Errorf("--fragment %d: the manifest has fragments 0 to %d", i, len(m.Fragments)-1)
+	i, err := strconv.Atoi(c.String("fragment"))
+	if err != nil || i < 0 || i >= len(m.Fragments) {
+		if len(m.Fragments) == 1 {
+			return fmt.Errorf("--fragment %s: the manifest has fragment 0 alone", c.String("fragment"))
+		}
+		return fmt.Errorf("--fragment %s: the manifest has fragments 0 to %d", c.String("fragment"), len(m.Fragments)-1)
 	}
 	fr := m.Fragments[i]
 	if err := serveLimits(c); err != nil {

@@ -30,10 +30,11 @@ func serverCommand() *cli.Command {
 		ArgsUsage: "MODEL | MANIFEST",
 		Description: "Serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,\n" +
 			"GET /metrics (with --metrics), the web chat at / and the swarm page at /swarm.\n" +
-			"MODEL is a GGUF file; a manifest.json (from 'strata split') runs through --peers.\n" +
+			modelUsage + "\n" +
 			"The sampling flags are the defaults of requests that do not set them.",
 		OnUsageError: usageError,
 		Flags: append(append(append([]cli.Flag{
+			modelFlag(),
 			&cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "listen on `HOST` (anything but loopback needs --api-key or --insecure-no-key)"},
 			&cli.IntFlag{Name: "port", Value: 8080, Usage: "listen on TCP `PORT` (0: any free one)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "once listening, write the address to `FILE`"},
@@ -76,10 +77,10 @@ func server(c *cli.Context) error {
 	var m *api.Model
 	var monitor *api.Monitor
 	var closeAll func()
-	if strings.HasSuffix(path, ".json") {
-		m, monitor, closeAll, err = peerModel(c, ctx, path)
+	if manifest, ok := manifestPath(path); ok {
+		m, monitor, closeAll, err = peerModel(c, ctx, manifest)
 	} else if c.IsSet("peers") {
-		return fmt.Errorf("--peers needs a manifest.json (from 'strata split') as MODEL")
+		return fmt.Errorf("--peers needs a split model: the manifest.json 'strata split' wrote, or its directory")
 	} else {
 		m, closeAll, err = localModel(c, path)
 	}
@@ -217,7 +218,7 @@ func localModel(c *cli.Context, path string) (*api.Model, func(), error) {
 	if err != nil {
 		return fail(err)
 	}
-	n, err := contextSize(c, &md.frag.Config)
+	n, err := contextSize(c, md.frag, md.batch, c.Int("parallel"))
 	if err != nil {
 		return fail(err)
 	}

@@ -20,6 +20,7 @@ func splitCommand() *cli.Command {
 			"is never held in memory.",
 		OnUsageError: usageError,
 		Flags: []cli.Flag{
+			modelFlag(),
 			&cli.IntFlag{Name: "parts", Usage: "cut into `N` fragments of nearly equal layer counts"},
 			&cli.StringFlag{Name: "layers", Usage: "cut at these inclusive `RANGES`: 0-9,10-19,20-31"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write to `DIR`"},

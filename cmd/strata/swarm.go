@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -61,7 +62,7 @@ func swarmCommand() *cli.Command {
 			Usage:        "write a new swarm secret",
 			OnUsageError: usageError,
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write the secret to `FILE` (mode 0600)"},
+				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write the secret to `FILE` (mode 0600; -: to stdout)"},
 				&cli.BoolFlag{Name: "force", Usage: "replace an existing file"},
 			},
 			Action: func(c *cli.Context) error {
@@ -69,19 +70,31 @@ func swarmCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				path := c.String("output")
+				if path == "-" {
+					_, err := fmt.Println(s.String())
+					return err
+				}
 				flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 				if c.Bool("force") {
 					flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 				}
-				f, err := os.OpenFile(c.String("output"), flags, 0o600)
+				f, err := os.OpenFile(path, flags, 0o600)
+				if errors.Is(err, fs.ErrExist) {
+					return fmt.Errorf("swarm init: %s exists: --force replaces it (every node must then get the new secret)", path)
+				}
 				if err != nil {
-					return err
+					return fmt.Errorf("swarm init: %w", err)
 				}
 				if _, err := fmt.Fprintln(f, s.String()); err != nil {
 					f.Close()
-					return err
+					return fmt.Errorf("swarm init: %w", err)
 				}
-				return f.Close()
+				if err := f.Close(); err != nil {
+					return fmt.Errorf("swarm init: %w", err)
+				}
+				fmt.Fprintf(os.Stderr, "wrote a new swarm secret to %s (mode 0600): give every node of the swarm a copy, with --swarm %s or STRATA_SWARM\n", path, path)
+				return nil
 			},
 		}},
 	}
@@ -124,7 +137,8 @@ func peersCommand() *cli.Command {
 				}
 				cancel()
 				if err != nil {
-					r.Error = oneLine(err.Error())
+					// The ADDR column names the peer already.
+					r.Error = strings.TrimPrefix(oneLine(err.Error()), "transport: "+addr+": ")
 				}
 				rows = append(rows, r)
 			}

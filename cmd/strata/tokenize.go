@@ -20,15 +20,23 @@ func tokenizeCommand() *cli.Command {
 		Description:  "MODEL may be a vocabulary-only GGUF file, without tensors.",
 		OnUsageError: usageError,
 		Flags: []cli.Flag{
+			modelFlag(),
 			&cli.BoolFlag{Name: "no-bos", Usage: "do not add the begin-of-text token"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON array of ids"},
-			&cli.BoolFlag{Name: "special", Usage: "turn the text of control tokens (<s>, [INST], ...) into those tokens"},
+			&cli.BoolFlag{Name: "special", Aliases: []string{"sp"}, Usage: "turn the text of control tokens (<s>, [INST], ...) into those tokens (a text that begins with <s> gets no second one)"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return fmt.Errorf("tokenize takes MODEL and TEXT, got %d arguments (see 'strata tokenize --help')", c.NArg())
+			model, text := c.String("model"), c.Args().Get(1)
+			switch {
+			case model != "" && c.NArg() == 1:
+				text = c.Args().Get(0)
+			case model == "" && c.NArg() == 2:
+				model = c.Args().Get(0)
+			default:
+				return fmt.Errorf("tokenize takes MODEL and TEXT (or -m MODEL and TEXT), got %s (see 'strata tokenize --help')",
+					count(c.NArg(), "argument", "arguments"))
 			}
-			f, err := gguf.Open(c.Args().Get(0))
+			f, err := gguf.Open(model)
 			if err != nil {
 				return err
 			}
@@ -37,7 +45,7 @@ func tokenizeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ids := v.Encode(c.Args().Get(1), !c.Bool("no-bos"), c.Bool("special"))
+			ids := v.Encode(text, !c.Bool("no-bos"), c.Bool("special"))
 			if c.Bool("json") {
 				if ids == nil {
 					ids = []int32{}

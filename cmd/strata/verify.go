@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +28,7 @@ func verifyCommand() *cli.Command {
 			"every fragment's tensors against the hashes the manifest holds. It exits 1 on a failure.",
 		OnUsageError: usageError,
 		Flags: append(append([]cli.Flag{
+			modelFlag(),
 			&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Value: "The capital of France is Paris, and the capital of Italy is", Usage: "the `TEXT` to run"},
 			&cli.IntFlag{Name: "top-k", Value: 10, Usage: "compare the logits' top `K`"},
 			&cli.StringFlag{Name: "dump", Usage: "write every layer's hidden states (and the exact pass's) as float32 files into `DIR`"},
@@ -50,8 +50,8 @@ func verifyCommand() *cli.Command {
 				return fmt.Errorf("--top-k %d: must be positive", c.Int("top-k"))
 			}
 			var r *verifyReport
-			if strings.HasSuffix(path, ".json") {
-				r, err = verifyPeers(c, path)
+			if manifest, ok := manifestPath(path); ok {
+				r, err = verifyPeers(c, manifest)
 			} else {
 				r, err = verifyLocal(c, path)
 			}

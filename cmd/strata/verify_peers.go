@@ -86,7 +86,7 @@ func verifyPeers(c *cli.Context, manifest string) (*verifyReport, error) {
 	for i, h := range hops {
 		hopOf[h.End-1] = i
 	}
-	r := &verifyReport{Model: config.Name, Path: "peers", Device: fmt.Sprintf("%d peers", len(hops)), Tokens: len(tokens),
+	r := &verifyReport{Model: config.Name, Path: "peers", Device: count(len(hops), "peer", "peers"), Tokens: len(tokens),
 		EngineMS: ms(time.Since(start))}
 	exact, err := engine.NewExact(files...)
 	if err != nil {

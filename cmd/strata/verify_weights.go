@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,7 +31,8 @@ type weightFailure struct {
 // tensor (and each file) as the manifest's hashes say.
 func verifyWeights(c *cli.Context, path string) error {
 	r := &weightsReport{}
-	if strings.HasSuffix(path, ".json") {
+	if manifest, ok := manifestPath(path); ok {
+		path = manifest
 		m, err := engine.ReadManifest(path)
 		if err != nil {
 			return err
@@ -66,7 +66,7 @@ func verifyWeights(c *cli.Context, path string) error {
 		for _, f := range r.Failures {
 			fmt.Printf("%s: %s\n", f.File, f.Error)
 		}
-		fmt.Printf("%d tensors in %d files checked: %d failed\n", r.Tensors, r.Files, len(r.Failures))
+		fmt.Printf("%s in %s checked: %d failed\n", count(r.Tensors, "tensor", "tensors"), count(r.Files, "file", "files"), len(r.Failures))
 	}
 	if len(r.Failures) > 0 {
 		return fmt.Errorf("verify --weights: %d of %d tensors failed (see above)", len(r.Failures), r.Tensors)
