@@ -25,10 +25,12 @@ func serveFetching(t *testing.T, dir, swarm, holder string) (*peerProcess, strin
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &peerProcess{cmd: cmd}
+	// One goroutine waits for the process; kill waits for it, never
+	// calling Wait a second time (two Waits at once hang).
+	p := &peerProcess{cmd: cmd, waited: make(chan struct{})}
 	t.Cleanup(p.kill)
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { exited <- cmd.Wait(); close(p.waited) }()
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(25 * time.Millisecond) {
 		select {
 		case err := <-exited:

@@ -32,8 +32,9 @@ func swarmDir(t *testing.T) (dir, swarm string) {
 
 // peerProcess is a `strata serve` process.
 type peerProcess struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd    *exec.Cmd
+	addr   string
+	waited chan struct{} // closed when a goroutine's Wait returned; nil when kill waits itself
 }
 
 func startServe(t *testing.T, dir, swarm string, fragment int, name string) *peerProcess {
@@ -67,6 +68,11 @@ func startServeWith(t *testing.T, bin string, env []string, dir, swarm string, f
 }
 
 func (p *peerProcess) kill() {
+	if p.waited != nil { // another goroutine waits for the process
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.waited
+		return
+	}
 	if p.cmd.ProcessState == nil {
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		p.cmd.Wait()
