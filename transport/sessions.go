@@ -188,7 +188,7 @@ func (s *Server) evictIdle(ctx context.Context) {
 	}
 }
 
-// watchSuspension closes every connection open before this process was stopped
+// watchSuspension closes every connection when this process was stopped
 // (SIGSTOP, a frozen machine) for longer than the idle timeout: the other
 // ends have given up on them by then, but after the pause stale packets
 // and a skewed round-trip estimate could keep them, and their sessions,
@@ -198,22 +198,16 @@ func (s *Server) watchSuspension(ctx context.Context) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	last := time.Now()
-	var seen uint64 // the last connection opened before the last tick
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-			now := time.Now() // not the tick's time: a tick sent before a pause arrives after it
+		case now := <-tick.C:
 			if gap := now.Sub(last); gap > idleTimeout {
-				// Only the connections from before the pause: one a client
-				// opened since the peer resumed is not stale.
 				s.mu.Lock()
 				conns := make([]*quic.Conn, 0, len(s.open))
-				for id, c := range s.open {
-					if id <= seen {
-						conns = append(conns, c)
-					}
+				for _, c := range s.open {
+					conns = append(conns, c)
 				}
 				s.mu.Unlock()
 				s.o.Logger.Warn("this peer was suspended; closing its connections", "for", gap.Round(time.Millisecond), "connections", len(conns))
@@ -222,9 +216,6 @@ func (s *Server) watchSuspension(ctx context.Context) {
 				}
 			}
 			last = now
-			s.mu.Lock()
-			seen = s.nextConn
-			s.mu.Unlock()
 		}
 	}
 }
