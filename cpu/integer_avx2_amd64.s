@@ -1,6 +1,7 @@
 //go:build amd64 && !noasm
 
 #include "textflag.h"
+#include "k4scales_amd64.h"
 
 // AVX2 integer kernels: those of integer_avx512_amd64.s with Y registers
 // and VPMADDWD + VPADDD for VPDPWSSD. A super-block's weights, scale·q as
@@ -165,30 +166,7 @@ q4k2row:
 	ROWSTART2
 
 q4k2block:
-	MOVL 4(R10), AX
-	MOVL 8(R10), BX
-	MOVL 12(R10), CX
-	MOVL CX, DX
-	SHRL $4, DX
-	ANDL $0x0f0f0f0f, DX
-	MOVL BX, SI
-	SHRL $6, SI
-	ANDL $0x03030303, SI
-	SHLL $4, SI
-	ORL SI, DX
-	MOVL BX, R8
-	ANDL $0x3f3f3f3f, R8
-	ANDL $0x0f0f0f0f, CX
-	MOVL AX, SI
-	SHRL $6, SI
-	ANDL $0x03030303, SI
-	SHLL $4, SI
-	ORL SI, CX
-	ANDL $0x3f3f3f3f, AX
-	SHLQ $32, CX
-	ORQ AX, CX
-	SHLQ $32, DX
-	ORQ R8, DX
+	K4SCALEBYTES
 	VMOVQ CX, X0
 	VPMOVZXBW X0, X0
 	VMOVDQU X0, 48(SP)

@@ -1,6 +1,7 @@
 //go:build amd64 && !noasm
 
 #include "textflag.h"
+#include "k4scales_amd64.h"
 
 // AVX-512 integer kernels (VNNI): the K formats against inputs quantized
 // to two 16-bit limbs (integer.go). A super-block's weights are decoded
@@ -125,30 +126,7 @@ GLOBL q6kScalePairs<>(SB), RODATA|NOPTR, $64
 #define Q4K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zm, xm, ym, zd, xd, zdmin, xdmin, sc) \
 	PREFETCHT0 576(R10) \
 	PREFETCHT0 640(R10) \
-	MOVL 4(R10), AX \
-	MOVL 8(R10), BX \
-	MOVL 12(R10), CX \
-	MOVL CX, DX \
-	SHRL $4, DX \
-	ANDL $0x0f0f0f0f, DX \
-	MOVL BX, SI \
-	SHRL $6, SI \
-	ANDL $0x03030303, SI \
-	SHLL $4, SI \
-	ORL SI, DX \
-	MOVL BX, R8 \
-	ANDL $0x3f3f3f3f, R8 \
-	ANDL $0x0f0f0f0f, CX \
-	MOVL AX, SI \
-	SHRL $6, SI \
-	ANDL $0x03030303, SI \
-	SHLL $4, SI \
-	ORL SI, CX \
-	ANDL $0x3f3f3f3f, AX \
-	SHLQ $32, CX \
-	ORQ AX, CX \
-	SHLQ $32, DX \
-	ORQ R8, DX \
+	K4SCALEBYTES \
 	VMOVQ CX, X12 \
 	VPMOVZXBW X12, X12 \
 	VMOVDQU X12, sc(SP) \
