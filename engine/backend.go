@@ -67,6 +67,18 @@ type Backend interface {
 	Close() error
 }
 
+// A WeightCopier is a Backend whose LoadWeight copies the tensor's bytes
+// (into memory of its own, or onto a device) and keeps no reference to
+// them. A fragment's loader then evicts the file's pages from the process
+// (gguf.File.Evict) once each tensor is loaded, so that the weights are
+// resident once, not twice.
+type WeightCopier interface {
+	Backend
+	// CopiesWeights reports whether LoadWeight copies; a backend may copy
+	// or map as its options say.
+	CopiesWeights() bool
+}
+
 // A Weight is a model tensor on a backend: Rows() rows of Cols() elements.
 type Weight interface {
 	Type() gguf.TensorType

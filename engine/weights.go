@@ -62,6 +62,9 @@ func (l *loader) load(name string, cols, rows int) (Weight, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
+	if c, ok := l.b.(WeightCopier); ok && c.CopiesWeights() {
+		l.f.Evict(t) // checkFinite and the copy read every page
+	}
 	if l.progress != nil {
 		l.progress(min(l.weights, l.total), l.total)
 	}

@@ -403,6 +403,20 @@ func (f *File) Tensor(name string) (*TensorInfo, bool) {
 	return &f.Tensors[i], true
 }
 
+// Evict tells the operating system that the process no longer needs the
+// pages of t's data, once a backend has copied them (into huge pages of
+// its own, or onto a device): the file's pages then leave the process's
+// resident set, and the model is not held twice. They stay in the page
+// cache, and TensorData(t) still reads the same bytes, faulting them back
+// in. Evict does nothing for a File parsed from bytes, and on systems
+// without madvise.
+func (f *File) Evict(t *TensorInfo) {
+	if f.unmap == nil || f.data == nil {
+		return
+	}
+	dropPages(f.TensorData(t))
+}
+
 // TensorData returns the bytes of t, a slice of the file's mapping.
 func (f *File) TensorData(t *TensorInfo) []byte {
 	start := f.DataStart + int64(t.Offset)

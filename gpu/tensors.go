@@ -38,6 +38,10 @@ func (w *weight) Type() gguf.TensorType { return w.typ }
 func (w *weight) Rows() int             { return w.rows }
 func (w *weight) Cols() int             { return w.cols }
 
+// CopiesWeights reports that LoadWeight copies every tensor onto the
+// device and keeps no reference to the file's bytes (engine.WeightCopier).
+func (g *Backend) CopiesWeights() bool { return true }
+
 // LoadWeight copies a tensor into device memory.
 func (g *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, error) {
 	cols := int(t.Dims[0])

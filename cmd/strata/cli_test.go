@@ -267,6 +267,20 @@ func TestDefaultContext(t *testing.T) {
 	if code == 0 || strings.TrimSpace(errs) != "strata: STRATA_MEMORY=lots: want a size in bytes, or with a unit: 512M, 16G, 1T" {
 		t.Errorf("STRATA_MEMORY=lots: exit %d, %q %q", code, out, errs)
 	}
+	// The weights, copied into memory of strata's own by default, are
+	// counted before any is loaded; --mmap leaves them in the file's
+	// mapping, which the page cache holds.
+	_, errs, code = strataEnv(t, []string{"STRATA_MEMORY=8M"}, "run", tinyModel, "-p", "hi", "-n", "1", "--backend", "cpu")
+	if want := "strata: the weights need 12.9 MiB of memory of strata's own, and STRATA_MEMORY is 8.0 MiB (--mmap computes from the file's mapping instead)"; code == 0 || strings.TrimSpace(errs) != want {
+		t.Errorf("weights in 8 MiB: exit %d %q, want %q", code, errs, want)
+	}
+	if _, errs := runJSON(t, []string{"STRATA_MEMORY=8M"}, tinyModel, "-p", "hi", "-n", "1", "-c", "16", "--backend", "cpu", "--mmap"); strings.Contains(errs, "weights") {
+		t.Errorf("--mmap in 8 MiB: %s", errs)
+	}
+	_, errs, code = strataEnv(t, nil, "run", tinyModel, "-p", "hi", "--mmap", "--no-mmap")
+	if code == 0 || strings.TrimSpace(errs) != "strata: --mmap and --no-mmap: give one" {
+		t.Errorf("--mmap --no-mmap: exit %d %q", code, errs)
+	}
 }
 
 // TestTopPZero: --top-p 0 keeps the most likely token alone: at any

@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"strata/cpu"
 	"strata/engine"
+	"strata/gguf"
 )
 
 // unknownMemory is the bound on the memory sizes imply where the
@@ -31,6 +33,27 @@ func checkMemory(cfg *engine.Config, layers, context, batch int, contextFlag str
 		flag = contextFlag
 	}
 	return fmt.Errorf("%s: needs %s: %v; %s is %s", flag, engine.Bytes(m.Total()), m, source, engine.Bytes(have))
+}
+
+// checkWeights refuses, before any is loaded, the weights of layers
+// [start, end) of f that a CPU backend would copy into memory of its own
+// (the default; --mmap computes from the file's mapping instead) when they
+// alone would not fit in the machine's memory.
+func checkWeights(b engine.Backend, f *gguf.File, start, end int) error {
+	if c, ok := b.(*cpu.Backend); !ok || !c.CopiesWeights() {
+		return nil
+	}
+	cfg, err := engine.ConfigFrom(f)
+	if err != nil {
+		return err
+	}
+	need := cfg.WeightBytes(f, start, end)
+	have, source := machineMemory()
+	if need <= have {
+		return nil
+	}
+	return fmt.Errorf("the weights need %s of memory of strata's own, and %s is %s (--mmap computes from the file's mapping instead)",
+		engine.Bytes(need), source, engine.Bytes(have))
 }
 
 // warnSessions logs when sessions sessions of context positions each

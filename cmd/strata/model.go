@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +25,8 @@ func backendFlags() []cli.Flag {
 		&cli.IntFlag{Name: "device", Value: -1, Usage: "Vulkan device `N` as 'strata devices' lists them (-1: the best)"},
 		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU worker threads (0: one per logical CPU)"},
 		&cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Value: engine.DefaultBatch, Usage: "prompt positions computed per pass"},
+		&cli.BoolFlag{Name: "mmap", Usage: "CPU: compute from the model file's memory mapping (starts sooner, shares the pages with other processes; decodes large models slower)"},
+		&cli.BoolFlag{Name: "no-mmap", Usage: "CPU: copy the weights into huge pages of strata's own (the default)"},
 	}
 }
 
@@ -63,7 +66,10 @@ func cpuOptions(c *cli.Context) (cpu.Options, error) {
 	if most := 8 * runtime.NumCPU(); c.Int("threads") > most {
 		return cpu.Options{}, fmt.Errorf("-t %d: at most %d (8 × the %d logical CPUs)", c.Int("threads"), most, runtime.NumCPU())
 	}
-	o := cpu.Options{Threads: c.Int("threads"), Kernels: os.Getenv("STRATA_CPU")}
+	if c.Bool("mmap") && c.Bool("no-mmap") {
+		return cpu.Options{}, errors.New("--mmap and --no-mmap: give one")
+	}
+	o := cpu.Options{Threads: c.Int("threads"), Kernels: os.Getenv("STRATA_CPU"), Mmap: c.Bool("mmap")}
 	if err := o.Validate(); err != nil {
 		return cpu.Options{}, fmt.Errorf("STRATA_CPU: %w", err)
 	}
@@ -136,6 +142,10 @@ func openModel(c *cli.Context, path string) (*model, error) {
 		return nil, err
 	}
 	if m.backend, err = openBackend(c); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if err := checkWeights(m.backend, f, 0, cfg.Layers); err != nil {
 		m.Close()
 		return nil, err
 	}

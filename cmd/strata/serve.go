@@ -108,6 +108,14 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer backend.Close()
+	start, _ := f.Int(engine.KeyFragmentStart)
+	end, err := f.Int(engine.KeyFragmentEnd)
+	if err != nil {
+		end = int64(cfg.Layers)
+	}
+	if err := checkWeights(backend, f, int(start), int(end)); err != nil {
+		return err
+	}
 	frag, err := engine.NewFragment(f, backend, engine.FragmentOptions{Batch: batch})
 	if err != nil {
 		return err
