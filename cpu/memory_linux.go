@@ -31,9 +31,12 @@ func ownCopy(owner *weight, data []byte) ([]byte, error) {
 	at := uintptr(unsafe.Pointer(&m[0]))
 	off := int((at+hugePage-1)&^(hugePage-1) - at)
 	own := m[off : off+size]
-	// Where transparent huge pages are off, this fails and the copy
-	// lives in 4 KiB pages: slower, never wrong.
-	_ = syscall.Madvise(own, syscall.MADV_HUGEPAGE)
+	// Only whole huge pages are advised: the tail past the last one stays
+	// in 4 KiB pages, so that a weight takes its size and not up to 2 MiB
+	// more (a 7B model has 224 such tails). Where transparent huge pages
+	// are off, the advice fails and the copy lives in 4 KiB pages: slower,
+	// never wrong.
+	_ = syscall.Madvise(own[:len(data)&^(hugePage-1)], syscall.MADV_HUGEPAGE)
 	copy(own, data)
 	runtime.AddCleanup(owner, func(m []byte) { _ = syscall.Munmap(m) }, m)
 	return own[:len(data):len(data)], nil
