@@ -99,6 +99,9 @@ func (l *library) localNeeds(path string) (int64, string, int, string) {
 	if frag, ok := engine.FragmentFile(f); ok {
 		return 0, "", 0, fmt.Sprintf("%s of a split model: serve its manifest.json through --peers", frag)
 	}
+	if len(f.Tensors) == 0 {
+		return 0, "", 0, "it holds no tensors (a vocabulary-only GGUF?)"
+	}
 	var weights int64
 	for _, t := range f.Tensors {
 		weights += int64(t.Size)
