@@ -17,10 +17,6 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if e := s.checkModel(req.Model); e != nil {
-		writeError(w, e)
-		return
-	}
 	msgs, e := chatMessages(req.Messages)
 	if e != nil {
 		writeError(w, e)
@@ -31,7 +27,15 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	m := s.o.Model
+	in, e := s.acquire(r, req.Model)
+	if in == nil {
+		if e != nil {
+			writeError(w, e)
+		}
+		return
+	}
+	defer s.release(in)
+	m := in.model
 	rendered, err := m.Template.Prompt(engine.Chat{Messages: msgs, AddGenerationPrompt: true})
 	if err != nil {
 		// The template refused the conversation (raise_exception: roles
@@ -40,16 +44,16 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prompt := m.Vocab.Encode(rendered, true, true)
-	if e := s.checkPrompt(prompt, "messages"); e != nil {
+	if e := checkPrompt(m, prompt, "messages"); e != nil {
 		writeError(w, e)
 		return
 	}
-	j, e := s.start(r, "chatcmpl-", prompt, set)
+	j, e := start(r, in, "chatcmpl-", prompt, set)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	defer s.sched.withdraw(j)
+	defer in.sched.withdraw(j)
 	resp := chatResponse{ID: j.id, Object: "chat.completion", Created: time.Now().Unix(), Model: m.ID, SystemFingerprint: "strata"}
 	if set.stream {
 		s.streamChat(w, r, j, resp)

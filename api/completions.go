@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"strata/engine"
 )
 
 // completions serves POST /v1/completions. The prompt is tokenized as
@@ -14,17 +16,8 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if e := s.checkModel(req.Model); e != nil {
-		writeError(w, e)
-		return
-	}
 	if req.Echo {
 		writeError(w, withCode(badRequest("echo", "field \"echo\": echoing the prompt is not supported"), "unsupported_value"))
-		return
-	}
-	prompt, e := s.completionPrompt(req.Prompt)
-	if e != nil {
-		writeError(w, e)
 		return
 	}
 	set, e := req.settings(s.o.Defaults, true)
@@ -32,17 +25,30 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if e := s.checkPrompt(prompt, "prompt"); e != nil {
-		writeError(w, e)
+	in, e := s.acquire(r, req.Model)
+	if in == nil {
+		if e != nil {
+			writeError(w, e)
+		}
 		return
 	}
-	j, e := s.start(r, "cmpl-", prompt, set)
+	defer s.release(in)
+	prompt, e := completionPrompt(in.model.Vocab, req.Prompt)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	defer s.sched.withdraw(j)
-	resp := completionResponse{ID: j.id, Object: "text_completion", Created: time.Now().Unix(), Model: s.o.Model.ID, SystemFingerprint: "strata"}
+	if e := checkPrompt(in.model, prompt, "prompt"); e != nil {
+		writeError(w, e)
+		return
+	}
+	j, e := start(r, in, "cmpl-", prompt, set)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer in.sched.withdraw(j)
+	resp := completionResponse{ID: j.id, Object: "text_completion", Created: time.Now().Unix(), Model: in.model.ID, SystemFingerprint: "strata"}
 	choice := func(text string, lp []tokenLogprob, offset int, finish *string) []completionChoice {
 		c := completionChoice{Text: text, FinishReason: finish}
 		if set.logprobs {
@@ -90,9 +96,8 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 }
 
 // completionPrompt reads the prompt: a string, a list of one string, or
-// a list of token ids.
-func (s *Server) completionPrompt(raw json.RawMessage) ([]int32, *apiError) {
-	v := s.o.Model.Vocab
+// a list of token ids of v.
+func completionPrompt(v *engine.Vocab, raw json.RawMessage) ([]int32, *apiError) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, badRequest("prompt", "field \"prompt\": a completion needs a prompt")
 	}

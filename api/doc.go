@@ -22,4 +22,10 @@
 // in the scheduler changes: sampling, stop strings, cancellation and the
 // prefix cache stay per sequence, and each sequence's tokens stay those
 // of a solo run.
+//
+// A server serves one Model, or the models of a Library (strata server
+// --models-dir): each loaded model is an instance with its own slots and
+// scheduler, which a pool loads when a request names it and unloads,
+// least recently used first among those no request holds, when the
+// models' memory (Entry.Memory) would pass the budget.
 package api

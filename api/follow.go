@@ -5,11 +5,11 @@ import (
 	"strings"
 )
 
-// start submits a job for prompt and returns it; the caller must call
-// s.sched.withdraw(j) when it stops following it.
-func (s *Server) start(r *http.Request, prefix string, prompt []int32, set settings) (*job, *apiError) {
+// start submits a job for prompt to in's scheduler and returns it; the
+// caller must call in.sched.withdraw(j) when it stops following it.
+func start(r *http.Request, in *instance, prefix string, prompt []int32, set settings) (*job, *apiError) {
 	j := newJob(r.Context(), newID(prefix), prompt, set)
-	if err := s.sched.submit(j); err != nil {
+	if err := in.sched.submit(j); err != nil {
 		return nil, err
 	}
 	return j, nil

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"strata/engine"
@@ -16,6 +17,10 @@ type job struct {
 	prompt  []int32
 	set     settings
 	arrived time.Time
+
+	// shown is generated, for readers outside the scheduler (the swarm
+	// page).
+	shown atomic.Int64
 
 	mu     sync.Mutex
 	events []event
@@ -85,6 +90,9 @@ func (j *job) needs() engine.LogitsNeeds {
 	}
 	return j.sampler.Needs(j.history)
 }
+
+// progress is the tokens generated so far; safe from any goroutine.
+func (j *job) progress() int { return int(j.shown.Load()) }
 
 // usage counts the job's tokens.
 func (j *job) usage() usage {

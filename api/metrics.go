@@ -19,6 +19,10 @@ type metrics struct {
 	queue            prometheus.Gauge
 	active           prometheus.Gauge
 	slots            prometheus.Gauge
+	modelsLoaded     prometheus.Gauge
+	modelLoads       *prometheus.CounterVec
+	modelUnloads     *prometheus.CounterVec
+	modelLoadSeconds prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -36,11 +40,19 @@ func newMetrics() *metrics {
 			Help: "From a request's arrival to its first token, queueing included.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 		itl: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "strata_inter_token_latency_seconds",
 			Help: "Between consecutive tokens of a request.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
-		queue:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_queue_depth", Help: "Requests waiting for a slot."}),
-		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_active_slots", Help: "Slots running a request."}),
-		slots:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_slots", Help: "Slots (--parallel)."}),
+		queue:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_queue_depth", Help: "Requests waiting for a slot."}),
+		active:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_active_slots", Help: "Slots running a request."}),
+		slots:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_slots", Help: "Slots (--parallel) of the loaded models."}),
+		modelsLoaded: prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_models_loaded", Help: "Models loaded."}),
+		modelLoads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strata_model_loads_total",
+			Help: "Models loaded on demand (--models-dir), by model."}, []string{"model"}),
+		modelUnloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strata_model_unloads_total",
+			Help: "Models unloaded to make room for others (or as the server stops), by model."}, []string{"model"}),
+		modelLoadSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "strata_model_load_seconds",
+			Help: "How long loading a model on demand took.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
 	}
 	m.registry.MustRegister(m.requests, m.promptTokens, m.cachedTokens, m.completionTokens, m.ttft, m.itl, m.queue, m.active, m.slots,
+		m.modelsLoaded, m.modelLoads, m.modelUnloads, m.modelLoadSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -48,7 +60,7 @@ func newMetrics() *metrics {
 // peerCollector exports, at each scrape, what the slots' routes did
 // through each peer and what the monitor last saw.
 type peerCollector struct {
-	book    *peerBook
+	server  *Server
 	monitor *Monitor
 }
 
@@ -68,7 +80,7 @@ func (c peerCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c peerCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, t := range c.book.totals() {
+	for _, t := range c.server.peerTotals() {
 		layers := fmt.Sprintf("%d-%d", t.Start, t.End-1)
 		ch <- prometheus.MustNewConstMetric(peerCompute, prometheus.CounterValue, t.Compute, t.Addr, layers)
 		ch <- prometheus.MustNewConstMetric(peerWall, prometheus.CounterValue, t.Wall, t.Addr, layers)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 
@@ -93,13 +94,25 @@ func (b *peerBook) totals() []peerTotals {
 	return out
 }
 
-// route is the addresses slot's route goes through, as of its last step.
-func (b *peerBook) route(slot int) []string {
+// route is the hops of slot's route, as of its last step: each peer's
+// address, identity and layers (nil for a local model).
+func (b *peerBook) route(slot int) []routeHop {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []string
+	var out []routeHop
 	for _, h := range b.hops[slot] {
-		out = append(out, h.Addr)
+		out = append(out, routeHop{Addr: h.Addr, ID: h.ID, Layers: layerRange(h.Start, h.End)})
 	}
 	return out
 }
+
+// A routeHop is one peer of a route, for the swarm page.
+type routeHop struct {
+	Addr   string `json:"addr"`
+	ID     string `json:"id"`
+	Layers string `json:"layers"`
+}
+
+// layerRange is layers [start, end) as split --layers writes them: first
+// and last inclusive.
+func layerRange(start, end int) string { return fmt.Sprintf("%d-%d", start, end-1) }

@@ -45,7 +45,7 @@ func newScheduler(m *Model, st Stepper, queue, chunk int, mt *metrics, book *pee
 	for i, stack := range m.Stacks {
 		s.slots = append(s.slots, &slot{id: i, stack: stack, logits: make([]float32, stack.VocabSize())})
 	}
-	mt.slots.Set(float64(len(s.slots)))
+	mt.slots.Add(float64(len(s.slots)))
 	return s
 }
 
@@ -63,7 +63,7 @@ func (s *scheduler) submit(j *job) *apiError {
 			Message: fmt.Sprintf("api: %s and the queue of %d are busy; retry later", slots, s.queueCap)}, "server_busy")
 	}
 	s.queue = append(s.queue, j)
-	s.metrics.queue.Set(float64(len(s.queue)))
+	s.metrics.queue.Inc()
 	s.signal()
 	return nil
 }
@@ -76,7 +76,7 @@ func (s *scheduler) withdraw(j *job) {
 	for i, q := range s.queue {
 		if q == j {
 			s.queue = append(s.queue[:i], s.queue[i+1:]...)
-			s.metrics.queue.Set(float64(len(s.queue)))
+			s.metrics.queue.Dec()
 			return
 		}
 	}
@@ -140,14 +140,14 @@ func (s *scheduler) admit() {
 			return
 		}
 		s.queue = s.queue[1:]
-		s.metrics.queue.Set(float64(len(s.queue)))
+		s.metrics.queue.Dec()
 		if j.ctx.Err() != nil {
 			s.mu.Unlock()
 			continue // its client is gone
 		}
 		best.job = j
 		s.active++
-		s.metrics.active.Set(float64(s.active))
+		s.metrics.active.Inc()
 		s.mu.Unlock()
 		s.bind(best, j, bestN)
 	}
@@ -259,6 +259,7 @@ func (s *scheduler) advance(j *job, q *Seq) {
 	}
 	j.last = now
 	j.generated++
+	j.shown.Store(int64(j.generated))
 	s.metrics.completionTokens.Inc()
 	j.history = append(j.history, tok)
 	out, stopped := j.stop.Add(j.text.Add(tok))
@@ -303,7 +304,7 @@ func (s *scheduler) release(sl *slot) {
 	s.mu.Lock()
 	sl.job = nil
 	s.active--
-	s.metrics.active.Set(float64(s.active))
+	s.metrics.active.Dec()
 	s.mu.Unlock()
 }
 
@@ -312,4 +313,26 @@ func (s *scheduler) busy() (active, queued int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.active, len(s.queue)
+}
+
+// drain ends, once the loop has returned, the jobs still in slots or
+// queued (their clients hear that the model was unloaded), and takes the
+// slots out of the gauges: the model is going away.
+func (s *scheduler) drain() {
+	gone := &outcome{err: &apiError{status: http.StatusServiceUnavailable, Type: "server_error", retryAfter: 1,
+		Message: "api: model " + s.model.ID + " was unloaded; retry"}}
+	for _, sl := range s.slots {
+		if sl.job != nil {
+			sl.job.push(event{final: gone})
+			s.release(sl)
+		}
+	}
+	s.mu.Lock()
+	for _, j := range s.queue {
+		j.push(event{final: gone})
+	}
+	s.metrics.queue.Sub(float64(len(s.queue)))
+	s.queue = nil
+	s.mu.Unlock()
+	s.metrics.slots.Sub(float64(len(s.slots)))
 }

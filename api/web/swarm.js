@@ -11,12 +11,20 @@ function cell(text, cls) {
   return td;
 }
 
+// route describes a route's hops: "addr (layers 0-0, id 1a2b…) → …", or
+// "local" for a model computed in this process.
+function route(hops) {
+  if (!hops.length) return "local";
+  return hops.map((h) => `${h.addr} (layers ${h.layers}${h.id ? ", " + h.id.slice(0, 12) + "…" : ""})`).join(" → ");
+}
+
 function render(s) {
-  document.getElementById("model-name").textContent = s.model;
+  const names = s.models.map((m) => m.id).join(", ") || "no model loaded";
+  document.getElementById("model-name").textContent = names;
   const local = s.peers.length === 0;
   document.getElementById("summary").textContent = local
-    ? `${s.model} computes in this process on ${s.backend} (${s.device}); no peers. ${s.slots.length} slot(s), ${s.queued} queued.`
-    : `${s.model} through ${s.peers.length} peer(s), ${s.peers.filter((p) => !p.up).length} down; ${s.slots.length} slot(s), ${s.queued} queued.`;
+    ? `${names} ${s.models.length > 1 ? "compute" : "computes"} in this process${s.backend ? ` on ${s.backend} (${s.device})` : ""}; no peers. ${s.slots.length} slot(s), ${s.queued} queued.`
+    : `${names} through ${s.peers.length} peer(s), ${s.peers.filter((p) => !p.up).length} down; ${s.slots.length} slot(s), ${s.queued} queued.`;
   const dt = previous ? (s.time - previous.time) / 1000 : 0;
   const before = {};
   if (previous) for (const p of previous.peers) before[p.addr] = p;
@@ -42,10 +50,18 @@ function render(s) {
     return tr;
   });
   document.querySelector("#peers tbody").replaceChildren(...rows);
+  document.querySelector("#requests tbody").replaceChildren(...s.requests.map((q) => {
+    const tr = document.createElement("tr");
+    tr.dataset.request = q.id;
+    tr.append(cell(q.id, "mono"), cell(q.model), cell(String(q.slot)), cell(`${q.prompt_tokens} + ${q.generated}`),
+      cell(route(q.route), "mono route"));
+    return tr;
+  }));
+  document.getElementById("no-requests").hidden = s.requests.length > 0;
   document.querySelector("#slots tbody").replaceChildren(...s.slots.map((sl) => {
     const tr = document.createElement("tr");
-    tr.append(cell(String(sl.slot)), cell(sl.busy ? "busy" : "idle"), cell(sl.request || "", "mono"),
-      cell(sl.route.length ? sl.route.join(" → ") : "local", "mono"));
+    tr.append(cell(sl.model), cell(String(sl.slot)), cell(sl.busy ? "busy" : "idle"), cell(sl.request || "", "mono"),
+      cell(route(sl.route), "mono"));
     return tr;
   }));
   previous = s;

@@ -38,26 +38,9 @@ func list(c *cli.Context) error {
 	if c.NArg() != 0 {
 		return fmt.Errorf("list takes no arguments, got %q (see 'strata list --help')", c.Args().Slice())
 	}
-	cache, err := hub.OpenCache()
+	rows, cacheDir, err := listModels(c.String("models-dir"))
 	if err != nil {
 		return err
-	}
-	cached, err := cache.Models()
-	if err != nil {
-		return err
-	}
-	rows := []listedModel{}
-	for _, cm := range cached {
-		m := listedModel{Name: cm.Name, Source: "hub", Size: cm.Size(), Path: cm.Paths[0]}
-		m.describe(cm.Paths)
-		rows = append(rows, m)
-	}
-	if dir := c.String("models-dir"); dir != "" {
-		found, err := modelsIn(dir)
-		if err != nil {
-			return err
-		}
-		rows = append(rows, found...)
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(os.Stdout)
@@ -65,7 +48,7 @@ func list(c *cli.Context) error {
 		return enc.Encode(rows)
 	}
 	if len(rows) == 0 {
-		fmt.Fprintf(os.Stderr, "no models in %s: 'strata pull mistral-7b' brings one\n", cache.Dir)
+		fmt.Fprintf(os.Stderr, "no models in %s: 'strata pull mistral-7b' brings one\n", cacheDir)
 		return nil
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
@@ -79,6 +62,34 @@ func list(c *cli.Context) error {
 			dash(quant), sizeString(m.Size), m.Context, m.Path)
 	}
 	return w.Flush()
+}
+
+// listModels is every model of the hub cache, then those under dir (when
+// it is not empty): what 'strata list' prints and 'strata server
+// --models-dir' serves. It returns the cache's folder too.
+func listModels(dir string) ([]listedModel, string, error) {
+	cache, err := hub.OpenCache()
+	if err != nil {
+		return nil, "", err
+	}
+	cached, err := cache.Models()
+	if err != nil {
+		return nil, "", err
+	}
+	rows := []listedModel{}
+	for _, cm := range cached {
+		m := listedModel{Name: cm.Name, Source: "hub", Size: cm.Size(), Path: cm.Paths[0]}
+		m.describe(cm.Paths)
+		rows = append(rows, m)
+	}
+	if dir != "" {
+		found, err := modelsIn(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		rows = append(rows, found...)
+	}
+	return rows, cache.Dir, nil
 }
 
 func dash(s string) string {

@@ -437,7 +437,14 @@ const fallbackContext = 4096
 // context, capped (and said so) where the KV caches would take more than
 // the memory left by the weights and activations of 3/4 of the machine's.
 func contextSize(c *cli.Context, f *engine.Fragment, batch, sessions int) (int, error) {
-	cfg := &f.Config
+	have, source := machineMemory()
+	return contextWithin(c, &f.Config, f.End-f.Start, f.WeightBytes(), batch, sessions, have/4*3, have, source)
+}
+
+// contextWithin is contextSize for a model of layers layers and weights
+// bytes whose sessions must fit in room bytes (of have, from source, for
+// the log line).
+func contextWithin(c *cli.Context, cfg *engine.Config, layers int, weights int64, batch, sessions int, room, have int64, source string) (int, error) {
 	if n := c.Int("ctx-size"); n != 0 {
 		if err := checkContext("-c", n); err != nil {
 			return 0, err
@@ -447,25 +454,38 @@ func contextSize(c *cli.Context, f *engine.Fragment, batch, sessions int) (int, 
 		}
 		return n, nil
 	}
-	n := cfg.Context
+	n, uncapped := fitContext(cfg, layers, weights, batch, sessions, room)
+	if cfg.Context <= 0 {
+		slog.Info("the model does not say its context length: -c sets it", "ctx_size", fallbackContext)
+	}
+	if n < uncapped {
+		slog.Info("the context is capped by memory (-c sets it)", "ctx_size", n, "trained", uncapped,
+			"kv_cache", engine.Bytes(cfg.Memory(layers, n, batch).KV*int64(max(sessions, 1))),
+			"memory", engine.Bytes(have), "of", source)
+	}
+	return n, nil
+}
+
+// fitContext is the default context of sessions sessions: the model's
+// trained context (fallbackContext where it says none), at most
+// maxContext, cut to what fits in room bytes beside the weights and
+// activations (a multiple of 256 where that is 256 or more, at least 1).
+// It returns the context before the cut too.
+func fitContext(cfg *engine.Config, layers int, weights int64, batch, sessions int, room int64) (n, uncapped int) {
+	n = cfg.Context
 	if n <= 0 {
 		n = fallbackContext
-		slog.Info("the model does not say its context length: -c sets it", "ctx_size", n)
 	}
 	n = min(n, maxContext)
-	layers := f.End - f.Start
-	have, source := machineMemory()
-	budget := have/4*3 - f.WeightBytes() - cfg.Memory(layers, 0, batch).Activations
+	uncapped = n
+	budget := room - weights - cfg.Memory(layers, 0, batch).Activations
 	perPosition := cfg.Memory(layers, 1, batch).KV * int64(max(sessions, 1))
 	if fit := budget / max(perPosition, 1); fit < int64(n) {
 		capped := int(max(fit, 1))
 		if capped >= 256 {
 			capped = capped / 256 * 256
 		}
-		slog.Info("the context is capped by memory (-c sets it)", "ctx_size", capped, "trained", n,
-			"kv_cache", engine.Bytes(cfg.Memory(layers, capped, batch).KV*int64(max(sessions, 1))),
-			"memory", engine.Bytes(have), "of", source)
 		n = capped
 	}
-	return n, nil
+	return n, uncapped
 }

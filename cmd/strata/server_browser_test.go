@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,67 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// browser starts headless Chromium for the test (skipping without it,
+// unless CI is set), for at most 90 s.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	chromium := needTool(t, "chromium", "chromium-browser", "google-chrome")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
+		chromedp.WindowSize(1400, 900), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// pickModel opens the web chat of a server of several models: its
+// picker offers every one of ids, and a message sent with pick picked
+// gets a streamed answer from that model (the one the swarm endpoint
+// says was used last).
+func pickModel(t *testing.T, s *serverProcess, ids []string, pick string) {
+	t.Helper()
+	ctx := browser(t)
+	var options, content string
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(s.url+"/"),
+		chromedp.WaitReady(`#model option`),
+		chromedp.Text(`#model`, &options),
+		chromedp.SetValue(`#model`, pick),
+		chromedp.Click(`#settings-toggle`),
+		chromedp.SetValue(`#temperature`, "0"),
+		chromedp.SetValue(`#max_tokens`, "8"),
+		chromedp.SendKeys(`#input`, "Hello"),
+		chromedp.Click(`#send`),
+		chromedp.WaitVisible(`.msg.assistant[data-done="true"]`),
+		chromedp.Text(`.msg.assistant[data-done="true"] .content`, &content),
+	)
+	if err != nil {
+		t.Fatalf("the chat page: %v\nserver log:\n%s", err, s.logText())
+	}
+	for _, id := range ids {
+		if !strings.Contains(options, id) {
+			t.Errorf("the model picker offers %q, not %q", options, id)
+		}
+	}
+	res, err := http.Get(s.url + "/api/swarm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var swarm struct {
+		Models []struct{ ID string } `json:"models"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&swarm); err != nil || len(swarm.Models) == 0 || swarm.Models[0].ID != pick {
+		t.Errorf("after a chat with %s picked, the model used last is %+v (%v)", pick, swarm.Models, err)
+	}
+	if strings.TrimSpace(content) == "" {
+		t.Errorf("the answer of %s on the page is empty", pick)
+	}
+}
+
 // browse drives headless Chromium through the web chat and the swarm
 // page of s: it picks the model, sends a message and waits for the
 // streamed answer, then sees every peer on the swarm page, and down
@@ -19,15 +81,7 @@ import (
 // temporary folder and /tmp/strata-screens.
 func browse(t *testing.T, s *serverProcess, model string, peers []string, down *peerProcess) {
 	t.Helper()
-	chromium := needTool(t, "chromium", "chromium-browser", "google-chrome")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.WindowSize(1400, 900), chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	ctx := browser(t)
 	shots := t.TempDir()
 	save := func(name string, png []byte) {
 		p := filepath.Join(shots, name)

@@ -21,14 +21,19 @@ type serverProcess struct {
 	log string
 }
 
-// startServer starts `strata server MODEL args…` on a free loopback port.
+// startServer starts `strata server MODEL args…` on a free loopback port
+// (with no MODEL when model is empty: --models-dir).
 func startServer(t *testing.T, model string, args ...string) *serverProcess {
 	t.Helper()
 	dir := t.TempDir()
 	addrFile := filepath.Join(dir, "addr")
 	logPath := filepath.Join(dir, "server.log")
 	log, _ := os.Create(logPath)
-	all := append([]string{"server", model, "--port", "0", "--addr-file", addrFile, "--backend", "cpu", "-t", "1"}, args...)
+	all := []string{"server"}
+	if model != "" {
+		all = append(all, model)
+	}
+	all = append(append(all, "--port", "0", "--addr-file", addrFile, "--backend", "cpu", "-t", "1"), args...)
 	cmd := exec.Command(strataBin, all...)
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
