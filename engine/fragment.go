@@ -112,11 +112,7 @@ func NewFragment(file *gguf.File, b Backend, o FragmentOptions) (*Fragment, erro
 	f := &Fragment{Config: c, Start: o.Start, End: o.End, b: b, batch: o.Batch, probe: o.Probe}
 	l := &loader{f: file, b: b, used: map[string]bool{}, progress: o.Progress}
 	if l.progress != nil {
-		for _, t := range fragmentTensors(file, f.Start, f.End, f.First(), f.Last()) {
-			if t.Name != "rope_freqs.weight" { // read apart, not loaded
-				l.total += int64(t.Size)
-			}
-		}
+		l.total = WeightBytes(file, f.Start, f.End, f.First(), f.Last())
 	}
 	if f.First() {
 		if f.embed, err = l.load("token_embd.weight", c.Embedding, c.Vocab); err != nil {
