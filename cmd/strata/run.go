@@ -454,7 +454,7 @@ func contextSize(c *cli.Context, f *engine.Fragment, batch, sessions int) (int, 
 	}
 	n = min(n, maxContext)
 	layers := f.End - f.Start
-	have, source := machineMemory()
+	have, source := engine.MachineMemory()
 	budget := have/4*3 - f.WeightBytes() - cfg.Memory(layers, 0, batch).Activations
 	perPosition := cfg.Memory(layers, 1, batch).KV * int64(max(sessions, 1))
 	if fit := budget / max(perPosition, 1); fit < int64(n) {
