@@ -133,6 +133,10 @@ func (w *weight) Type() gguf.TensorType { return w.typ }
 func (w *weight) Rows() int             { return w.rows }
 func (w *weight) Cols() int             { return w.cols }
 
+// Release drops the weight's references to the mapped file and its
+// decoded vector.
+func (w *weight) Release() { w.data, w.vector = nil, nil }
+
 // row returns the bytes of row r.
 func (w *weight) row(r int) []byte { return w.data[r*w.rowBytes : (r+1)*w.rowBytes] }
 
