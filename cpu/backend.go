@@ -136,11 +136,21 @@ type weight struct {
 	kernel     rowsKernel                      // the type's matrix-vector kernel
 	integer    integerKernel                   // the type's integer kernel, for the K formats
 	vector     []float32                       // the values of a one-row weight (norms), decoded at load
+	own        *mapping                        // the memory data lives in, when it is a copy outside the Go heap
 }
 
 func (w *weight) Type() gguf.TensorType { return w.typ }
 func (w *weight) Rows() int             { return w.rows }
 func (w *weight) Cols() int             { return w.cols }
+
+// Release unmaps the weight's copy, or drops its references to the
+// mapped file, and its decoded vector.
+func (w *weight) Release() {
+	if w.own != nil {
+		w.own.free()
+	}
+	w.data, w.vector, w.own = nil, nil, nil
+}
 
 // row returns the bytes of row r.
 func (w *weight) row(r int) []byte { return w.data[r*w.rowBytes : (r+1)*w.rowBytes] }
@@ -173,11 +183,9 @@ func (b *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, er
 		decode(w.vector, data)
 	}
 	if b.copies {
-		own, err := ownCopy(w, data)
-		if err != nil {
+		if err := ownCopy(w, data); err != nil {
 			return nil, fmt.Errorf("cpu: tensor %q: %w", t.Name, err)
 		}
-		w.data = own
 	}
 	b.ensureScratch(tileRows * cols)
 	return w, nil

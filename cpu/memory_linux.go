@@ -11,22 +11,23 @@ import (
 // backend's own here.
 const ownMemory = true
 
-// ownCopy returns a copy of data, in an anonymous mapping aligned to huge
-// pages and advised to be backed by them, so that a pass over a large
-// matrix walks a few hundred TLB entries instead of one per 4 KiB page.
-// One goroutine copies: on a virtual machine whose host backs memory at
-// its first touch, two faulting at once took three times as long as one.
-// The mapping is unmapped once owner is
-// unreachable. Tensors smaller than a huge page are copied onto the Go
+// ownCopy sets owner.data to a copy of data, in an anonymous mapping
+// aligned to huge pages and advised to be backed by them, so that a pass
+// over a large matrix walks a few hundred TLB entries instead of one per
+// 4 KiB page. One goroutine copies: on a virtual machine whose host backs
+// memory at its first touch, two faulting at once took three times as
+// long as one. The mapping is unmapped by owner's Release, or once owner
+// is unreachable. Tensors smaller than a huge page are copied onto the Go
 // heap: a huge page each would waste more than they weigh.
-func ownCopy(owner *weight, data []byte) ([]byte, error) {
+func ownCopy(owner *weight, data []byte) error {
 	if len(data) < hugePage {
-		return append([]byte(nil), data...), nil
+		owner.data = append([]byte(nil), data...)
+		return nil
 	}
 	size := (len(data) + hugePage - 1) &^ (hugePage - 1)
 	m, err := syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
-		return nil, fmt.Errorf("%d bytes of memory for its copy: %w", len(data), err)
+		return fmt.Errorf("%d bytes of memory for its copy: %w", len(data), err)
 	}
 	at := uintptr(unsafe.Pointer(&m[0]))
 	off := int((at+hugePage-1)&^(hugePage-1) - at)
@@ -38,6 +39,11 @@ func ownCopy(owner *weight, data []byte) ([]byte, error) {
 	// never wrong.
 	_ = syscall.Madvise(own[:len(data)&^(hugePage-1)], syscall.MADV_HUGEPAGE)
 	copy(own, data)
-	runtime.AddCleanup(owner, func(m []byte) { _ = syscall.Munmap(m) }, m)
-	return own[:len(data):len(data)], nil
+	owner.data = own[:len(data):len(data)]
+	owner.own = &mapping{bytes: m}
+	runtime.AddCleanup(owner, (*mapping).free, owner.own)
+	return nil
 }
+
+// unmap returns a mapping's memory to the system.
+func unmap(b []byte) { _ = syscall.Munmap(b) }

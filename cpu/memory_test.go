@@ -60,5 +60,13 @@ func TestCopiedWeights(t *testing.T) {
 				t.Fatalf("%d rows: output %d of the mapped weight is %v after zeroing its bytes: it holds a copy", rows, i, zeros[i])
 			}
 		}
+		own := w.(*weight).own
+		if want := ownMemory && rows == 4096; (own != nil) != want {
+			t.Fatalf("%d rows: in memory outside the Go heap: %v, want %v", rows, own != nil, want)
+		}
+		w.(*weight).Release()
+		if own != nil && !own.freed.Load() {
+			t.Fatalf("%d rows: Release left the copy mapped", rows)
+		}
 	}
 }

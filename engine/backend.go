@@ -84,6 +84,10 @@ type Weight interface {
 	Type() gguf.TensorType
 	Rows() int
 	Cols() int
+	// Release frees what the backend holds of the weight (a copy in
+	// device memory); the weight must not be used after, and queued
+	// operations that use it must have been read.
+	Release()
 }
 
 // A Tensor is an f32 activation on a backend.

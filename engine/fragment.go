@@ -64,6 +64,8 @@ type Fragment struct {
 	// 0, batch rows each.
 	sq, sk, sv, satt Tensor
 
+	closed bool
+
 	one    [1]Part   // Forward's part
 	segs   []segment // the current pass's segments
 	rows   []int     // rows of the current pass whose logits are asked for
@@ -112,11 +114,7 @@ func NewFragment(file *gguf.File, b Backend, o FragmentOptions) (*Fragment, erro
 	f := &Fragment{Config: c, Start: o.Start, End: o.End, b: b, batch: o.Batch, probe: o.Probe}
 	l := &loader{f: file, b: b, used: map[string]bool{}, progress: o.Progress}
 	if l.progress != nil {
-		for _, t := range fragmentTensors(file, f.Start, f.End, f.First(), f.Last()) {
-			if t.Name != "rope_freqs.weight" { // read apart, not loaded
-				l.total += int64(t.Size)
-			}
-		}
+		l.total = WeightBytes(file, f.Start, f.End, f.First(), f.Last())
 	}
 	if f.First() {
 		if f.embed, err = l.load("token_embd.weight", c.Embedding, c.Vocab); err != nil {
@@ -213,6 +211,35 @@ func (f *Fragment) allocate() error {
 	return nil
 }
 
+// Close releases the fragment's weights and activations on its backend
+// (the CPU's maps the file and copies nothing of it; a GPU frees its
+// copies). Its sessions must be closed first. A closed fragment computes
+// nothing more: Forward and NewSession return ErrClosed.
+func (f *Fragment) Close() {
+	if f.closed {
+		return
+	}
+	f.closed = true
+	for _, t := range []Tensor{f.x, f.xb, f.q, f.k, f.v, f.att, f.gate, f.up, f.logits, f.sq, f.sk, f.sv, f.satt} {
+		if t != nil {
+			t.Release()
+		}
+	}
+	weights := []Weight{f.embed, f.norm}
+	if f.head != f.embed {
+		weights = append(weights, f.head)
+	}
+	for _, l := range f.layers {
+		weights = append(weights, l.attnNorm, l.q, l.k, l.v, l.output, l.ffnNorm, l.gate, l.up, l.down)
+	}
+	for _, w := range weights {
+		if w != nil {
+			w.Release()
+		}
+	}
+	f.layers = nil
+}
+
 // A Session is one sequence's state in a fragment: the KV cache of the
 // fragment's layers and the next position.
 type Session struct {
@@ -226,6 +253,9 @@ type Session struct {
 func (f *Fragment) NewSession(context int) (*Session, error) {
 	if context <= 0 {
 		return nil, fmt.Errorf("engine: context of %d positions", context)
+	}
+	if f.closed {
+		return nil, fmt.Errorf("engine: the fragment is closed: %w", ErrClosed)
 	}
 	c, err := f.b.NewCache(f.End-f.Start, context, f.Config.KVWidth())
 	if err != nil {
@@ -261,7 +291,7 @@ func (s *Session) Truncate(pos int) {
 // ErrContextFull reports input that does not fit the session's context.
 var ErrContextFull = errors.New("context full")
 
-// ErrClosed reports the use of a session after its Close.
+// ErrClosed reports the use of a session or fragment after its Close.
 var ErrClosed = errors.New("session closed")
 
 // ErrBadInput reports a token or hidden state a fragment cannot take.

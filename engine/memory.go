@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-
-	"strata/gguf"
 )
 
 // Memory is what computing a fragment takes besides its weights: the
@@ -95,16 +93,4 @@ func sum(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return a + b
-}
-
-// WeightBytes is the size of the tensors that a fragment of layers
-// [start, end) of f loads (the embedding with the first layer, the norm
-// and head with the last): what a backend that copies its weights
-// (WeightCopier) holds in memory of its own.
-func (c *Config) WeightBytes(f *gguf.File, start, end int) int64 {
-	var n int64
-	for _, t := range fragmentTensors(f, start, end, start == 0, end == c.Layers) {
-		n += int64(t.Size)
-	}
-	return n
 }

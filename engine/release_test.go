@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"testing"
 
 	"strata/engine"
@@ -121,5 +122,35 @@ func TestAllLogitsReleasesTensor(t *testing.T) {
 	}
 	if b.live != live {
 		t.Fatalf("%d tensors live after a decode step, %d before", b.live, live)
+	}
+}
+
+// TestFragmentClose checks that closing a fragment releases every tensor
+// it allocated, and that it computes nothing after.
+func TestFragmentClose(t *testing.T) {
+	b := &countingBackend{Backend: cpuBackend(t), t: t}
+	frag, err := engine.NewFragment(openTiny(t), b, engine.FragmentOptions{Batch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := frag.NewSession(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, frag.Config.Vocab)
+	if err := frag.Forward(out, s, engine.Batch{Tokens: []int32{1, 415}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	frag.Close()
+	frag.Close() // a second Close does nothing
+	if b.live != 0 {
+		t.Errorf("%d tensors live after Close", b.live)
+	}
+	if _, err := frag.NewSession(16); !errors.Is(err, engine.ErrClosed) {
+		t.Errorf("NewSession after Close: %v", err)
+	}
+	if err := frag.Forward(out, s, engine.Batch{Tokens: []int32{1}}); !errors.Is(err, engine.ErrClosed) {
+		t.Errorf("Forward after Close: %v", err)
 	}
 }

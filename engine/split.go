@@ -225,6 +225,21 @@ func Split(src string, ranges [][2]int, dir string, progress func(done, total in
 	return m, nil
 }
 
+// WeightBytes is the size of the weights a fragment of layers [start,
+// end) of the model in f loads (Fragment.WeightBytes once loaded): its
+// layers' tensors, the embedding if first, the final norm and head if
+// last (the embedding, where the head is tied to it and the fragment is
+// not first too). start = end counts the ends alone.
+func WeightBytes(f *gguf.File, start, end int, first, last bool) int64 {
+	var n int64
+	for _, t := range fragmentTensors(f, start, end, first, last) {
+		if t.Name != "rope_freqs.weight" { // read apart, not loaded
+			n += int64(t.Size)
+		}
+	}
+	return n
+}
+
 // fragmentTensors lists the tensors a fragment of layers [start, end) needs.
 func fragmentTensors(f *gguf.File, start, end int, first, last bool) []*gguf.TensorInfo {
 	var out []*gguf.TensorInfo

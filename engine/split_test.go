@@ -60,3 +60,23 @@ func TestSplitFragmentsCompose(t *testing.T) {
 		t.Fatal("the fragments' logits differ from the whole model's")
 	}
 }
+
+// TestWeightBytes checks WeightBytes against what fragments load, and
+// the total their progress counts to.
+func TestWeightBytes(t *testing.T) {
+	f := openTiny(t)
+	b := cpuBackend(t)
+	layers := 4
+	for _, r := range [][2]int{{0, 1}, {1, 3}, {3, 4}, {0, 4}} {
+		var total int64
+		frag, err := engine.NewFragment(f, b, engine.FragmentOptions{Start: r[0], End: r[1], Batch: 1,
+			Progress: func(done, all int64) { total = all }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := engine.WeightBytes(f, r[0], r[1], r[0] == 0, r[1] == layers)
+		if frag.WeightBytes() != want || total != want {
+			t.Errorf("layers %d-%d: WeightBytes %d, the fragment loads %d, its progress counts to %d", r[0], r[1]-1, want, frag.WeightBytes(), total)
+		}
+	}
+}

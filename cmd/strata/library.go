@@ -180,10 +180,10 @@ func (l *library) Load(ctx context.Context, id string) (*api.Model, func(), erro
 func budgetFlag(c *cli.Context) (int64, string, error) {
 	s := c.String("models-memory")
 	if s == "" || strings.EqualFold(s, "auto") {
-		have, source := machineMemory()
+		have, source := engine.MachineMemory()
 		return have / 4 * 3, fmt.Sprintf("--models-memory auto: 3/4 of %s, %s", source, engine.Bytes(have)), nil
 	}
-	n, err := parseSize(s)
+	n, err := engine.ParseSize(s)
 	if err != nil || n <= 0 {
 		return 0, "", fmt.Errorf("--models-memory %s: want a size in bytes, or with a unit (512M, 16G), or auto", s)
 	}

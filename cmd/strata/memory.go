@@ -4,17 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 
 	"strata/cpu"
 	"strata/engine"
 	"strata/gguf"
 )
-
-// unknownMemory is the bound on the memory sizes imply where the
-// machine's memory cannot be read.
-const unknownMemory = 1 << 40
 
 // checkMemory refuses sizes whose memory (engine.Config.Memory: the
 // activations of a batch, one session's KV cache) would not fit in the
@@ -24,7 +18,7 @@ const unknownMemory = 1 << 40
 // the flag that asked for the context ("-c 4096").
 func checkMemory(cfg *engine.Config, layers, context, batch int, contextFlag string) error {
 	m := cfg.Memory(layers, context, batch)
-	have, source := machineMemory()
+	have, source := engine.MachineMemory()
 	if m.Total() <= have {
 		return nil
 	}
@@ -47,8 +41,8 @@ func checkWeights(b engine.Backend, f *gguf.File, start, end int) error {
 	if err != nil {
 		return err
 	}
-	need := cfg.WeightBytes(f, start, end)
-	have, source := machineMemory()
+	need := engine.WeightBytes(f, start, end, start == 0, end == cfg.Layers)
+	have, source := engine.MachineMemory()
 	if need <= have {
 		return nil
 	}
@@ -60,55 +54,21 @@ func checkWeights(b engine.Backend, f *gguf.File, start, end int) error {
 // could together outgrow the machine's memory.
 func warnSessions(cfg *engine.Config, layers, context, batch, sessions int) {
 	m := cfg.Memory(layers, context, batch)
-	have, source := machineMemory()
+	have, source := engine.MachineMemory()
 	if all := m.KV * int64(sessions); all/int64(sessions) != m.KV || all > have {
 		slog.Warn("the sessions could outgrow memory", "sessions", sessions, "kv_each", engine.Bytes(m.KV),
 			"memory", engine.Bytes(have), "of", source)
 	}
 }
 
-// memoryEnv, when set, is the memory strata plans for instead of the
-// machine's: STRATA_MEMORY=16G.
-const memoryEnv = "STRATA_MEMORY"
-
-// machineMemory is the memory a process of this machine can use, and
-// where that figure comes from.
-func machineMemory() (int64, string) {
-	if n, err := parseSize(os.Getenv(memoryEnv)); err == nil && n > 0 {
-		return n, memoryEnv
-	}
-	if n, source := physicalMemory(); n > 0 {
-		return n, source
-	}
-	return unknownMemory, "the bound strata sets where it cannot read the machine's memory"
-}
-
 // checkMemoryEnv refuses a STRATA_MEMORY that is not a size.
 func checkMemoryEnv() error {
-	s := os.Getenv(memoryEnv)
+	s := os.Getenv(engine.MemoryEnv)
 	if s == "" {
 		return nil
 	}
-	if n, err := parseSize(s); err != nil || n <= 0 {
-		return fmt.Errorf("%s=%s: want a size in bytes, or with a unit: 512M, 16G, 1T", memoryEnv, s)
+	if n, err := engine.ParseSize(s); err != nil || n <= 0 {
+		return fmt.Errorf("%s=%s: want a size in bytes, or with a unit: 512M, 16G, 1T", engine.MemoryEnv, s)
 	}
 	return nil
-}
-
-// parseSize reads a size: bytes, or a number with K, M, G or T (binary
-// units, optionally followed by iB or B).
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	num := strings.TrimRight(s, "KMGTiBkmgtb")
-	unit := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s[len(num):]), "B"), "I")
-	shift := map[string]uint{"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
-	sh, ok := shift[unit]
-	if !ok {
-		return 0, fmt.Errorf("unit %q", s[len(num):])
-	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v < 0 || v*float64(uint64(1)<<sh) >= 1<<62 {
-		return 0, fmt.Errorf("size %q", s)
-	}
-	return int64(v * float64(uint64(1)<<sh)), nil
 }

@@ -437,7 +437,7 @@ const fallbackContext = 4096
 // context, capped (and said so) where the KV caches would take more than
 // the memory left by the weights and activations of 3/4 of the machine's.
 func contextSize(c *cli.Context, f *engine.Fragment, batch, sessions int) (int, error) {
-	have, source := machineMemory()
+	have, source := engine.MachineMemory()
 	return contextWithin(c, &f.Config, f.End-f.Start, f.WeightBytes(), batch, sessions, have/4*3, have, source)
 }
 

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package engine
 
 // physicalMemory is unknown off Linux.
 func physicalMemory() (int64, string) { return 0, "" }
