@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -219,10 +220,24 @@ func (m *Membership) join(ctx context.Context, seeds []string) error {
 		return fmt.Errorf("swarm: join %v: %w", seeds, ctx.Err())
 	case res := <-r:
 		if res.n == 0 {
-			return fmt.Errorf("%w (another swarm secret, or not running?): %v", ErrJoin, res.err)
+			return fmt.Errorf("%w (another swarm secret, or not running?): %s", ErrJoin, oneLine(res.err))
 		}
 		return nil
 	}
+}
+
+// oneLine is memberlist's error for a join, which lists each seed's
+// failure on lines of its own, on one line.
+func oneLine(err error) string {
+	var list interface{ WrappedErrors() []error }
+	if !errors.As(err, &list) {
+		return fmt.Sprint(err)
+	}
+	parts := make([]string, 0, len(list.WrappedErrors()))
+	for _, e := range list.WrappedErrors() {
+		parts = append(parts, e.Error())
+	}
+	return strings.Join(parts, "; ")
 }
 
 // ID is the member's identity, its name in the swarm.
