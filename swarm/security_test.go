@@ -266,7 +266,6 @@ func TestForgedIdentityRefused(t *testing.T) {
 		return append(append(attacker.Sign(signedMessage(other.ID(), g, 0, body)), 0), body...)
 	}
 	rawNode(t, key, other.ID(), forgedOther).Join([]string{a.Gossip()})
-	settle()
 	third := newIdentity(t)
 	rawNode(t, key, third.ID(), func(string) []byte { return victimMeta }).Join([]string{a.Gossip()})
 
