@@ -28,6 +28,9 @@ type Member struct {
 // ErrJoin reports that no seed let this node in.
 var ErrJoin = errors.New("swarm: no seed let this node in")
 
+// ErrClosed reports a call on a member that was closed (or left).
+var ErrClosed = errors.New("swarm: member closed")
+
 // gossipLabel is memberlist's label on every packet and stream: gossip
 // of another application is told apart before decryption.
 const gossipLabel = "strata"
@@ -319,7 +322,18 @@ func coordinatorOf(members []Member) string {
 func (m *Membership) Plan() (Assignment, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.plan, m.plan.Coordinator != ""
+	a := m.plan
+	a.Plan = slices.Clone(a.Plan)
+	return a, a.Coordinator != ""
+}
+
+func (m *Membership) closed() bool {
+	select {
+	case <-m.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // UpdateMeta changes what the member tells the swarm about itself, and
@@ -331,6 +345,9 @@ func (m *Membership) UpdateMeta(ctx context.Context, meta Meta) error {
 }
 
 func (m *Membership) updateMeta(ctx context.Context, s signedMeta, timeout time.Duration) error {
+	if m.closed() {
+		return ErrClosed
+	}
 	b, err := encodeMeta(m.cfg.Identity, m.gossip, s)
 	if err != nil {
 		return err
@@ -359,6 +376,9 @@ func (m *Membership) updateMeta(ctx context.Context, s signedMeta, timeout time.
 // done for the word to go out, then closes it. The others see it leave
 // at once (MemberLeft) rather than fail after a timeout.
 func (m *Membership) Leave(ctx context.Context) error {
+	if m.closed() {
+		return ErrClosed
+	}
 	timeout := m.cfg.ProbeInterval * 5
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)

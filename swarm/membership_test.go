@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,7 +258,7 @@ func TestEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Second, "metadata update", func() bool { return r.has(MemberUpdated, mb.ID()) })
-	for _, m := range ma.Members() {
+	for _, m := range append(ma.Members(), mb.Members()...) {
 		if m.ID == mb.ID() && m.Meta != want {
 			t.Errorf("member's meta %+v, want %+v", m.Meta, want)
 		}
@@ -265,6 +266,12 @@ func TestEvents(t *testing.T) {
 
 	if err := mb.Leave(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if err := mb.Leave(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("a second Leave: err = %v, want ErrClosed", err)
+	}
+	if err := mb.UpdateMeta(context.Background(), want); !errors.Is(err, ErrClosed) {
+		t.Errorf("UpdateMeta after Leave: err = %v, want ErrClosed", err)
 	}
 	eventually(t, 2*time.Second, "leave", func() bool { return r.has(MemberLeft, mb.ID()) })
 	mc.Close()
@@ -297,4 +304,66 @@ func TestUpdateMetaTooLarge(t *testing.T) {
 	if _, err := Join(context.Background(), cfg); !errors.Is(err, ErrMetaTooLarge) {
 		t.Errorf("Join with oversized meta: err = %v, want ErrMetaTooLarge", err)
 	}
+}
+
+// TestPlanFailedAndLarge: a coordinator whose plan function refuses the
+// swarm says so once (PlanFailed) and keeps no plan; once the swarm can
+// be planned, a plan far larger than a UDP packet (200 KB) reaches every
+// member.
+func TestPlanFailedAndLarge(t *testing.T) {
+	s := newSecret(t)
+	filler := strings.Repeat("x", 200<<10)
+	var fails sync.Map
+	plan := func(ms []Member) ([]byte, error) {
+		if len(ms) < 3 {
+			return nil, errors.New("need 3 members")
+		}
+		ids := []string{filler}
+		for _, m := range ms {
+			ids = append(ids, m.ID)
+		}
+		return json.Marshal(ids)
+	}
+	var ms []*Membership
+	for i := range 3 {
+		cfg := testConfig(t, s)
+		cfg.Plan = plan
+		cfg.Events = func(e Event) {
+			if e.Kind == PlanFailed {
+				n, _ := fails.LoadOrStore(i, new(atomic.Int32))
+				n.(*atomic.Int32).Add(1)
+			}
+		}
+		if i > 0 {
+			cfg.Join = []string{ms[0].Gossip()}
+		}
+		ms = append(ms, join(t, cfg))
+		if i == 0 {
+			eventually(t, 2*time.Second, "PlanFailed", func() bool { _, ok := fails.Load(0); return ok })
+			if _, ok := ms[0].Plan(); ok {
+				t.Error("a plan from a plan function that failed")
+			}
+		}
+	}
+	want := ids(ms)
+	took := eventually(t, 5*time.Second, "a 200 KB plan reaches all three", func() bool {
+		for _, m := range ms {
+			a, ok := m.Plan()
+			if !ok {
+				return false
+			}
+			got := planIDs(t, a)
+			if len(got) != 4 || got[0] != filler || !slices.Equal(got[1:], want) {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("a 200 KB plan everywhere %v after the third joined", took.Round(time.Millisecond))
+	fails.Range(func(k, v any) bool {
+		if n := v.(*atomic.Int32).Load(); n != 1 {
+			t.Errorf("member %v: %d PlanFailed events for one failure, want 1", k, n)
+		}
+		return true
+	})
 }

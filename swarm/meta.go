@@ -174,5 +174,7 @@ func decodeMeta(name, gossip string, b []byte) (signedMeta, error) {
 }
 
 // ErrForged reports gossip not signed by the identity it names: a member
-// that claims another's identity, or replays another's metadata.
+// that claims another's identity, or replays another's metadata. Its
+// text has no package prefix: it is always wrapped by one naming the
+// member or the plan.
 var ErrForged = errors.New("not signed by the identity it names (forged, or replayed from another address)")
