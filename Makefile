@@ -15,7 +15,7 @@ HAVE_VULKAN_H := $(shell echo '$(hash)include <vulkan/vulkan.h>' | $(CC) -E -x c
 ifneq ($(HAVE_VULKAN_H),yes)
 export CGO_ENABLED := 0
 RACE_CGO := $(if $(HAVE_CC),1,)
-RACE_PKGS := ./cpu ./engine
+RACE_PKGS := ./cpu ./engine ./swarm
 ifeq ($(MAKELEVEL),0)
 ifeq ($(HAVE_CC),yes)
 $(info strata: $(CC) finds no vulkan/vulkan.h (Debian: apt install libvulkan-dev): building CPU-only, without Vulkan; the race detector runs on $(RACE_PKGS))
@@ -25,7 +25,7 @@ endif
 endif
 else
 RACE_CGO := 1
-RACE_PKGS := ./cpu ./engine ./transport
+RACE_PKGS := ./cpu ./engine ./transport ./swarm
 endif
 
 # The commit, for strata version where the go command stamps none (a git

@@ -86,6 +86,22 @@ func (id *Identity) ID() string { return keyID(id.key.Public().(ed25519.PublicKe
 
 func (id *Identity) public() ed25519.PublicKey { return id.key.Public().(ed25519.PublicKey) }
 
+// Sign signs msg with the identity's Ed25519 key. The same key signs the
+// node's TLS handshakes, so callers begin msg with a label of their own
+// (as swarm does), which no TLS or certificate message can begin with.
+func (id *Identity) Sign(msg []byte) []byte { return ed25519.Sign(id.key, msg) }
+
+// VerifyID reports whether sig is a signature of msg by the identity
+// whose ID is id. An id that is not one (not base32 of an Ed25519 key)
+// verifies nothing.
+func VerifyID(id string, msg, sig []byte) bool {
+	k, err := idEncoding.DecodeString(strings.ToUpper(id))
+	if err != nil || len(k) != ed25519.PublicKeySize || keyID(k) != id {
+		return false
+	}
+	return ed25519.Verify(ed25519.PublicKey(k), msg, sig)
+}
+
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 func keyID(k ed25519.PublicKey) string { return strings.ToLower(idEncoding.EncodeToString(k)) }
