@@ -136,6 +136,18 @@ type weight struct {
 	kernel     rowsKernel                      // the type's matrix-vector kernel
 	integer    integerKernel                   // the type's integer kernel, for the K formats
 	vector     []float32                       // the values of a one-row weight (norms), decoded at load
+	unmap      func()                          // frees the backend's own copy of data, if it made one in a mapping
+}
+
+// Release frees the backend's own copy of the weight now, rather than
+// once the weight is unreachable (engine.ReleasableWeight). A weight
+// computing from the file's mapping lets go of it.
+func (w *weight) Release() {
+	if w.unmap != nil {
+		w.unmap()
+		w.unmap = nil
+	}
+	w.data, w.vector = nil, nil
 }
 
 func (w *weight) Type() gguf.TensorType { return w.typ }

@@ -17,7 +17,7 @@ const ownMemory = true
 // One goroutine copies: on a virtual machine whose host backs memory at
 // its first touch, two faulting at once took three times as long as one.
 // The mapping is unmapped once owner is
-// unreachable. Tensors smaller than a huge page are copied onto the Go
+// unreachable, or at owner's Release. Tensors smaller than a huge page are copied onto the Go
 // heap: a huge page each would waste more than they weigh.
 func ownCopy(owner *weight, data []byte) ([]byte, error) {
 	if len(data) < hugePage {
@@ -38,6 +38,10 @@ func ownCopy(owner *weight, data []byte) ([]byte, error) {
 	// never wrong.
 	_ = syscall.Madvise(own[:len(data)&^(hugePage-1)], syscall.MADV_HUGEPAGE)
 	copy(own, data)
-	runtime.AddCleanup(owner, func(m []byte) { _ = syscall.Munmap(m) }, m)
+	cleanup := runtime.AddCleanup(owner, func(m []byte) { _ = syscall.Munmap(m) }, m)
+	owner.unmap = func() {
+		cleanup.Stop()
+		_ = syscall.Munmap(m)
+	}
 	return own[:len(data):len(data)], nil
 }

@@ -69,6 +69,7 @@ type Fragment struct {
 	rows   []int     // rows of the current pass whose logits are asked for
 	tokens []int32   // the current pass's tokens, when it has several parts
 	hidden []float32 // its hidden states (rows × Embedding), when it has several parts
+	closed bool      // Close has released the weights
 }
 
 // First reports whether the fragment embeds tokens.
@@ -226,6 +227,9 @@ type Session struct {
 func (f *Fragment) NewSession(context int) (*Session, error) {
 	if context <= 0 {
 		return nil, fmt.Errorf("engine: context of %d positions", context)
+	}
+	if f.closed {
+		return nil, errFragmentClosed
 	}
 	c, err := f.b.NewCache(f.End-f.Start, context, f.Config.KVWidth())
 	if err != nil {

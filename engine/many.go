@@ -49,6 +49,9 @@ func (f *Fragment) ForwardMany(parts []Part) error {
 	if len(parts) == 0 {
 		return fmt.Errorf("engine: %w: no parts", ErrBadInput)
 	}
+	if f.closed {
+		return errFragmentClosed
+	}
 	asked := 0 // rows whose logits are asked for
 	for i := range parts {
 		p := &parts[i]

@@ -1,9 +1,11 @@
 package engine_test
 
 import (
+	"errors"
 	"testing"
 
 	"strata/engine"
+	"strata/gguf"
 )
 
 // countingBackend wraps a backend, counting the tensors it holds and
@@ -121,5 +123,82 @@ func TestAllLogitsReleasesTensor(t *testing.T) {
 	}
 	if b.live != live {
 		t.Fatalf("%d tensors live after a decode step, %d before", b.live, live)
+	}
+}
+
+// releasingBackend counts the weights it loaded and those released.
+type releasingBackend struct {
+	*countingBackend
+	loaded, released int
+}
+
+type releasedWeight struct {
+	engine.ReleasableWeight
+	b *releasingBackend
+}
+
+func (w *releasedWeight) Release() {
+	w.b.released++
+	w.ReleasableWeight.Release()
+}
+
+func (b *releasingBackend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, error) {
+	w, err := b.countingBackend.LoadWeight(t, data)
+	if err != nil {
+		return nil, err
+	}
+	b.loaded++
+	return &releasedWeight{ReleasableWeight: w.(engine.ReleasableWeight), b: b}, nil
+}
+
+func (b *releasingBackend) unwrap(w engine.Weight) engine.Weight { return w.(*releasedWeight).ReleasableWeight }
+
+func (b *releasingBackend) Embed(out engine.Tensor, table engine.Weight, tokens []int32) {
+	b.countingBackend.Embed(out, b.unwrap(table), tokens)
+}
+
+func (b *releasingBackend) RMSNorm(out, x engine.Tensor, w engine.Weight, n int, eps float32) {
+	b.countingBackend.RMSNorm(out, x, b.unwrap(w), n, eps)
+}
+
+func (b *releasingBackend) MatMul(out engine.Tensor, w engine.Weight, x engine.Tensor, n int) {
+	b.countingBackend.MatMul(out, b.unwrap(w), x, n)
+}
+
+// TestFragmentClose checks that closing a fragment releases every weight
+// once (the tied head with the embedding) and every activation, and that
+// a closed fragment refuses work with ErrClosed instead of computing on
+// released memory.
+func TestFragmentClose(t *testing.T) {
+	b := &releasingBackend{countingBackend: &countingBackend{Backend: cpuBackend(t), t: t}}
+	frag, err := engine.NewFragment(openTiny(t), b, engine.FragmentOptions{Batch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := frag.NewSession(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := make([]float32, frag.Config.Vocab)
+	if err := frag.Forward(logits, s, engine.Batch{Tokens: []int32{1, 415}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	frag.Close()
+	if b.released != b.loaded || b.loaded == 0 {
+		t.Errorf("%d of %d weights released", b.released, b.loaded)
+	}
+	if b.live != 0 {
+		t.Errorf("%d activations live after Close", b.live)
+	}
+	if frag.WeightBytes() != 0 {
+		t.Errorf("a closed fragment reports %d bytes of weights", frag.WeightBytes())
+	}
+	if _, err := frag.NewSession(16); !errors.Is(err, engine.ErrClosed) {
+		t.Errorf("a session of a closed fragment: %v, want ErrClosed", err)
+	}
+	frag.Close() // twice does nothing
+	if b.released != b.loaded {
+		t.Errorf("closing twice released %d of %d weights", b.released, b.loaded)
 	}
 }

@@ -21,6 +21,7 @@ var errUnsupported = engine.UnsupportedTypes("vulkan", shaders.Types)
 // A weight lives in one or more buffers of whole rows, each within the
 // device's storage buffer range. One-row weights (norms) are kept as f32.
 type weight struct {
+	g          *Backend
 	typ        gguf.TensorType
 	rows, cols int
 	rowBytes   int
@@ -32,6 +33,17 @@ type weight struct {
 type chunk struct {
 	buf         *buffer
 	first, rows int
+}
+
+// Release frees the weight's device buffers (engine.ReleasableWeight).
+func (w *weight) Release() {
+	for _, c := range w.chunks {
+		w.g.release(c.buf)
+	}
+	if w.vector != nil {
+		w.g.release(w.vector)
+	}
+	w.chunks, w.vector = nil, nil
 }
 
 func (w *weight) Type() gguf.TensorType { return w.typ }
@@ -46,7 +58,7 @@ func (g *Backend) CopiesWeights() bool { return true }
 func (g *Backend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.Weight, error) {
 	cols := int(t.Dims[0])
 	rows := int(t.Elements()) / max(cols, 1)
-	w := &weight{typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), shader: strings.ToLower(t.Type.String())}
+	w := &weight{g: g, typ: t.Type, rows: rows, cols: cols, rowBytes: t.Type.RowSize(cols), shader: strings.ToLower(t.Type.String())}
 	if !slices.Contains(shaders.Types, t.Type) {
 		return nil, fmt.Errorf("gpu: tensor %q is %v: %w", t.Name, t.Type, errUnsupported)
 	}
