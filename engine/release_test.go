@@ -151,7 +151,9 @@ func (b *releasingBackend) LoadWeight(t *gguf.TensorInfo, data []byte) (engine.W
 	return &releasedWeight{ReleasableWeight: w.(engine.ReleasableWeight), b: b}, nil
 }
 
-func (b *releasingBackend) unwrap(w engine.Weight) engine.Weight { return w.(*releasedWeight).ReleasableWeight }
+func (b *releasingBackend) unwrap(w engine.Weight) engine.Weight {
+	return w.(*releasedWeight).ReleasableWeight
+}
 
 func (b *releasingBackend) Embed(out engine.Tensor, table engine.Weight, tokens []int32) {
 	b.countingBackend.Embed(out, b.unwrap(table), tokens)
