@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"strata/engine"
@@ -96,8 +97,10 @@ func writeAtomic(path string, b []byte) error {
 	return nil
 }
 
+// isHexSHA256 reports whether s is a sha256 as hub blobs are named: 64
+// lowercase hex digits.
 func isHexSHA256(s string) bool {
-	if len(s) != 64 {
+	if len(s) != 64 || strings.ToLower(s) != s {
 		return false
 	}
 	_, err := hex.DecodeString(s)
