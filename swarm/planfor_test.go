@@ -65,8 +65,8 @@ func TestDecodePlanRefuses(t *testing.T) {
 	for _, body := range []string{
 		`not json`,
 		`{"Stages":[{"Start":0,"End":2,"Peers":["a"]},{"Start":3,"End":4,"Peers":["b"]}]}`, // a gap
-		`{"Stages":[{"Start":0,"End":2,"Peers":[]}]}`,                                     // nobody
-		`{"Stages":[{"Start":2,"End":2,"Peers":["a"]}]}`,                                  // empty
+		`{"Stages":[{"Start":0,"End":2,"Peers":[]}]}`,                                      // nobody
+		`{"Stages":[{"Start":2,"End":2,"Peers":["a"]}]}`,                                   // empty
 	} {
 		if _, err := DecodePlan(Assignment{Version: 3, Coordinator: "c0ffee", Plan: []byte(body)}); err == nil {
 			t.Errorf("%s: decoded", body)

@@ -27,7 +27,10 @@ const (
 	// FrameForwardMany carries several sessions' batches, run together;
 	// the reply is a FrameResult of as many parts (see joinParts).
 	FrameForwardMany FrameType = 12
-	frameTypeEnd     FrameType = 13
+	// FrameMoved answers a request for layers the peer no longer serves
+	// for that session (ErrMoved): UTF-8 message.
+	FrameMoved   FrameType = 13
+	frameTypeEnd FrameType = 14
 )
 
 // HeaderSize is the size of a frame header: type, three reserved bytes,

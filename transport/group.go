@@ -118,14 +118,30 @@ func (g *Group) EvalMany(steps []Step) {
 			batch = append(batch, s)
 		}
 	}
-	if o := g.routes[0].o; len(batch) < 2 || o.VerifyRate > 0 || o.Observe != nil {
+	routes := make([]*Route, len(batch))
+	for i, s := range batch {
+		routes[i] = s.Route
+	}
+	// A route rebuilt after its peers were reassigned (see Route.Eval) may
+	// cover other layers than the others: then each goes alone.
+	if o := g.routes[0].o; len(batch) < 2 || o.VerifyRate > 0 || o.Observe != nil || !sameLayout(routes) {
 		for _, s := range batch {
 			s.Route.NeedLogits(s.Needs)
 			s.Err = s.Route.Eval(s.Logits, s.Tokens)
 		}
 		return
 	}
+	if len(g.hops) != len(routes[0].hops) {
+		g.hops = make([]groupHop, len(routes[0].hops))
+	}
 	g.evalBatch(batch)
+	for _, s := range batch {
+		if errors.Is(s.Err, errNoReplica) {
+			// Its hop's layers are served no more: Eval rebuilds the route.
+			s.Route.NeedLogits(s.Needs)
+			s.Err = s.Route.Eval(s.Logits, s.Tokens)
+		}
+	}
 }
 
 // evalBatch runs the steps through the hops in turn, each hop's requests
@@ -138,7 +154,8 @@ func (g *Group) evalBatch(steps []*Step) {
 		outs := make([][]float32, len(steps))
 		for j, s := range steps {
 			r := s.Route
-			req := &ForwardRequest{Session: r.session, Pos: r.pos, N: len(s.Tokens), Tokens: s.Tokens}
+			h := r.hops[hi]
+			req := &ForwardRequest{Session: r.session, Pos: r.pos, N: len(s.Tokens), Tokens: s.Tokens, Start: h.start, End: h.end}
 			if hi > 0 {
 				req.Tokens, req.Hidden = nil, in[j]
 			}
@@ -161,6 +178,7 @@ func (g *Group) evalBatch(steps []*Step) {
 	}
 	for _, s := range steps {
 		s.Route.pos += len(s.Tokens)
+		s.Route.tokens = append(s.Route.tokens, s.Tokens...)
 	}
 }
 

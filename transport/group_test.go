@@ -138,7 +138,7 @@ func TestForwardManyRefusals(t *testing.T) {
 		outs := make([][]float32, len(reqs))
 		for i, r := range reqs {
 			parts[i] = c.encodeForward(r, WireF32)
-			outs[i] = make([]float32, peer.server.frag.Config.Vocab)
+			outs[i] = make([]float32, peer.server.model.Vocab)
 		}
 		_, err := p.forwardMany(context.Background(), joinParts(parts), outs)
 		return err

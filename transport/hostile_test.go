@@ -215,7 +215,7 @@ func TestHostileInfo(t *testing.T) {
 			c.lie(&info)
 			liar := startHostile(t, h.swarm, info, hang)
 			o := h.options(t)
-			o.Model = &engine.Config{Layers: 4, Embedding: h.replica.server.frag.Config.Embedding, Vocab: h.replica.server.frag.Config.Vocab}
+			o.Model = &engine.Config{Layers: 4, Embedding: h.replica.server.model.Embedding, Vocab: h.replica.server.model.Vocab}
 			start := time.Now()
 			_, err := NewRoute(context.Background(), []string{h.first.addr, liar.addr, h.last.addr}, o)
 			if !errors.Is(err, ErrNoRoute) || !strings.Contains(err.Error(), liar.addr) || !strings.Contains(err.Error(), c.want) {

@@ -14,18 +14,23 @@ import (
 
 // A RemoteError is an error a peer answered with: the peer is alive and
 // refused or failed the request. Busy marks a peer that had no room for
-// it (errors.Is(err, ErrBusy)).
+// it (errors.Is(err, ErrBusy)), Moved one that serves other layers now
+// (errors.Is(err, ErrMoved)).
 type RemoteError struct {
 	Message string
 	Busy    bool
+	Moved   bool
 }
 
 func (e *RemoteError) Error() string { return "peer: " + e.Message }
 
-// Unwrap gives ErrBusy for a busy peer.
+// Unwrap gives ErrBusy for a busy peer, ErrMoved for a moved one.
 func (e *RemoteError) Unwrap() error {
-	if e.Busy {
+	switch {
+	case e.Busy:
 		return ErrBusy
+	case e.Moved:
+		return ErrMoved
 	}
 	return nil
 }
@@ -92,8 +97,8 @@ func (p *Peer) request(ctx context.Context, t FrameType, payload []byte, read fu
 		if err != nil {
 			return fmt.Errorf("transport: %s: %w", p.Addr, err)
 		}
-		if rt == FrameError || rt == FrameBusy {
-			return &RemoteError{Message: string(reply), Busy: rt == FrameBusy}
+		if rt == FrameError || rt == FrameBusy || rt == FrameMoved {
+			return &RemoteError{Message: string(reply), Busy: rt == FrameBusy, Moved: rt == FrameMoved}
 		}
 		done, err := read(rt, reply)
 		if done || err != nil {
@@ -169,5 +174,5 @@ func (p *Peer) CloseSession(ctx context.Context, session uint64) error {
 // a replica may serve instead.
 func peerFailed(err error) bool {
 	var re *RemoteError
-	return err != nil && (!errors.As(err, &re) || re.Busy)
+	return err != nil && (!errors.As(err, &re) || re.Busy || re.Moved)
 }

@@ -30,6 +30,9 @@ type RouteOptions struct {
 	// coordinator's copy of the first fragment says what it is): a peer
 	// that reports other layers, width or vocabulary is refused.
 	Model *engine.Config
+	// ModelSHA256, when set, is the sha256 of the model file the peers'
+	// layers must come from (PeerInfo.ModelSHA256).
+	ModelSHA256 string
 	// Chunk is the batch size of prompt pipelining (default 64).
 	Chunk int
 	// Timeout is the floor of every request's deadline (default 2 s). A
@@ -97,6 +100,10 @@ type Route struct {
 	hops  []*hop
 	needs engine.LogitsNeeds // for the next Eval
 	group *Group             // the Group it belongs to, if any
+	// tokens are the session's tokens, positions [0, pos): what a rebuilt
+	// route computes again.
+	tokens  []int32
+	rebuilt int // times the route was rebuilt
 }
 
 // A pool is the connections of a route, or of the routes of a Group,
@@ -321,7 +328,19 @@ func (r *Route) checkInfo(addr string, info PeerInfo) error {
 	case info.MaxContext <= 0 || info.MaxContext > maxContext:
 		return bad("reports a context of %d positions (1 to %d)", info.MaxContext, maxContext)
 	}
-	if m := r.o.Manifest; m != nil {
+	if want := r.o.ModelSHA256; want != "" && info.ModelSHA256 != want {
+		return fmt.Errorf("transport: %s (%.12s) serves layers of a model file of sha256 %.12s…, not this one (%.12s…): refusing to route through it",
+			addr, info.ID, info.ModelSHA256, want)
+	}
+	if m := r.o.Manifest; m != nil && info.SHA256 == "" {
+		// Layers of a whole model file: the file the manifest was split from.
+		if info.ModelSHA256 == "" || info.ModelSHA256 != m.Source.SHA256 {
+			return fmt.Errorf("transport: %s serves layers of a model file (sha256 %.12s…) that is not the manifest's source (%.12s…)", addr, info.ModelSHA256, m.Source.SHA256)
+		}
+		if info.Layers != m.Layers {
+			return bad("reports a model of %d layers, but the manifest's has %d", info.Layers, m.Layers)
+		}
+	} else if m != nil {
 		if info.Fragment < 0 || info.Fragment >= len(m.Fragments) || m.Fragments[info.Fragment].SHA256 != info.SHA256 {
 			return fmt.Errorf("transport: %s serves a fragment (sha256 %.12s…) that is not in the manifest", addr, info.SHA256)
 		}
@@ -339,9 +358,18 @@ func (r *Route) checkInfo(addr string, info PeerInfo) error {
 // maxContext bounds the context a peer may report.
 const maxContext = 1 << 24
 
-// sameModel reports whether two peers describe the same model.
+// sameModel reports whether two peers describe the same model: the same
+// shape, and the same model file where both name theirs.
 func sameModel(a, b PeerInfo) bool {
-	return a.Layers == b.Layers && a.Embedding == b.Embedding && a.Vocab == b.Vocab && a.Architecture == b.Architecture
+	return a.Layers == b.Layers && a.Embedding == b.Embedding && a.Vocab == b.Vocab && a.Architecture == b.Architecture &&
+		(a.ModelSHA256 == "" || b.ModelSHA256 == "" || a.ModelSHA256 == b.ModelSHA256)
+}
+
+// sameLayers reports whether b computes what a does: the same layers of
+// the same model, from the same fragment file or the same model file.
+func sameLayers(a, b PeerInfo) bool {
+	return a.Start == b.Start && a.End == b.End && sameModel(a, b) &&
+		(a.SHA256 == b.SHA256 || a.ModelSHA256 != "" && a.ModelSHA256 == b.ModelSHA256)
 }
 
 func describe(i PeerInfo) string {
@@ -393,7 +421,26 @@ func (r *Route) Close() {
 // Eval feeds tokens through every hop and writes the logits of the last.
 // A prompt is cut into chunks that flow through the hops as a pipeline:
 // while one peer computes a chunk, the one before it computes the next.
+// When a hop's layers are served by no peer any more (they died, or were
+// reassigned other layers), the route is rebuilt from what the peers
+// serve now (see rebuild), and the tokens go through it.
 func (r *Route) Eval(logits []float32, tokens []int32) error {
+	needs := r.needs
+	err := r.eval(logits, tokens)
+	if err != nil && errors.Is(err, errNoReplica) && r.ctx.Err() == nil {
+		if rerr := r.rebuild(); rerr != nil {
+			return fmt.Errorf("%w; rebuilding the route: %w", err, rerr)
+		}
+		r.needs = needs
+		err = r.eval(logits, tokens)
+	}
+	if err == nil {
+		r.tokens = append(r.tokens, tokens...)
+	}
+	return err
+}
+
+func (r *Route) eval(logits []float32, tokens []int32) error {
 	if r.pos+len(tokens) > r.context {
 		return fmt.Errorf("transport: %w: %d positions after %d do not fit the context of %d", engine.ErrContextFull, len(tokens), r.pos, r.context)
 	}
@@ -431,7 +478,7 @@ func (r *Route) Eval(logits []float32, tokens []int32) error {
 			defer close(dst)
 			for it := range src {
 				n := len(it.tokens)
-				req := &ForwardRequest{Session: r.session, Pos: it.pos, N: n}
+				req := &ForwardRequest{Session: r.session, Pos: it.pos, N: n, Start: h.start, End: h.end}
 				if hi == 0 {
 					req.Tokens = it.tokens
 				} else {
@@ -477,6 +524,7 @@ func (r *Route) Eval(logits []float32, tokens []int32) error {
 func (r *Route) evalOne(logits []float32, tokens []int32, needs engine.LogitsNeeds) error {
 	req := &ForwardRequest{Session: r.session, Pos: r.pos, N: len(tokens), Tokens: tokens}
 	for hi, h := range r.hops {
+		req.Start, req.End = h.start, h.end
 		var out []float32
 		if hi < len(r.hops)-1 {
 			out = make([]float32, len(tokens)*r.embd) // hidden states for the next hop
@@ -536,7 +584,7 @@ func (r *Route) send(ctx context.Context, hi int, payload []byte, out []float32)
 		}
 		recheck = errors.Is(err, ErrMismatch)
 		r.o.Logger.Warn(why, "peer", h.peer.Addr, "layers", fmt.Sprintf("%d-%d", h.start, h.end-1), "err", err)
-		if rerr := r.replace(ctx, hi, blamed, errors.Is(err, ErrBusy)); rerr != nil {
+		if rerr := r.replace(ctx, hi, blamed, errors.Is(err, ErrBusy) || errors.Is(err, ErrMoved)); rerr != nil {
 			return fmt.Errorf("%w (%s: %w)", rerr, h.peer.Addr, err)
 		}
 	}
@@ -654,7 +702,7 @@ func (r *Route) replace(ctx context.Context, hi int, blamed, busy bool) error {
 			errs = append(errs, err)
 			continue
 		}
-		if info.Start != h.start || info.End != h.end || info.SHA256 != h.info.SHA256 || !sameModel(info, h.info) {
+		if !sameLayers(h.info, info) {
 			continue
 		}
 		if err := r.replay(ctx, p, h); err != nil {
@@ -669,9 +717,9 @@ func (r *Route) replace(ctx context.Context, hi int, blamed, busy bool) error {
 		return nil
 	}
 	if len(errs) == 0 {
-		return fmt.Errorf("transport: no other peer serves layers %d-%d", h.start, h.end-1)
+		return fmt.Errorf("%w: no other peer serves layers %d-%d", errNoReplica, h.start, h.end-1)
 	}
-	return fmt.Errorf("transport: no live peer serves layers %d-%d: %w", h.start, h.end-1, errors.Join(errs...))
+	return fmt.Errorf("%w: no live peer serves layers %d-%d: %w", errNoReplica, h.start, h.end-1, errors.Join(errs...))
 }
 
 // replay sends a hop's history to a new peer; the outputs are the ones

@@ -25,17 +25,25 @@ type PeerInfo struct {
 	Start        int    `json:"start"` // first layer it serves
 	End          int    `json:"end"`   // one past the last
 	Fragment     int    `json:"fragment"`
-	SHA256       string `json:"sha256"` // of its fragment file
-	Embedding    int    `json:"embedding"`
-	Vocab        int    `json:"vocab"`
-	Backend      string `json:"backend"`
-	Device       string `json:"device"`
-	Sessions     int    `json:"sessions"`
-	MaxSessions  int    `json:"max_sessions"`
-	MaxContext   int    `json:"max_context"`
-	Forwards     int64  `json:"forwards"`
-	Batches      int64  `json:"batches"` // multi-session requests served
-	BusyMS       int64  `json:"busy_ms"`
+	SHA256       string `json:"sha256"` // of its fragment file; "" when it serves a range of a whole model file
+	// ModelSHA256 is the sha256 of the whole model file the layers come
+	// from (for a fragment file, the manifest's source): every peer of one
+	// model reports the same.
+	ModelSHA256 string `json:"model_sha256,omitempty"`
+	// Holding is the layer ranges whose weights the peer holds, [start,
+	// end) each: the one it serves, then those it was reassigned from
+	// whose sessions have not ended yet.
+	Holding     [][2]int `json:"holding,omitempty"`
+	Embedding   int      `json:"embedding"`
+	Vocab       int      `json:"vocab"`
+	Backend     string   `json:"backend"`
+	Device      string   `json:"device"`
+	Sessions    int      `json:"sessions"`
+	MaxSessions int      `json:"max_sessions"`
+	MaxContext  int      `json:"max_context"`
+	Forwards    int64    `json:"forwards"`
+	Batches     int64    `json:"batches"` // multi-session requests served
+	BusyMS      int64    `json:"busy_ms"`
 }
 
 // ServerOptions configure a Server. Identity is required; zero values
@@ -72,9 +80,17 @@ type ServerOptions struct {
 	// IdleTimeout ends sessions unused for this long (default 10 minutes).
 	// A session also ends when the connection that last used it closes.
 	IdleTimeout time.Duration
-	// Fragment and SHA256 describe the fragment served, for PeerInfo.
+	// Fragment and SHA256 describe the fragment served, for PeerInfo;
+	// SHA256 is "" for a range of a whole model file.
 	Fragment int
 	SHA256   string
+	// ModelSHA256 is the sha256 of the whole model file the layers come
+	// from (PeerInfo.ModelSHA256).
+	ModelSHA256 string
+	// Drain is how long sessions opened on a fragment that Reassign
+	// replaced may go on with it (default 30 s); then they are ended and
+	// the fragment released.
+	Drain time.Duration
 	// Files maps a sha256 to a verified fragment file this peer hands to
 	// peers that fetch it.
 	Files map[string]string
@@ -89,7 +105,7 @@ func (o *ServerOptions) Validate() error {
 	case o.Identity == nil:
 		return errors.New("transport: a server needs an identity")
 	case o.MaxSessions < 0, o.SessionsPerIdentity < 0, o.ConnsPerIdentity < 0, o.MaxContext < 0, o.Chunk < 0,
-		o.FrameMemory < 0, o.ReadTimeout < 0, o.IdleTimeout < 0:
+		o.FrameMemory < 0, o.ReadTimeout < 0, o.IdleTimeout < 0, o.Drain < 0:
 		return errors.New("transport: negative server limits")
 	case o.SessionsPerIdentity > 0 && o.MaxSessions > 0 && o.SessionsPerIdentity > o.MaxSessions:
 		return fmt.Errorf("transport: %d sessions per identity is more than the %d in all", o.SessionsPerIdentity, o.MaxSessions)
@@ -124,15 +140,19 @@ func (o *ServerOptions) defaults() {
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 10 * time.Minute
 	}
+	if o.Drain == 0 {
+		o.Drain = 30 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 }
 
-// A Server serves one fragment of a model to authenticated peers.
+// A Server serves one fragment of a model to authenticated peers: the one
+// it was made with, or the one Reassign gave it last.
 type Server struct {
-	frag *engine.Fragment
-	o    ServerOptions
+	model engine.Config // of every fragment it serves
+	o     ServerOptions
 	// turn lets one chunk at a time onto the backend; waiters are served
 	// in the order they came.
 	turn    *semaphore.Weighted
@@ -141,6 +161,8 @@ type Server struct {
 	running sync.WaitGroup // the connections and requests being served
 
 	mu       sync.Mutex // guards what follows
+	cur      *serving   // what new sessions open on
+	held     []*serving // cur, then the fragments replaced whose sessions go on
 	sessions map[sessionKey]*serverSession
 	conns    map[string]int // open connections per identity
 	open     map[uint64]*quic.Conn
@@ -161,6 +183,7 @@ type sessionKey struct {
 
 type serverSession struct {
 	s      *engine.Session
+	on     *serving // the fragment it computes on
 	used   time.Time
 	conn   uint64 // the connection that last used it; the session ends with it
 	active bool   // a request is running on it
@@ -173,8 +196,9 @@ func NewServer(frag *engine.Fragment, o ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	o.defaults()
+	cur := &serving{frag: frag, fragment: o.Fragment, sha256: o.SHA256}
 	return &Server{
-		frag: frag, o: o, turn: semaphore.NewWeighted(1), clock: time.Now,
+		model: frag.Config, cur: cur, held: []*serving{cur}, o: o, turn: semaphore.NewWeighted(1), clock: time.Now,
 		refused:  rateLimitedLog{every: time.Second},
 		sessions: map[sessionKey]*serverSession{}, conns: map[string]int{}, lent: map[string]int64{},
 		open: map[uint64]*quic.Conn{},
@@ -285,7 +309,10 @@ func (s *Server) serveStream(ctx context.Context, stream *quic.Stream, owner str
 		out, err := forward(ctx, owner, conn, payload, c, cmu)
 		if err != nil {
 			kind := FrameError
-			if errors.Is(err, ErrBusy) {
+			switch {
+			case errors.Is(err, ErrMoved):
+				kind = FrameMoved
+			case errors.Is(err, ErrBusy):
 				kind = FrameBusy
 			}
 			fail(kind, err)
@@ -329,11 +356,12 @@ func (r *stalledReader) Read(b []byte) (int, error) {
 func (s *Server) Info() PeerInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.frag.Config
+	c, f := s.model, s.cur.frag
 	return PeerInfo{
 		ID: s.o.Identity.ID(), Model: c.Name, Architecture: c.Architecture, Layers: c.Layers,
-		Start: s.frag.Start, End: s.frag.End, Fragment: s.o.Fragment, SHA256: s.o.SHA256,
-		Embedding: c.Embedding, Vocab: c.Vocab, Backend: s.frag.Backend().Name(), Device: s.frag.Backend().Device(),
+		Start: f.Start, End: f.End, Fragment: s.cur.fragment, SHA256: s.cur.sha256, ModelSHA256: s.o.ModelSHA256,
+		Holding:   s.holding(),
+		Embedding: c.Embedding, Vocab: c.Vocab, Backend: f.Backend().Name(), Device: f.Backend().Device(),
 		Sessions: len(s.sessions), MaxSessions: s.o.MaxSessions, MaxContext: s.o.MaxContext,
 		Forwards: s.forwards, Batches: s.batches, BusyMS: s.busy.Milliseconds(),
 	}
@@ -341,9 +369,6 @@ func (s *Server) Info() PeerInfo {
 
 // forward runs one batch and encodes its output.
 func (s *Server) forward(ctx context.Context, owner string, conn uint64, payload []byte, c *compressor, cmu *sync.Mutex) ([]byte, error) {
-	// What decoding and computing the request take beyond its frame: the
-	// body inflated and widened to float32, and the output, twice (values
-	// and encoded), lent before any of it is allocated.
 	head, err := parseForward(payload)
 	if err != nil {
 		return nil, err
@@ -351,39 +376,49 @@ func (s *Server) forward(ctx context.Context, owner string, conn uint64, payload
 	if head.n <= 0 || head.n > s.o.MaxContext {
 		return nil, fmt.Errorf("%w: batch of %d positions (1 to %d)", ErrMalformed, head.n, s.o.MaxContext)
 	}
-	need := int64(head.n)*int64(s.frag.Config.Embedding)*8 + 8*int64(s.frag.OutputSize(head.n, head.flags&flagAllLogits != 0))
+	// What decoding and computing the request take beyond its frame: the
+	// body inflated and widened to float32, and the output, twice (values
+	// and encoded), lent before any of it is allocated (bounded by the
+	// larger of a hidden state and the logits: which the request gets is
+	// known once its session is).
+	out := max(head.n*s.model.Embedding, s.model.Vocab)
+	if head.flags&flagAllLogits != 0 {
+		out = head.n * max(s.model.Embedding, s.model.Vocab)
+	}
+	need := int64(head.n)*int64(s.model.Embedding)*8 + 8*int64(out)
 	release, err := s.lendWork(owner, min(need, MaxPayload))
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	cmu.Lock()
-	req, err := c.decodeForward(payload, s.frag.Config.Embedding, s.o.MaxContext)
+	req, err := c.decodeForward(payload, s.model.Embedding, s.o.MaxContext)
 	cmu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	fields, _ := parseForward(payload) // decodeForward has checked it
-	if err := s.checkResultSize(req, fields.wire()); err != nil {
-		return nil, err
-	}
-	ss, err := s.openSession(sessionKey{owner, req.Session}, conn, req.Pos)
+	ss, err := s.openSession(sessionKey{owner, req.Session}, conn, req)
 	if err != nil {
 		return nil, err
 	}
 	defer s.finishSession(sessionKey{owner, req.Session}, ss)
-	out := make([]float32, s.frag.OutputSize(req.N, req.AllLogits))
-	took, err := s.run(ctx, out, ss.s, req)
+	frag := ss.on.frag
+	fields, _ := parseForward(payload) // decodeForward has checked it
+	if err := checkResultSize(frag, req, fields.wire()); err != nil {
+		return nil, err
+	}
+	res := make([]float32, frag.OutputSize(req.N, req.AllLogits))
+	took, err := s.run(ctx, res, ss.s, req)
 	if err != nil {
 		return nil, err
 	}
 	compute := uint32(min(took.Microseconds(), 1<<32-1))
-	if s.frag.Last() && !req.AllLogits && req.Needs.TopK > 0 {
-		return encodeSparse(chooseLogits(out, req.Needs), out, compute), nil
+	if frag.Last() && !req.AllLogits && req.Needs.TopK > 0 {
+		return encodeSparse(chooseLogits(res, req.Needs), res, compute), nil
 	}
 	cmu.Lock()
 	defer cmu.Unlock()
-	return c.encodeResult(out, fields.wire(), s.frag.Last(), compute), nil
+	return c.encodeResult(res, fields.wire(), frag.Last(), compute), nil
 }
 
 // takeTurn runs compute as one turn of the backend, waiting for the turns
@@ -405,34 +440,35 @@ func (s *Server) takeTurn(ctx context.Context, compute func() error) (time.Durat
 
 // checkResultSize refuses, before any work, a request whose result could
 // not travel in one frame.
-func (s *Server) checkResultSize(req *ForwardRequest, w Wire) error {
-	if bytes := s.resultBytes(req, w); resultHeader+bytes > MaxPayload {
+func checkResultSize(frag *engine.Fragment, req *ForwardRequest, w Wire) error {
+	if bytes := resultBytes(frag, req, w); resultHeader+bytes > MaxPayload {
 		what := "hidden states"
-		if s.frag.Last() {
+		if frag.Last() {
 			what = "logits"
 		}
 		return fmt.Errorf("transport: the %s of %d positions take %d bytes, more than a frame holds (%d): send fewer positions at once",
-			what, req.N, resultHeader+s.resultBytes(req, w), MaxPayload)
+			what, req.N, resultHeader+bytes, MaxPayload)
 	}
 	return nil
 }
 
-// resultBytes bounds the size of a request's result body.
-func (s *Server) resultBytes(req *ForwardRequest, w Wire) int64 {
+// resultBytes bounds the size of a request's result body on frag.
+func resultBytes(frag *engine.Fragment, req *ForwardRequest, w Wire) int64 {
 	switch {
-	case s.frag.Last() && !req.AllLogits && req.Needs.TopK > 0:
-		return 8 * int64(min(req.Needs.TopK, s.frag.Config.Vocab)+len(req.Needs.Also))
-	case s.frag.Last() || w == WireF32:
-		return 4 * int64(s.frag.OutputSize(req.N, req.AllLogits))
+	case frag.Last() && !req.AllLogits && req.Needs.TopK > 0:
+		return 8 * int64(min(req.Needs.TopK, frag.Config.Vocab)+len(req.Needs.Also))
+	case frag.Last() || w == WireF32:
+		return 4 * int64(frag.OutputSize(req.N, req.AllLogits))
 	}
-	return 2 * int64(s.frag.OutputSize(req.N, req.AllLogits))
+	return 2 * int64(frag.OutputSize(req.N, req.AllLogits))
 }
 
-// run computes the batch chunk by chunk, each chunk one turn of the
-// backend, and returns the compute time. It stops between chunks when
-// ctx ends (the client went away).
+// run computes the batch chunk by chunk on the session's fragment, each
+// chunk one turn of the backend, and returns the compute time. It stops
+// between chunks when ctx ends (the client went away).
 func (s *Server) run(ctx context.Context, out []float32, session *engine.Session, req *ForwardRequest) (time.Duration, error) {
-	c := &s.frag.Config
+	frag := session.Fragment()
+	c := &frag.Config
 	var took time.Duration
 	for done := 0; done < req.N; {
 		m := min(s.o.Chunk, req.N-done)
@@ -444,12 +480,12 @@ func (s *Server) run(ctx context.Context, out []float32, session *engine.Session
 		}
 		dst := out
 		switch {
-		case !s.frag.Last():
+		case !frag.Last():
 			dst = out[done*c.Embedding:]
 		case req.AllLogits:
 			dst = out[done*c.Vocab:]
 		}
-		t, err := s.takeTurn(ctx, func() error { return s.frag.Forward(dst, session, in) })
+		t, err := s.takeTurn(ctx, func() error { return frag.Forward(dst, session, in) })
 		took += t
 		if err != nil {
 			return took, err

@@ -50,8 +50,8 @@ func (s *Server) closeConn(owner string, conn uint64) {
 			ss.orphan = true // finishSession ends it
 			continue
 		}
-		ss.s.Close()
 		delete(s.sessions, k)
+		s.endSession(ss)
 	}
 }
 
@@ -96,18 +96,38 @@ func (s *Server) lendFor(owner string, n int64, frame bool) (func(), error) {
 }
 
 // openSession finds or creates the session for a batch starting at pos,
-// within the peer's and the owner's quotas, and marks it active.
-func (s *Server) openSession(k sessionKey, conn uint64, pos int) (*serverSession, error) {
+// within the peer's and the owner's quotas, and marks it active. A
+// request that names its layers (ForwardRequest.End > 0) must get a
+// session on a fragment of those layers: a session opened before a
+// Reassign keeps its fragment, a new one (or one replayed from position
+// 0) opens on the fragment served now, and a request that names other
+// layers is refused with ErrMoved.
+func (s *Server) openSession(k sessionKey, conn uint64, req *ForwardRequest) (*serverSession, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	pos := req.Pos
 	if s.open[conn] == nil {
 		return nil, fmt.Errorf("transport: the connection of session %d has closed", k.id)
 	}
+	named := req.End > 0
+	want := [2]int{req.Start, req.End}
 	ss, ok := s.sessions[k]
+	if ok && named && ss.on.layers() != want {
+		if ss.active || pos != 0 || s.cur.layers() != want {
+			return nil, s.moved(k.id, ss.on, want)
+		}
+		// Replayed from the start onto the layers served now.
+		delete(s.sessions, k)
+		s.endSession(ss)
+		ok = false
+	}
 	if !ok {
+		if named && s.cur.layers() != want {
+			return nil, s.moved(k.id, s.cur, want)
+		}
 		if pos != 0 {
-			// Ended (idle, or its connection closed): busy, so that the
-			// coordinator replays the session, here or on a replica.
+			// Ended (idle, drained, or its connection closed): busy, so that
+			// the coordinator replays the session, here or on a replica.
 			return nil, fmt.Errorf("%w: session %d is unknown here (ended?) and the batch starts at %d", ErrBusy, k.id, pos)
 		}
 		mine := 0
@@ -122,11 +142,12 @@ func (s *Server) openSession(k sessionKey, conn uint64, pos int) (*serverSession
 		case len(s.sessions) >= s.o.MaxSessions:
 			return nil, fmt.Errorf("%w: this peer holds its most sessions (%d)", ErrBusy, s.o.MaxSessions)
 		}
-		es, err := s.frag.NewSession(s.o.MaxContext)
+		es, err := s.cur.frag.NewSession(s.o.MaxContext)
 		if err != nil {
 			return nil, err
 		}
-		ss = &serverSession{s: es}
+		ss = &serverSession{s: es, on: s.cur}
+		s.cur.sessions++
 		s.sessions[k] = ss
 	}
 	if ss.active {
@@ -142,6 +163,13 @@ func (s *Server) openSession(k sessionKey, conn uint64, pos int) (*serverSession
 	return ss, nil
 }
 
+// moved is the error of a request for session id naming layers want,
+// which the fragment on does not compute.
+func (s *Server) moved(id uint64, on *serving, want [2]int) error {
+	return fmt.Errorf("%w: session %d asks for layers %d-%d; this peer computes layers %d-%d for it (and serves layers %d-%d)",
+		ErrMoved, id, want[0], want[1]-1, on.frag.Start, on.frag.End-1, s.cur.frag.Start, s.cur.frag.End-1)
+}
+
 // finishSession marks a session idle from now, or ends it if its
 // connection closed meanwhile.
 func (s *Server) finishSession(k sessionKey, ss *serverSession) {
@@ -149,8 +177,8 @@ func (s *Server) finishSession(k sessionKey, ss *serverSession) {
 	defer s.mu.Unlock()
 	ss.active, ss.used = false, s.clock()
 	if ss.orphan && s.sessions[k] == ss {
-		ss.s.Close()
 		delete(s.sessions, k)
+		s.endSession(ss)
 	}
 }
 
@@ -162,14 +190,15 @@ func (s *Server) closeSession(k sessionKey) {
 			ss.orphan = true
 			return
 		}
-		ss.s.Close()
 		delete(s.sessions, k)
+		s.endSession(ss)
 	}
 }
 
-// evictIdle ends sessions unused for IdleTimeout.
+// evictIdle ends sessions unused for IdleTimeout, and those on a replaced
+// fragment once Drain has passed since they were replaced.
 func (s *Server) evictIdle(ctx context.Context) {
-	tick := time.NewTicker(min(s.o.IdleTimeout/4, 30*time.Second))
+	tick := time.NewTicker(min(s.o.IdleTimeout/4, s.o.Drain/4, 30*time.Second))
 	defer tick.Stop()
 	for {
 		select {
@@ -178,10 +207,15 @@ func (s *Server) evictIdle(ctx context.Context) {
 		case <-tick.C:
 		}
 		s.mu.Lock()
+		now := s.clock()
 		for k, ss := range s.sessions {
-			if !ss.active && s.clock().Sub(ss.used) > s.o.IdleTimeout {
-				ss.s.Close()
+			drained := ss.on.replaced && now.Sub(ss.on.since) > s.o.Drain
+			switch {
+			case drained && ss.active:
+				ss.orphan = true // finishSession ends it
+			case drained, !ss.active && now.Sub(ss.used) > s.o.IdleTimeout:
 				delete(s.sessions, k)
+				s.endSession(ss)
 			}
 		}
 		s.mu.Unlock()

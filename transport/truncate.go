@@ -9,6 +9,7 @@ package transport
 func (r *Route) Truncate(pos int) {
 	pos = min(max(pos, 0), r.pos)
 	r.pos = pos
+	r.tokens = r.tokens[:pos]
 	for _, h := range r.hops {
 		keep := 0
 		for keep < len(h.sent) {

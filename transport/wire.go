@@ -48,6 +48,7 @@ const (
 	flagZstd      = 1 << 2 // the body is zstd-compressed
 	flagAllLogits = 1 << 3 // a last fragment returns every row's logits
 	flagNeeds     = 1 << 4 // a request: the logits wanted follow the header; a result: (id, logit) pairs
+	flagLayers    = 1 << 5 // a request: the layers it is for follow the header (start, end: 4 bytes each)
 )
 
 // A ForwardRequest asks a peer to run a batch for a session: positions
@@ -63,6 +64,10 @@ type ForwardRequest struct {
 	// Needs, when TopK > 0, asks a last fragment for only these logits of
 	// the last position (see engine.LogitsNeeds).
 	Needs engine.LogitsNeeds
+	// Start and End, when End > 0, are the layers [Start, End) the request
+	// is for: a peer that computes other layers for the session (it was
+	// reassigned) refuses it with ErrMoved rather than compute them.
+	Start, End int
 }
 
 const forwardHeader = 8 + 4 + 4 + 1
@@ -208,6 +213,11 @@ func (c *compressor) encodeForward(r *ForwardRequest, w Wire) []byte {
 	if r.AllLogits {
 		flags |= flagAllLogits
 	}
+	if r.End > 0 {
+		flags |= flagLayers
+		b = binary.LittleEndian.AppendUint32(b, uint32(r.Start))
+		b = binary.LittleEndian.AppendUint32(b, uint32(r.End))
+	}
 	if r.Needs.TopK > 0 {
 		flags |= flagNeeds
 		b = binary.LittleEndian.AppendUint32(b, uint32(r.Needs.TopK))
@@ -237,6 +247,16 @@ func (c *compressor) decodeForward(b []byte, width, maxN int) (*ForwardRequest, 
 	}
 	r.AllLogits = flags&flagAllLogits != 0
 	b = b[forwardHeader:]
+	if flags&flagLayers != 0 {
+		if len(b) < 8 {
+			return nil, fmt.Errorf("%w: truncated layer range", ErrMalformed)
+		}
+		r.Start, r.End = int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:]))
+		if r.End <= r.Start || r.End > engine.MaxLayers {
+			return nil, fmt.Errorf("%w: layers %d to %d", ErrMalformed, r.Start, r.End-1)
+		}
+		b = b[8:]
+	}
 	if flags&flagNeeds != 0 {
 		if len(b) < 8 {
 			return nil, fmt.Errorf("%w: truncated logits request", ErrMalformed)

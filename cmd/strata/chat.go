@@ -32,7 +32,7 @@ func chatCommand() *cli.Command {
 			modelFlag(),
 			&cli.StringFlag{Name: "chat-template", Usage: "render turns with the built-in template `NAME`: " + strings.Join(engine.ChatTemplateNames, ", ") + " (default: the model's own tokenizer.chat_template)"},
 			&cli.StringFlag{Name: "system", Aliases: []string{"sys"}, Usage: "a system prompt"},
-			&cli.StringFlag{Name: "peers", Usage: "with a split MODEL: chat through these comma-separated peer `ADDRS`"},
+			&cli.StringFlag{Name: "peers", Usage: "chat through these comma-separated peer `ADDRS`, which serve the split MODEL's fragments or layers of the MODEL file"},
 			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
 			&cli.StringFlag{Name: "wire", Value: "f32", Usage: "hidden states between peers as `FORMAT`: f32 or f16"},
 		}, textFlags()...), samplingFlags()...), backendFlags()...), swarmFlags()...),
@@ -62,16 +62,16 @@ type chatModel struct {
 // openChatModel opens a model file, or connects to the peers serving a
 // split model.
 func openChatModel(c *cli.Context, path string) (*chatModel, error) {
-	if manifest, ok := manifestPath(path); ok {
+	if manifest, ok := manifestPath(path); ok || c.IsSet("peers") {
+		if !ok {
+			manifest = path
+		}
 		p, err := openRoute(c, manifest)
 		if err != nil {
 			return nil, err
 		}
 		return &chatModel{file: p.file, vocab: p.vocab, stack: p.route, batch: engine.DefaultBatch, name: p.config.Name,
 			backend: "peers", device: count(len(p.route.Stats()), "peer", "peers"), close: p.Close}, nil
-	}
-	if c.IsSet("peers") {
-		return nil, fmt.Errorf("--peers needs a split model: the manifest.json 'strata split' wrote, or its directory")
 	}
 	m, session, err := openSession(c, path)
 	if err != nil {

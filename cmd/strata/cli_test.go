@@ -491,7 +491,9 @@ func TestChatPeers(t *testing.T) {
 	if !strings.Contains(errs, "peers on 3 peers") {
 		t.Errorf("chat does not say it runs on the peers: %s", errs)
 	}
-	failsWith(t, "--peers needs a split model", "chat", tinyModel, "--peers", addrs[0], "--swarm", swarm)
+	// The model file's peers must cover every layer: the fragments split
+	// from it do, the first alone does not.
+	failsWith(t, "nothing serves layer 1", "chat", tinyModel, "--peers", addrs[0], "--swarm", swarm)
 }
 
 // TestChatShiftMidAnswer: an answer that fills the context goes on once
@@ -581,14 +583,14 @@ func TestNoRouteMessage(t *testing.T) {
 }
 
 // TestServeHelpRequired: serve --help shows no default for --fragment,
-// which is required, and says it is.
+// which a manifest requires, and says it does.
 func TestServeHelpRequired(t *testing.T) {
 	out, _, code := strata(t, "serve", "--help")
 	found := false
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "--fragment") {
 			found = true
-			if strings.Contains(l, "default") || !strings.Contains(l, "(required)") {
+			if strings.Contains(l, "default") || !strings.Contains(l, "(required with a manifest)") {
 				t.Errorf("serve --help: %q", l)
 			}
 		}
@@ -596,7 +598,7 @@ func TestServeHelpRequired(t *testing.T) {
 	if code != 0 || !found {
 		t.Errorf("serve --help: exit %d %q", code, out)
 	}
-	failsWith(t, `Required flag "fragment" not set`, "serve", t.TempDir())
+	failsWith(t, "serving a split model needs --fragment I", "serve", t.TempDir())
 	dir, swarm := swarmDir(t)
 	failsWith(t, "--fragment 3: the manifest has fragments 0 to 2", "serve", filepath.Join(dir, "split"), "--fragment", "3", "--swarm", swarm)
 	failsWith(t, "--fragment x: the manifest has fragments 0 to 2", "serve", filepath.Join(dir, "split"), "--fragment", "x", "--swarm", swarm)
@@ -633,7 +635,7 @@ func TestSplitDirOrManifest(t *testing.T) {
 	if !slices.Equal(a.Tokens, local.Tokens) || !slices.Equal(b.Tokens, local.Tokens) {
 		t.Errorf("manifest %v, directory %v, locally %v", a.Tokens, b.Tokens, local.Tokens)
 	}
-	failsWith(t, "serve takes a split model, the directory 'strata split -o DIR' wrote or its manifest.json, not "+tinyModel,
+	failsWith(t, "--fragment serves a fragment of a split model; "+tinyModel+" is not one (a manifest.json or its directory): give --layers FIRST-LAST",
 		"serve", tinyModel, "--fragment", "0", "--swarm", swarm)
 }
 

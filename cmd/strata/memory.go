@@ -34,6 +34,13 @@ func checkMemory(cfg *engine.Config, layers, context, batch int, contextFlag str
 // (the default; --mmap computes from the file's mapping instead) when they
 // alone would not fit in the machine's memory.
 func checkWeights(b engine.Backend, f *gguf.File, start, end int) error {
+	return checkMoreWeights(b, f, start, end, 0)
+}
+
+// checkMoreWeights is checkWeights beside held bytes of weights loaded
+// already (a peer loading the layers it is assigned while it serves
+// others).
+func checkMoreWeights(b engine.Backend, f *gguf.File, start, end int, held int64) error {
 	if c, ok := b.(*cpu.Backend); !ok || !c.CopiesWeights() {
 		return nil
 	}
@@ -43,8 +50,12 @@ func checkWeights(b engine.Backend, f *gguf.File, start, end int) error {
 	}
 	need := engine.WeightBytes(f, start, end, start == 0, end == cfg.Layers)
 	have, source := engine.MachineMemory()
-	if need <= have {
+	if need+held <= have {
 		return nil
+	}
+	if held > 0 {
+		return fmt.Errorf("the weights need %s of memory of strata's own beside the %s held, and %s is %s (--mmap computes from the file's mapping instead)",
+			engine.Bytes(need), engine.Bytes(held), source, engine.Bytes(have))
 	}
 	return fmt.Errorf("the weights need %s of memory of strata's own, and %s is %s (--mmap computes from the file's mapping instead)",
 		engine.Bytes(need), source, engine.Bytes(have))

@@ -65,7 +65,7 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "special", Aliases: []string{"sp"}, Usage: "parse the text of special tokens in the prompt (<s>, [INST], ...) into those tokens"},
 			&cli.BoolFlag{Name: "no-bos", Usage: "do not add the begin-of-text token to the prompt"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON line with the result instead of streaming text"},
-			&cli.StringFlag{Name: "peers", Usage: "with a split MODEL: run through these comma-separated peer `ADDRS`"},
+			&cli.StringFlag{Name: "peers", Usage: "run through these comma-separated peer `ADDRS`, which serve the split MODEL's fragments or layers of the MODEL file"},
 			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
 			&cli.StringFlag{Name: "wire", Value: "f32", Usage: "hidden states between peers as `FORMAT`: f32 or f16"},
 			&cli.Float64Flag{Name: "verify-rate", Usage: "recompute this `SHARE` of each peer's forwards (the first always) on a witness, the fragment beside the manifest or a replica, and drop a peer that differs"},
@@ -126,7 +126,7 @@ func run(c *cli.Context) error {
 		return runPeers(c, intr, manifest, prompt, opts, stops)
 	}
 	if c.IsSet("peers") {
-		return fmt.Errorf("--peers needs a split model: the manifest.json 'strata split' wrote, or its directory")
+		return runPeers(c, intr, path, prompt, opts, stops)
 	}
 	m, session, err := openSession(c, path)
 	if err != nil {
@@ -154,12 +154,18 @@ type peerRoute struct {
 
 func (p *peerRoute) Close() {
 	p.route.Close()
-	p.witnesses.Close()
+	if p.witnesses != nil {
+		p.witnesses.Close()
+	}
 	p.file.Close()
 }
 
-// openRoute connects to the --peers serving the split model of manifest.
-func openRoute(c *cli.Context, manifest string) (*peerRoute, error) {
+// openRoute connects to the --peers serving the split model of a
+// manifest, or layers of the whole model file at path (the vocabulary and
+// the model's identity, its sha256, come from the file; the peers serve
+// ranges of the same file: 'strata serve MODEL --layers', or fragments
+// split from it).
+func openRoute(c *cli.Context, path string) (*peerRoute, error) {
 	if !c.IsSet("peers") {
 		return nil, fmt.Errorf("a split model runs through peers: give --peers ADDR,ADDR,...")
 	}
@@ -168,13 +174,24 @@ func openRoute(c *cli.Context, manifest string) (*peerRoute, error) {
 			return nil, err
 		}
 	}
-	m, err := engine.ReadManifest(manifest)
-	if err != nil {
-		return nil, err
+	o := transport.RouteOptions{Context: c.Int("ctx-size"), VerifyRate: c.Float64("verify-rate")}
+	first := path
+	manifest, isManifest := manifestPath(path)
+	var m *engine.Manifest
+	if isManifest {
+		var err error
+		if m, err = engine.ReadManifest(manifest); err != nil {
+			return nil, err
+		}
+		first = filepath.Join(filepath.Dir(manifest), m.Fragments[0].File)
+		o.Manifest = m
 	}
-	f, err := gguf.Open(filepath.Join(filepath.Dir(manifest), m.Fragments[0].File))
+	f, err := gguf.Open(first)
 	if err != nil {
-		return nil, fmt.Errorf("the vocabulary comes from the first fragment: %w", err)
+		if isManifest {
+			return nil, fmt.Errorf("the vocabulary comes from the first fragment: %w", err)
+		}
+		return nil, err
 	}
 	p := &peerRoute{file: f}
 	fail := func(err error) (*peerRoute, error) {
@@ -183,6 +200,14 @@ func openRoute(c *cli.Context, manifest string) (*peerRoute, error) {
 			p.witnesses.Close()
 		}
 		return nil, err
+	}
+	if !isManifest {
+		if frag, ok := engine.FragmentFile(f); ok {
+			return fail(fmt.Errorf("%s is %s of a split model: run its manifest.json (the directory holding it) through --peers", path, frag))
+		}
+		if o.ModelSHA256, err = modelSHA256(path); err != nil {
+			return fail(err)
+		}
 	}
 	if p.vocab, err = engine.VocabFrom(f); err != nil {
 		return fail(err)
@@ -194,17 +219,16 @@ func openRoute(c *cli.Context, manifest string) (*peerRoute, error) {
 	if err != nil {
 		return fail(err)
 	}
-	wire, err := transport.ParseWire(c.String("wire"))
-	if err != nil {
+	if o.Wire, err = transport.ParseWire(c.String("wire")); err != nil {
 		return fail(err)
 	}
-	p.witnesses = newLocalWitnesses(c, manifest, m)
-	p.route, err = transport.NewRoute(c.Context, splitList(c.String("peers")), transport.RouteOptions{
-		DialOptions: transport.DialOptions{Identity: id, Swarm: swarm, Pins: splitList(c.String("peer-id"))},
-		Wire:        wire, Manifest: m, Model: &p.config, Context: c.Int("ctx-size"),
-		VerifyRate: c.Float64("verify-rate"), Witness: p.witnesses.fragment,
-	})
-	if err != nil {
+	if isManifest {
+		p.witnesses = newLocalWitnesses(c, manifest, m)
+		o.Witness = p.witnesses.fragment
+	}
+	o.DialOptions = transport.DialOptions{Identity: id, Swarm: swarm, Pins: splitList(c.String("peer-id"))}
+	o.Model = &p.config
+	if p.route, err = transport.NewRoute(c.Context, splitList(c.String("peers")), o); err != nil {
 		return fail(err)
 	}
 	return p, nil

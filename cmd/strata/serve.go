@@ -22,14 +22,17 @@ import (
 func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
-		Usage:     "serve one fragment of a split model to the swarm",
-		ArgsUsage: "DIR | DIR/manifest.json",
-		Description: "DIR holds manifest.json (from 'strata split'); give either. The fragment's sha256 is checked against\n" +
-			"the manifest before anything is served; a missing file can be fetched from --fetch-from peers.",
+		Usage:     "serve one fragment of a split model, or a range of layers of a model file, to the swarm",
+		ArgsUsage: "DIR | DIR/manifest.json | MODEL",
+		Description: "DIR holds manifest.json (from 'strata split'); give either, with the fragment's number. Its sha256 is checked against\n" +
+			"the manifest before anything is served; a missing file can be fetched from --fetch-from peers.\n" +
+			"MODEL is a whole GGUF file (or a model pulled by 'strata pull'): --layers FIRST-LAST serves those layers of it\n" +
+			"(all of them by default), no file cut. Peers name the model by the file's sha256, hashed once and cached.",
 		OnUsageError: usageError,
 		Flags: append(append([]cli.Flag{
 			// A string, so that the help shows no default: it has none.
-			&cli.StringFlag{Name: "fragment", Required: true, Usage: "serve fragment `I` of the manifest, as 'strata split' numbers them (required)"},
+			&cli.StringFlag{Name: "fragment", Usage: "serve fragment `I` of the manifest, as 'strata split' numbers them (required with a manifest)"},
+			&cli.StringFlag{Name: "layers", Usage: "with a MODEL file: serve layers `FIRST-LAST` of it, inclusive, as 'strata split --layers' writes them (default: all)"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "listen on `ADDR` (UDP host:port)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "once listening, write the address to `FILE`"},
 			&cli.IntFlag{Name: "max-sessions", Value: 16, Usage: "sessions held at once"},
@@ -51,7 +54,13 @@ func serve(c *cli.Context) error {
 	}
 	manifest, ok := manifestPath(arg)
 	if !ok {
-		return fmt.Errorf("serve takes a split model, the directory 'strata split -o DIR' wrote or its manifest.json, not %s", arg)
+		return serveLayers(c, arg)
+	}
+	if c.IsSet("layers") {
+		return fmt.Errorf("--layers serves layers of a model file; a split model serves its fragments: give --fragment I")
+	}
+	if !c.IsSet("fragment") {
+		return fmt.Errorf("serving a split model needs --fragment I: which of its fragments")
 	}
 	dir := filepath.Dir(manifest)
 	m, err := engine.ReadManifest(manifest)
@@ -129,34 +138,46 @@ func serve(c *cli.Context) error {
 		slog.Warn("the manifest gives this fragment other layers than its file", "fragment", i,
 			"manifest", fmt.Sprintf("%d-%d", fr.Start, fr.End-1), "file", fmt.Sprintf("%d-%d", frag.Start, frag.End-1))
 	}
-	s, err := transport.NewServer(frag, transport.ServerOptions{
-		Identity: id, Swarm: swarm, MaxSessions: c.Int("max-sessions"), SessionsPerIdentity: c.Int("sessions-per-peer"),
-		ConnsPerIdentity: c.Int("conns-per-peer"),
-		MaxContext:       c.Int("ctx-size"), IdleTimeout: c.Duration("idle-timeout"), Fragment: i, SHA256: fr.SHA256,
+	_, err = serveUntilInterrupt(c, frag, transport.ServerOptions{
+		Identity: id, Swarm: swarm, Fragment: i, SHA256: fr.SHA256, ModelSHA256: m.Source.SHA256,
 		Files: map[string]string{fr.SHA256: path},
-	})
+	}, nil, "fragment", i)
+	return err
+}
+
+// serveUntilInterrupt serves frag with the limits serve's flags give, on
+// --listen, writing the address to --addr-file, until an interrupt; it
+// calls ready, if set, with the server once it listens. args are logged.
+func serveUntilInterrupt(c *cli.Context, frag *engine.Fragment, o transport.ServerOptions, ready func(*transport.Server), args ...any) (*transport.Server, error) {
+	o.MaxSessions, o.SessionsPerIdentity, o.ConnsPerIdentity = c.Int("max-sessions"), c.Int("sessions-per-peer"), c.Int("conns-per-peer")
+	o.MaxContext, o.IdleTimeout = c.Int("ctx-size"), c.Duration("idle-timeout")
+	s, err := transport.NewServer(frag, o)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ln, err := transport.Listen(c.String("listen"), id)
+	ln, err := transport.Listen(c.String("listen"), o.Identity)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
 	if p := c.String("addr-file"); p != "" {
 		if err := os.WriteFile(p+".tmp", []byte(addr+"\n"), 0o644); err != nil {
-			return err
+			return nil, err
 		}
 		if err := os.Rename(p+".tmp", p); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	slog.Info("serving", "addr", addr, "id", id.ID(), "fragment", i, "layers", fmt.Sprintf("%d-%d", frag.Start, frag.End-1),
-		"backend", backend.Name(), "device", backend.Device())
+	b := frag.Backend()
+	slog.Info("serving", append(append([]any{"addr", addr, "id", o.Identity.ID()}, args...),
+		"layers", fmt.Sprintf("%d-%d", frag.Start, frag.End-1), "backend", b.Name(), "device", b.Device())...)
+	if ready != nil {
+		ready(s)
+	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return s.Serve(ctx, ln)
+	return s, s.Serve(ctx, ln)
 }
 
 // serveLimits checks the sizes serve is given before anything is read.

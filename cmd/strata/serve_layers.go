@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"strata/engine"
+	"strata/gguf"
+	"strata/transport"
+)
+
+// An Assignment is the layers a peer serves: [Start, End), End one past
+// the last, as engine.FragmentOptions takes them.
+type Assignment struct{ Start, End int }
+
+func (a Assignment) String() string { return fmt.Sprintf("%d-%d", a.Start, a.End-1) }
+
+// parseAssignment reads --layers FIRST-LAST for a model of layers layers.
+func parseAssignment(s string, layers int) (Assignment, error) {
+	ranges, err := engine.ParseLayerRanges(s)
+	if err != nil || len(ranges) != 1 || strings.TrimSpace(s) == "" {
+		return Assignment{}, fmt.Errorf("--layers %s: want one range FIRST-LAST of the model's layers 0-%d, such as 0-%d", s, layers-1, layers/2)
+	}
+	a := Assignment{ranges[0][0], ranges[0][1]}
+	if a.Start < 0 || a.End > layers {
+		return Assignment{}, fmt.Errorf("--layers %s: the model has layers 0-%d", s, layers-1)
+	}
+	return a, nil
+}
+
+// A layerServer serves a range of layers of a whole model file, and can
+// be assigned another range of it (Assign).
+type layerServer struct {
+	file    *gguf.File // the whole model, open while it serves
+	backend engine.Backend
+	cfg     engine.Config
+	batch   int
+
+	mu     sync.Mutex // one assignment at a time
+	server *transport.Server
+}
+
+// load checks that the weights of a fit beside those held already, and
+// loads them onto the backend.
+func (l *layerServer) load(a Assignment, held int64) (*engine.Fragment, error) {
+	if a.Start < 0 || a.End <= a.Start || a.End > l.cfg.Layers {
+		return nil, fmt.Errorf("layers %d to %d are not a range of the model's layers 0-%d", a.Start, a.End-1, l.cfg.Layers-1)
+	}
+	if err := checkMoreWeights(l.backend, l.file, a.Start, a.End, held); err != nil {
+		return nil, fmt.Errorf("layers %s: %w", a, err)
+	}
+	return engine.NewFragment(l.file, l.backend, engine.FragmentOptions{Start: a.Start, End: a.End, Batch: l.batch})
+}
+
+// Assign makes the peer serve the layers of a: it loads them from the
+// model file while the current ones go on serving (outside the backend's
+// turns, which the server's requests take meanwhile), then switches
+// (transport.Server.Reassign): new sessions get the new layers, sessions
+// already open finish on the old ones, which are released when the last
+// of them ends (within the server's drain). Until then both ranges'
+// weights are held: Assign refuses an assignment whose weights would not
+// fit in the machine's memory beside those held now.
+func (l *layerServer) Assign(a Assignment) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var held int64
+	for _, r := range l.server.Holding() {
+		held += engine.WeightBytes(l.file, r[0], r[1], r[0] == 0, r[1] == l.cfg.Layers)
+	}
+	start := time.Now()
+	frag, err := l.load(a, held)
+	if err != nil {
+		return err
+	}
+	if err := l.server.Reassign(frag); err != nil {
+		frag.Close()
+		return err
+	}
+	slog.Info("assigned layers", "layers", a.String(), "load_ms", time.Since(start).Milliseconds(), "weights_MiB", frag.WeightBytes()>>20)
+	return nil
+}
+
+// serveLayers serves --layers of the whole model file at arg.
+func serveLayers(c *cli.Context, arg string) error {
+	if c.IsSet("fragment") {
+		return fmt.Errorf("--fragment serves a fragment of a split model; %s is not one (a manifest.json or its directory): give --layers FIRST-LAST", arg)
+	}
+	if c.IsSet("fetch-from") {
+		return fmt.Errorf("--fetch-from fetches a fragment of a split model; %s is a model file, served as it is", arg)
+	}
+	path, err := resolveModel(arg)
+	if err != nil {
+		return err
+	}
+	if err := serveLimits(c); err != nil {
+		return err
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if frag, ok := engine.FragmentFile(f); ok {
+		return fmt.Errorf("%s is %s of a split model: serve it with its manifest (the directory holding it) and --fragment", path, frag)
+	}
+	cfg, err := engine.ConfigFrom(f)
+	if err != nil {
+		return err
+	}
+	a := Assignment{0, cfg.Layers}
+	if c.IsSet("layers") {
+		if a, err = parseAssignment(c.String("layers"), cfg.Layers); err != nil {
+			return err
+		}
+	}
+	id, swarm, err := nodeCredentials(c)
+	if err != nil {
+		return err
+	}
+	sum, err := modelSHA256(path)
+	if err != nil {
+		return err
+	}
+	batch, err := batchSize(c, &cfg)
+	if err != nil {
+		return err
+	}
+	backend, err := openBackend(c)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	l := &layerServer{file: f, backend: backend, cfg: cfg, batch: batch}
+	frag, err := l.load(a, 0)
+	if err != nil {
+		return err
+	}
+	layers, ctxSize := a.End-a.Start, c.Int("ctx-size")
+	if err := checkMemory(&frag.Config, layers, ctxSize, batch, fmt.Sprintf("--ctx-size %d", ctxSize)); err != nil {
+		return err
+	}
+	warnSessions(&frag.Config, layers, ctxSize, batch, c.Int("max-sessions"))
+	_, err = serveUntilInterrupt(c, frag, transport.ServerOptions{Identity: id, Swarm: swarm, ModelSHA256: sum},
+		func(s *transport.Server) { l.server = s }, "model", sum[:12])
+	return err
+}
