@@ -35,7 +35,7 @@ func chatCommand() *cli.Command {
 			&cli.StringFlag{Name: "peers", Usage: "chat through these comma-separated peer `ADDRS`, which serve the split MODEL's fragments or layers of the MODEL file"},
 			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
 			&cli.StringFlag{Name: "wire", Value: "f32", Usage: "hidden states between peers as `FORMAT`: f32 or f16"},
-		}, textFlags()...), samplingFlags()...), backendFlags()...), swarmFlags()...),
+		}, textFlags()...), samplingFlags()...), backendFlags()...), append(swarmFlags(), joinFlags()...)...),
 		Action: chat,
 	}
 }
@@ -62,7 +62,7 @@ type chatModel struct {
 // openChatModel opens a model file, or connects to the peers serving a
 // split model.
 func openChatModel(c *cli.Context, path string) (*chatModel, error) {
-	if manifest, ok := manifestPath(path); ok || c.IsSet("peers") {
+	if manifest, ok := manifestPath(path); ok || c.IsSet("peers") || joining(c) {
 		if !ok {
 			manifest = path
 		}

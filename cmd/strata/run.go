@@ -69,7 +69,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
 			&cli.StringFlag{Name: "wire", Value: "f32", Usage: "hidden states between peers as `FORMAT`: f32 or f16"},
 			&cli.Float64Flag{Name: "verify-rate", Usage: "recompute this `SHARE` of each peer's forwards (the first always) on a witness, the fragment beside the manifest or a replica, and drop a peer that differs"},
-		}, textFlags()...), samplingFlags()...), backendFlags()...), swarmFlags()...),
+		}, textFlags()...), samplingFlags()...), backendFlags()...), append(swarmFlags(), joinFlags()...)...),
 		OnUsageError: usageError,
 		Action:       run,
 	}
@@ -125,7 +125,7 @@ func run(c *cli.Context) error {
 	if manifest, ok := manifestPath(path); ok {
 		return runPeers(c, intr, manifest, prompt, opts, stops)
 	}
-	if c.IsSet("peers") {
+	if c.IsSet("peers") || joining(c) {
 		return runPeers(c, intr, path, prompt, opts, stops)
 	}
 	m, session, err := openSession(c, path)
@@ -166,8 +166,11 @@ func (p *peerRoute) Close() {
 // ranges of the same file: 'strata serve MODEL --layers', or fragments
 // split from it).
 func openRoute(c *cli.Context, path string) (*peerRoute, error) {
-	if !c.IsSet("peers") {
-		return nil, fmt.Errorf("a split model runs through peers: give --peers ADDR,ADDR,...")
+	if c.IsSet("peers") && joining(c) {
+		return nil, fmt.Errorf("--peers and a swarm to join: give one (the swarm's plan names its peers)")
+	}
+	if !c.IsSet("peers") && !joining(c) {
+		return nil, fmt.Errorf("a split model runs through peers: give --peers ADDR,ADDR,... (or --join a swarm)")
 	}
 	if n := c.Int("ctx-size"); n != 0 { // 0: the peers' own
 		if err := checkContext("-c", n); err != nil {
@@ -228,7 +231,20 @@ func openRoute(c *cli.Context, path string) (*peerRoute, error) {
 	}
 	o.DialOptions = transport.DialOptions{Identity: id, Swarm: swarm, Pins: splitList(c.String("peer-id"))}
 	o.Model = &p.config
-	if p.route, err = transport.NewRoute(c.Context, splitList(c.String("peers")), o); err != nil {
+	addrs := splitList(c.String("peers"))
+	if joining(c) {
+		if isManifest {
+			return fail(fmt.Errorf("a swarm serves layers of the whole model file: give the model file, not a split model"))
+		}
+		var ids []string
+		if addrs, ids, err = swarmPeers(c, id, swarm, o.ModelSHA256); err != nil {
+			return fail(err)
+		}
+		if len(o.Pins) == 0 {
+			o.Pins = ids
+		}
+	}
+	if p.route, err = transport.NewRoute(c.Context, addrs, o); err != nil {
 		return fail(err)
 	}
 	return p, nil

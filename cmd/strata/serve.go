@@ -42,7 +42,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "idle-timeout", Value: 10 * time.Minute, Usage: "end sessions unused this long"},
 			&cli.StringFlag{Name: "fetch-from", Usage: "comma-separated peer `ADDRS` to fetch a missing fragment file from"},
 			&cli.DurationFlag{Name: "fetch-stall-timeout", Value: 30 * time.Second, Usage: "leave a --fetch-from peer that sends no byte for `DURATION` for the next"},
-		}, swarmFlags()...), backendFlags()...),
+		}, swarmFlags()...), append(joinFlags(), backendFlags()...)...),
 		Action: serve,
 	}
 }
@@ -55,6 +55,9 @@ func serve(c *cli.Context) error {
 	manifest, ok := manifestPath(arg)
 	if !ok {
 		return serveLayers(c, arg)
+	}
+	if joining(c) {
+		return fmt.Errorf("a peer that joins a swarm serves the layers its plan gives from the whole model file, not a split model's fragment: give the model file")
 	}
 	if c.IsSet("layers") {
 		return fmt.Errorf("--layers serves layers of a model file; a split model serves its fragments: give --fragment I")
@@ -149,9 +152,7 @@ func serve(c *cli.Context) error {
 // --listen, writing the address to --addr-file, until an interrupt; it
 // calls ready, if set, with the server once it listens. args are logged.
 func serveUntilInterrupt(c *cli.Context, frag *engine.Fragment, o transport.ServerOptions, ready func(*transport.Server), args ...any) (*transport.Server, error) {
-	o.MaxSessions, o.SessionsPerIdentity, o.ConnsPerIdentity = c.Int("max-sessions"), c.Int("sessions-per-peer"), c.Int("conns-per-peer")
-	o.MaxContext, o.IdleTimeout = c.Int("ctx-size"), c.Duration("idle-timeout")
-	s, err := transport.NewServer(frag, o)
+	s, err := newServer(c, frag, o)
 	if err != nil {
 		return nil, err
 	}
@@ -162,10 +163,7 @@ func serveUntilInterrupt(c *cli.Context, frag *engine.Fragment, o transport.Serv
 	defer ln.Close()
 	addr := ln.Addr().String()
 	if p := c.String("addr-file"); p != "" {
-		if err := os.WriteFile(p+".tmp", []byte(addr+"\n"), 0o644); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(p+".tmp", p); err != nil {
+		if err := writeAddr(p, addr); err != nil {
 			return nil, err
 		}
 	}
@@ -178,6 +176,13 @@ func serveUntilInterrupt(c *cli.Context, frag *engine.Fragment, o transport.Serv
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return s, s.Serve(ctx, ln)
+}
+
+// newServer serves frag with the limits the flags set.
+func newServer(c *cli.Context, frag *engine.Fragment, o transport.ServerOptions) (*transport.Server, error) {
+	o.MaxSessions, o.SessionsPerIdentity, o.ConnsPerIdentity = c.Int("max-sessions"), c.Int("sessions-per-peer"), c.Int("conns-per-peer")
+	o.MaxContext, o.IdleTimeout = c.Int("ctx-size"), c.Duration("idle-timeout")
+	return transport.NewServer(frag, o)
 }
 
 // serveLimits checks the sizes serve is given before anything is read.

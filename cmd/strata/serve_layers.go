@@ -113,6 +113,9 @@ func serveLayers(c *cli.Context, arg string) error {
 		return err
 	}
 	a := Assignment{0, cfg.Layers}
+	if c.IsSet("layers") && joining(c) {
+		return fmt.Errorf("--layers with a swarm to join: the swarm's plan gives each peer its layers")
+	}
 	if c.IsSet("layers") {
 		if a, err = parseAssignment(c.String("layers"), cfg.Layers); err != nil {
 			return err
@@ -136,6 +139,9 @@ func serveLayers(c *cli.Context, arg string) error {
 	}
 	defer backend.Close()
 	l := &layerServer{file: f, backend: backend, cfg: cfg, batch: batch}
+	if joining(c) {
+		return serveSwarm(c, l, transport.ServerOptions{Identity: id, Swarm: swarm, ModelSHA256: sum}, sum)
+	}
 	frag, err := l.load(a, 0)
 	if err != nil {
 		return err

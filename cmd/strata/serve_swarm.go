@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"strata/engine"
+	"strata/swarm"
+	"strata/transport"
+)
+
+// serveSwarm serves the layers the swarm's plan gives this peer, from the
+// whole model file of l: it measures itself on the model's shapes, joins
+// the swarm with what it measured, waits for a plan that names it, loads
+// its stage's layers and serves them, and moves to other layers as later
+// plans say (layerServer.Assign: generations in flight finish, or move
+// exactly). sum is the model file's sha256, which names the model in the
+// swarm.
+func serveSwarm(c *cli.Context, l *layerServer, o transport.ServerOptions, sum string) error {
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m, err := swarm.Measure(ctx, l.file, l.backend, swarm.MeasureOptions{})
+	if err != nil {
+		return err
+	}
+	slog.Info("measured", "layer_ms", m.LayerSeconds*1e3, "prompt_layer_ms", m.PromptLayerSeconds*1e3,
+		"head_ms", m.HeadSeconds*1e3, "memory", engine.Bytes(m.MemoryBytes), "of", m.MemorySource)
+	model, err := swarm.ModelOf(l.file, c.Int("ctx-size"), l.batch)
+	if err != nil {
+		return err
+	}
+	ln, err := transport.Listen(c.String("listen"), o.Identity)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	meta := swarm.Meta{Data: ln.Addr().String(), Backend: l.backend.Name(), Device: deviceName(l.backend.Device()),
+		LayerSeconds: m.LayerSeconds, HeadSeconds: m.HeadSeconds, MemoryBytes: m.MemoryBytes, Model: sum}
+	plans := make(chan swarm.Assignment, 1) // the newest plan not yet applied
+	offer := func(a swarm.Assignment) {
+		for {
+			select {
+			case plans <- a:
+				return
+			case <-plans: // replaced by the newer
+			}
+		}
+	}
+	cfg := joinConfig(c, o.Identity, o.Swarm, meta)
+	cfg.Plan = swarm.PlanFor(model, sum, swarm.Options{})
+	cfg.Events = func(e swarm.Event) {
+		if e.Kind == swarm.PlanChanged {
+			offer(e.Plan)
+		}
+	}
+	ms, err := joinSwarm(c, cfg)
+	if err != nil {
+		return err
+	}
+	defer leave(ms)
+	if a, ok := ms.Plan(); ok {
+		offer(a)
+	}
+	slog.Info("joined the swarm", "gossip", ms.Gossip(), "id", o.Identity.ID(), "members", len(ms.Members()))
+	if p := c.String("addr-file"); p != "" {
+		if err := writeAddr(p, meta.Data); err != nil {
+			return err
+		}
+	}
+
+	// The first plan that names this peer gives the layers it starts with.
+	var first swarm.Assignment
+	var stage swarm.Stage
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case first = <-plans:
+		}
+		plan, err := swarm.DecodePlan(first)
+		if err != nil {
+			slog.Warn("a plan this peer cannot read", "err", err)
+			continue
+		}
+		var ok bool
+		if stage, ok = plan.StageOf(ms.ID()); ok {
+			break
+		}
+		slog.Info("the swarm's plan has no layers for this peer yet", "version", first.Version, "stages", len(plan.Stages))
+	}
+	frag, err := l.load(Assignment{stage.Start, stage.End}, 0)
+	if err != nil {
+		return err
+	}
+	s, err := newServer(c, frag, o)
+	if err != nil {
+		frag.Close()
+		return err
+	}
+	l.server = s
+	serving := Assignment{stage.Start, stage.End}
+	if err := announce(ctx, ms, meta, serving, first.Version); err != nil {
+		return err
+	}
+	go follow(ctx, ms, l, meta, plans, serving)
+	slog.Info("serving", "addr", meta.Data, "id", o.Identity.ID(), "model", sum[:12], "layers", serving.String(),
+		"plan", first.Version, "backend", l.backend.Name(), "device", l.backend.Device())
+	return s.Serve(ctx, ln)
+}
+
+// follow applies the swarm's later plans: when one gives this peer other
+// layers, it is assigned them and tells the swarm. A plan without this
+// peer leaves it serving what it serves (a spare the plan may call on).
+func follow(ctx context.Context, ms *swarm.Membership, l *layerServer, meta swarm.Meta, plans <-chan swarm.Assignment, serving Assignment) {
+	for {
+		var a swarm.Assignment
+		select {
+		case <-ctx.Done():
+			return
+		case a = <-plans:
+		}
+		plan, err := swarm.DecodePlan(a)
+		if err != nil {
+			slog.Warn("a plan this peer cannot read", "err", err)
+			continue
+		}
+		stage, ok := plan.StageOf(ms.ID())
+		next := Assignment{stage.Start, stage.End}
+		if ok && next != serving {
+			if err := l.Assign(next); err != nil {
+				slog.Warn("cannot serve the layers the plan gives", "layers", next.String(), "plan", a.Version, "err", err)
+				continue
+			}
+			serving = next
+		}
+		if err := announce(ctx, ms, meta, serving, a.Version); err != nil {
+			slog.Warn("cannot tell the swarm what this peer serves", "err", err)
+		}
+	}
+}
+
+// announce tells the swarm the layers this peer serves, by the plan of
+// version v.
+func announce(ctx context.Context, ms *swarm.Membership, meta swarm.Meta, a Assignment, v uint64) error {
+	meta.Start, meta.End, meta.PlanVersion = a.Start, a.End, v
+	if err := ms.UpdateMeta(ctx, meta); err != nil {
+		return fmt.Errorf("tell the swarm the layers served: %w", err)
+	}
+	return nil
+}
+
+// deviceName fits a device's name into the swarm's small metadata.
+func deviceName(s string) string {
+	const most = 48
+	if len(s) > most {
+		return s[:most]
+	}
+	return s
+}
