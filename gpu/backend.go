@@ -42,6 +42,8 @@ type Backend struct {
 	buffers   []*buffer // every buffer, for Close
 	allocated uint64
 	err       error // the first error of queued work, reported by Read
+
+	gpuRows bool // tests: rows shared among threads even on a CPU device
 }
 
 var _ engine.Backend = (*Backend)(nil)

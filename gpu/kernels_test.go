@@ -244,3 +244,23 @@ func TestCopyAddBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestMatMulSmallRows runs the matrix products with rows shared among
+// threads as on a GPU, whatever the device: rows of 64 and 128 columns
+// take 2 and 4 threads, fewer than the 8 inputs of a pass, and every
+// output must still be written and right.
+func TestMatMulSmallRows(t *testing.T) {
+	p := newPair(t)
+	gpu.ForceGPURows(p.gpu)
+	for _, typ := range []gguf.TensorType{gguf.Q4_0, gguf.Q8_0, gguf.F32} {
+		for _, shape := range [][3]int{{70, 64, 11}, {70, 128, 9}, {33, 32, 8}, {40, 256, 13}} {
+			rows, cols, n := shape[0], shape[1], shape[2]
+			wa, wb := p.weights(typ, rows, cols)
+			xa, xb, _ := p.tensors(n, cols)
+			oa, ob, _ := p.tensors(n, rows)
+			p.ref.MatMul(oa, wa, xa, n)
+			p.gpu.MatMul(ob, wb, xb, n)
+			p.compare(fmt.Sprintf("matmul %v %dx%d n=%d", typ, rows, cols, n), oa, ob, n, 5e-6)
+		}
+	}
+}

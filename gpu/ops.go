@@ -92,7 +92,7 @@ func (g *Backend) Add(x, y engine.Tensor, n int) {
 // row: enough for its sub-blocks of 32 values, at most 64; one on CPU
 // devices, where a reduction across threads costs more than it saves.
 func (g *Backend) rowThreads(cols int) int {
-	if g.info.Type == "cpu" {
+	if g.info.Type == "cpu" && !g.gpuRows {
 		return 1
 	}
 	tpr := 1

@@ -81,7 +81,11 @@ void main() {
             }
             barrier();
         }
-        if (valid && lane < jn) O[(j0 + lane) * p.out_cols + p.out_first + r] = partial[lane][t - lane];
+        // The row's sums are at its lane 0; lanes take the inputs in turn
+        // (tpr may be smaller than jn: 2 threads for a row of 64 values).
+        if (valid) {
+            for (uint k = lane; k < jn; k += p.tpr) O[(j0 + k) * p.out_cols + p.out_first + r] = partial[k][t - lane];
+        }
         barrier();
     }
 }
