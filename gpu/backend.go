@@ -22,7 +22,7 @@ type Backend struct {
 	memProps vk.PhysicalDeviceMemoryProperties
 	maxRange uint64
 
-	pipelines     map[string]*pipeline
+	pipelines     map[pipelineKey]*pipeline
 	pipelineCache vk.PipelineCache
 	cachePath     string
 	cacheLoaded   int
@@ -43,7 +43,11 @@ type Backend struct {
 	allocated uint64
 	err       error // the first error of queued work, reported by Read
 
-	gpuRows bool // tests: rows shared among threads even on a CPU device
+	profile     profile
+	gpuRows     bool     // weight rows are shared among threads (a GPU, or a profile)
+	local       uint32   // matmul's workgroup size
+	subgroupOps bool     // the reductions use subgroup shuffles
+	fallbacks   []string // what the backend does instead of an optional feature
 }
 
 var _ engine.Backend = (*Backend)(nil)
@@ -62,7 +66,7 @@ func open(o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Backend{inst: inst, pipelines: map[string]*pipeline{}, sets: map[setKey]vk.DescriptorSet{}}
+	g := &Backend{inst: inst, pipelines: map[pipelineKey]*pipeline{}, sets: map[setKey]vk.DescriptorSet{}}
 	if err := g.init(o); err != nil {
 		g.Close()
 		return nil, err
@@ -87,6 +91,9 @@ func (g *Backend) init(o Options) error {
 	if o.GPUOnly && o.Device < 0 && g.info.Type == "cpu" {
 		return fmt.Errorf("%w: the only Vulkan device is %s, a CPU implementation, slower than strata's CPU backend",
 			ErrUnavailable, g.info.Name)
+	}
+	if err := g.plan(o.Profile); err != nil {
+		return err
 	}
 	g.maxRange = min(g.info.MaxStorageBuffer, 1<<31)
 	if o.MaxBuffer > 0 {

@@ -39,6 +39,10 @@ type Options struct {
 	// PipelineCache is the file that keeps compiled pipelines between
 	// runs; "" is a file under the user's cache directory, "-" none.
 	PipelineCache string
+	// Profile makes the device take another device's code paths (see
+	// ProfileEnv): "gpu", "subgroup=32", "subgroup-ops=off", …; "": the
+	// device's own.
+	Profile string
 }
 
 // DeviceInfo describes a Vulkan device.
@@ -52,13 +56,17 @@ type DeviceInfo struct {
 	DeviceID         uint32   `json:"device_id"`
 	Heaps            []Heap   `json:"heaps"`
 	SubgroupSize     uint32   `json:"subgroup_size"`
+	SubgroupOps      []string `json:"subgroup_operations"` // in compute shaders: basic, vote, arithmetic, ballot, shuffle, …
 	MaxStorageBuffer uint64   `json:"max_storage_buffer_range"`
 	MaxSharedMemory  uint32   `json:"max_compute_shared_memory"`
 	MaxInvocations   uint32   `json:"max_compute_workgroup_invocations"`
 	MaxWorkgroups    []uint32 `json:"max_compute_workgroup_count"`
+	MaxWorkgroupSize []uint32 `json:"max_compute_workgroup_size"`
 	MaxAllocations   uint32   `json:"max_memory_allocations"`
 	MinOffsetAlign   uint64   `json:"min_storage_buffer_offset_alignment"`
 	TimestampPeriod  float32  `json:"timestamp_period_ns"`
+
+	api uint32 // the API version, VK_MAKE_VERSION
 }
 
 // Heap is a memory heap of a device.

@@ -28,8 +28,11 @@ type pair struct {
 	rng *rand.Rand
 }
 
-func newPair(t *testing.T) *pair {
-	g := openGPU(t)
+func newPair(t *testing.T) *pair { return newPairProfile(t, os.Getenv(gpu.ProfileEnv)) }
+
+// newPairProfile pairs the CPU backend with a Vulkan one under a profile.
+func newPairProfile(t *testing.T, profile string) *pair {
+	g := openGPUProfile(t, profile)
 	c := cpu.New(cpu.Options{Threads: 2})
 	t.Cleanup(func() { c.Close() })
 	return &pair{t: t, ref: c, gpu: g, rng: testseed.New(t)}
@@ -242,25 +245,5 @@ func TestCopyAddBounds(t *testing.T) {
 				t.Fatalf("Read after the refused %s: %v, want %q", c.name, err, c.want)
 			}
 		})
-	}
-}
-
-// TestMatMulSmallRows runs the matrix products with rows shared among
-// threads as on a GPU, whatever the device: rows of 64 and 128 columns
-// take 2 and 4 threads, fewer than the 8 inputs of a pass, and every
-// output must still be written and right.
-func TestMatMulSmallRows(t *testing.T) {
-	p := newPair(t)
-	gpu.ForceGPURows(p.gpu)
-	for _, typ := range []gguf.TensorType{gguf.Q4_0, gguf.Q8_0, gguf.F32} {
-		for _, shape := range [][3]int{{70, 64, 11}, {70, 128, 9}, {33, 32, 8}, {40, 256, 13}} {
-			rows, cols, n := shape[0], shape[1], shape[2]
-			wa, wb := p.weights(typ, rows, cols)
-			xa, xb, _ := p.tensors(n, cols)
-			oa, ob, _ := p.tensors(n, rows)
-			p.ref.MatMul(oa, wa, xa, n)
-			p.gpu.MatMul(ob, wb, xb, n)
-			p.compare(fmt.Sprintf("matmul %v %dx%d n=%d", typ, rows, cols, n), oa, ob, n, 5e-6)
-		}
 	}
 }

@@ -33,12 +33,16 @@ func (g *Backend) RMSNorm(out, x engine.Tensor, w engine.Weight, n int, eps floa
 func (g *Backend) MatMul(out engine.Tensor, w engine.Weight, x engine.Tensor, n int) {
 	o, wt, xs := out.(*tensor), w.(*weight), x.(*tensor)
 	tpr := g.rowThreads(wt.cols)
-	perGroup := 64 / tpr
+	perGroup := int(g.local) / tpr
+	shader := "matmul_" + wt.shader
+	if tpr > 1 && g.subgroupOps {
+		shader = "matmul_sg_" + wt.shader
+	}
 	for _, c := range wt.chunks {
 		wgs := (c.rows + perGroup - 1) / perGroup
 		gx := min(wgs, 65535)
 		groups := [3]uint32{uint32(gx), uint32((wgs + gx - 1) / gx), 1}
-		g.dispatch("matmul_"+wt.shader, groups,
+		g.dispatchLocal(shader, g.local, groups,
 			[]uint32{uint32(c.rows), uint32(wt.cols), uint32(n), uint32(wt.rowBytes), uint32(wt.rows), uint32(c.first), uint32(tpr)},
 			1<<2, c.buf, xs.buf, o.buf)
 	}
@@ -89,14 +93,15 @@ func (g *Backend) Add(x, y engine.Tensor, n int) {
 }
 
 // rowThreads is how many threads of a matmul workgroup share a weight
-// row: enough for its sub-blocks of 32 values, at most 64; one on CPU
-// devices, where a reduction across threads costs more than it saves.
+// row: enough for its sub-blocks of 32 values, at most the workgroup;
+// one on CPU devices (unless a profile says otherwise), where a
+// reduction across threads costs more than it saves.
 func (g *Backend) rowThreads(cols int) int {
-	if g.info.Type == "cpu" && !g.gpuRows {
+	if !g.gpuRows {
 		return 1
 	}
 	tpr := 1
-	for tpr < 64 && tpr < cols/32 {
+	for tpr < int(g.local) && tpr < cols/32 {
 		tpr *= 2
 	}
 	return tpr

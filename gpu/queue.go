@@ -111,7 +111,13 @@ func (g *Backend) enqueue(o op) {
 // dispatch queues a compute dispatch. bufs are the shader's bindings in
 // order; writes marks those it writes.
 func (g *Backend) dispatch(name string, groups [3]uint32, push []uint32, writes uint8, bufs ...*buffer) {
-	p, err := g.pipeline(name, len(bufs))
+	g.dispatchLocal(name, 0, groups, push, writes, bufs...)
+}
+
+// dispatchLocal queues a dispatch of a shader whose workgroup size is
+// specialization constant 0, set to local.
+func (g *Backend) dispatchLocal(name string, local uint32, groups [3]uint32, push []uint32, writes uint8, bufs ...*buffer) {
+	p, err := g.pipeline(name, len(bufs), local)
 	if err != nil {
 		g.fail(err)
 		return
