@@ -43,11 +43,8 @@ type Backend struct {
 	allocated uint64
 	err       error // the first error of queued work, reported by Read
 
-	profile     profile
-	gpuRows     bool     // weight rows are shared among threads (a GPU, or a profile)
-	local       uint32   // matmul's workgroup size
-	subgroupOps bool     // the reductions use subgroup shuffles
-	fallbacks   []string // what the backend does instead of an optional feature
+	profile profile
+	paths   // the code paths taken on the device
 }
 
 var _ engine.Backend = (*Backend)(nil)

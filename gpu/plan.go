@@ -3,53 +3,34 @@
 package gpu
 
 import (
-	"fmt"
 	"log/slog"
 	"slices"
 )
 
-// plan decides the code paths the backend takes on its device, under a
-// profile: how matrix products share rows among threads, their
-// workgroup size, and which optional features they use. A feature is
-// used only where the device reports it; otherwise its fallback is
-// taken and named in Fallbacks and the log.
+// plan checks the device and decides the code paths the backend takes
+// on it under a profile (choosePaths); the fallbacks are named in
+// Fallbacks and the log.
 func (g *Backend) plan(text string) error {
 	p, err := parseProfile(text)
 	if err != nil {
 		return err
 	}
-	g.profile = p
-	g.gpuRows = g.info.Type != "cpu" || p.gpuRows
-	g.local = 64
-	if g.gpuRows {
-		sg := g.info.SubgroupSize
-		if p.subgroup != 0 {
-			sg = p.subgroup
-		}
-		g.local = min(max(sg, 32), 64) // one subgroup of 32 or 64, or two of 16, …
+	if err := checkDevice(&g.info); err != nil {
+		return err
 	}
-	hasShuffle := slices.Contains(g.info.SubgroupOps, "basic") && slices.Contains(g.info.SubgroupOps, "shuffle")
-	switch want, set := p.features[featureSubgroupOps]; {
-	case set && want && !hasShuffle:
-		return fmt.Errorf("gpu: profile %q: %s=on, but %s reports no subgroup shuffles in compute shaders", p.text, featureSubgroupOps, g.info.Name)
-	case set && !want:
-		g.fallback(featureSubgroupOps + " masked by the profile: matrix products reduce in shared memory")
-	case !hasShuffle:
-		g.fallback("the device has no subgroup shuffles: matrix products reduce in shared memory")
-	default:
-		g.subgroupOps = true
+	c, err := choosePaths(&g.info, p)
+	if err != nil {
+		return err
+	}
+	g.profile, g.paths = p, c
+	for _, f := range c.fallbacks {
+		slog.Debug("gpu: " + f)
 	}
 	if p.text != "" {
-		slog.Info("gpu: profile "+ProfileEnv+"="+p.text, "device", g.info.Name, "rows_shared", g.gpuRows,
-			"workgroup", g.local, "subgroup_ops", g.subgroupOps, "fallbacks", g.fallbacks)
+		slog.Info("gpu: profile "+ProfileEnv+"="+p.text, "device", g.info.Name, "rows_shared", c.gpuRows,
+			"workgroup", c.local, "subgroup_ops", c.subgroupOps, "fallbacks", c.fallbacks)
 	}
 	return nil
-}
-
-// fallback records, and logs, a fallback the backend takes.
-func (g *Backend) fallback(what string) {
-	g.fallbacks = append(g.fallbacks, what)
-	slog.Debug("gpu: " + what)
 }
 
 // Fallbacks names what the backend does instead of each optional

@@ -3,8 +3,11 @@
 package gpu_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 
 	"strata/engine"
@@ -148,5 +151,35 @@ func TestProfileRefused(t *testing.T) {
 		if err := (gpu.Options{Profile: ok}).Validate(); err != nil {
 			t.Errorf("Validate(%q): %v", ok, err)
 		}
+	}
+}
+
+// TestMaskedFeature checks that with subgroup shuffles masked the
+// backend runs (TestProfiles checks its results) and says which fallback
+// it took, in Fallbacks and in the log line of its profile.
+func TestMaskedFeature(t *testing.T) {
+	var logged bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	defer slog.SetDefault(prev)
+	type fallbacks interface{ Fallbacks() []string }
+	const want = "subgroup-ops masked by the profile: matrix products reduce in shared memory"
+	g := openGPUProfile(t, "subgroup=64,subgroup-ops=off")
+	if got := g.(fallbacks).Fallbacks(); !slices.Equal(got, []string{want}) {
+		t.Errorf("fallbacks %q, want %q", got, want)
+	}
+	if !strings.Contains(logged.String(), want) {
+		t.Errorf("the log does not name the fallback:\n%s", logged.String())
+	}
+	p := newPairProfile(t, "subgroup=64,subgroup-ops=off")
+	wa, wb := p.weights(gguf.Q4_0, 70, 128)
+	xa, xb, _ := p.tensors(9, 128)
+	oa, ob, _ := p.tensors(9, 70)
+	p.ref.MatMul(oa, wa, xa, 9)
+	p.gpu.MatMul(ob, wb, xb, 9)
+	p.compare("masked matmul", oa, ob, 9, 5e-6)
+	// lavapipe has subgroup shuffles: forcing them on works and falls back on nothing.
+	if got := openGPUProfile(t, "subgroup=32,subgroup-ops=on").(fallbacks).Fallbacks(); len(got) != 0 {
+		t.Errorf("subgroup-ops=on: fallbacks %q", got)
 	}
 }
