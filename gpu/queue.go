@@ -233,6 +233,20 @@ func (g *Backend) flush() error {
 	return g.err
 }
 
+// Counts are the dispatches and barriers between them of the command
+// buffer last submitted (a replayed one included).
+func (g *Backend) Counts() (dispatches, barriers int) {
+	for _, o := range g.q.recorded {
+		if o.pipe != nil {
+			dispatches++
+		}
+		if o.barrier {
+			barriers++
+		}
+	}
+	return dispatches, barriers
+}
+
 // record records the queued ops into the command buffer.
 func (g *Backend) record() error {
 	q := &g.q
