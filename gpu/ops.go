@@ -42,10 +42,33 @@ func (g *Backend) MatMul(out engine.Tensor, w engine.Weight, x engine.Tensor, n 
 		wgs := (c.rows + perGroup - 1) / perGroup
 		gx := min(wgs, 65535)
 		groups := [3]uint32{uint32(gx), uint32((wgs + gx - 1) / gx), 1}
+		// Binding 3 is the residual of a fused Add; until then the output.
 		g.dispatchLocal(shader, g.local, groups,
-			[]uint32{uint32(c.rows), uint32(wt.cols), uint32(n), uint32(wt.rowBytes), uint32(wt.rows), uint32(c.first), uint32(tpr)},
-			1<<2, c.buf, xs.buf, o.buf)
+			[]uint32{uint32(c.rows), uint32(wt.cols), uint32(n), uint32(wt.rowBytes), uint32(wt.rows), uint32(c.first), uint32(tpr), 0},
+			1<<2, c.buf, xs.buf, o.buf, o.buf)
 	}
+	if len(wt.chunks) == 1 && len(g.q.ops) > 0 && g.q.ops[len(g.q.ops)-1].bufs[2] == o.buf {
+		g.q.addable = &g.q.ops[len(g.q.ops)-1]
+	}
+}
+
+// fuseAdd folds x += y into the epilogue of the matrix product just
+// queued, when it wrote y (n rows of x's width) and nothing since the
+// last barrier touched x: the same additions, one dispatch and one
+// barrier fewer. It reports whether it did.
+func (g *Backend) fuseAdd(x, y *tensor, n int) bool {
+	q := &g.q
+	o := q.addable
+	if o == nil || o != &q.ops[len(q.ops)-1] || o.bufs[2] != y.buf || o.push[2] != uint32(n) ||
+		o.push[4] != uint32(x.cols) || x.cols != y.cols || x.buf.written == q.epoch || x.buf.read == q.epoch || x.buf == y.buf {
+		return false
+	}
+	o.bufs[3] = x.buf
+	o.writes |= 1 << 3
+	o.push[7] = 1
+	x.buf.written = q.epoch
+	q.addable = nil
+	return true
 }
 
 // RoPE rotates pairs by angles whose cosines and sines the host computes.
@@ -88,6 +111,9 @@ func (g *Backend) Add(x, y engine.Tensor, n int) {
 		return
 	}
 	xs, ys := x.(*tensor), y.(*tensor)
+	if g.fuseAdd(xs, ys, n) {
+		return
+	}
 	count := uint32(n * xs.cols)
 	g.dispatch("add", groups1D(count, 256), []uint32{count}, 1<<0, xs.buf, ys.buf)
 }

@@ -42,6 +42,8 @@ type queueState struct {
 
 	readback *buffer
 
+	addable *op // the matrix product last queued, while an Add may fuse into it
+
 	recordings, submits int // counters, for tests and -verbose
 }
 
@@ -90,6 +92,7 @@ func (g *Backend) enqueue(o op) {
 		o.barrier = true
 		q.epoch++
 	}
+	q.addable = nil
 	mark := func(b *buffer, write bool) {
 		if b == nil {
 			return
@@ -227,6 +230,7 @@ func (g *Backend) flush() error {
 	err := g.submit(g.cmd)
 	g.fail(err)
 	q.ops = q.ops[:0]
+	q.addable = nil
 	q.dynUsed = 0
 	clear(q.memo)
 	q.epoch++

@@ -21,6 +21,9 @@ layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer Weights { uint W[]; };
 layout(std430, binding = 1) readonly buffer Input { vec4 X[]; };
 layout(std430, binding = 2) writeonly buffer Output { float O[]; };
+// With p.add, the residual stream the outputs are also added to (an
+// Add fused into the epilogue: R += out, in the Add shader's one rounding).
+layout(std430, binding = 3) buffer Residual { float R[]; };
 
 layout(push_constant) uniform Params {
     uint rows;      // rows in this chunk of the weight
@@ -30,6 +33,7 @@ layout(push_constant) uniform Params {
     uint out_cols;  // stride of an output row (all rows of the whole weight)
     uint out_first; // column of out where this chunk's rows start
     uint tpr;       // threads per row: a power of two up to WG
+    uint add;       // 1: R[o] += O[o] too
 } p;
 
 #include "common.glsl"
@@ -97,15 +101,12 @@ void main() {
         }
 #endif
         if (valid && lane == 0u) { // the row's sums, for every input of the pass
+            float sums[8] = float[8](a0, a1, a2, a3, a4, a5, a6, a7);
             uint o = j0 * p.out_cols + p.out_first + r;
-            O[o] = a0;
-            if (jn > 1u) O[o + p.out_cols] = a1;
-            if (jn > 2u) O[o + 2u * p.out_cols] = a2;
-            if (jn > 3u) O[o + 3u * p.out_cols] = a3;
-            if (jn > 4u) O[o + 4u * p.out_cols] = a4;
-            if (jn > 5u) O[o + 5u * p.out_cols] = a5;
-            if (jn > 6u) O[o + 6u * p.out_cols] = a6;
-            if (jn > 7u) O[o + 7u * p.out_cols] = a7;
+            for (uint k = 0u; k < jn; k++) {
+                O[o + k * p.out_cols] = sums[k];
+                if (p.add != 0u) R[o + k * p.out_cols] += sums[k];
+            }
         }
     }
 }
