@@ -8,7 +8,15 @@
 // recorded command buffer is submitted again; only the values that change
 // (positions, token ids, rotary tables, input rows) are rewritten, in a
 // host-visible buffer the shaders read. Barriers are placed only between
-// dispatches that touch a buffer another wrote.
+// dispatches that touch a buffer another wrote. An Add of the output of
+// the matrix product just queued is folded into that product's epilogue
+// (the same addition: one dispatch and barrier fewer for each residual).
+//
+// The device is checked at New (Vulkan 1.1, workgroup and shared-memory
+// limits), and each optional feature (subgroup shuffles) is used only
+// where it is reported, else a fallback that computes the same bits is
+// taken and named (Fallbacks). STRATA_VK_PROFILE (Options.Profile) makes
+// a device take another's paths, so that lavapipe runs a GPU's.
 //
 // Without cgo the package still builds; New and Devices then report
 // ErrUnavailable.
