@@ -22,7 +22,7 @@ type Backend struct {
 	memProps vk.PhysicalDeviceMemoryProperties
 	maxRange uint64
 
-	pipelines     map[string]*pipeline
+	pipelines     map[pipelineKey]*pipeline
 	pipelineCache vk.PipelineCache
 	cachePath     string
 	cacheLoaded   int
@@ -42,6 +42,9 @@ type Backend struct {
 	buffers   []*buffer // every buffer, for Close
 	allocated uint64
 	err       error // the first error of queued work, reported by Read
+
+	profile profile
+	paths   // the code paths taken on the device
 }
 
 var _ engine.Backend = (*Backend)(nil)
@@ -60,7 +63,7 @@ func open(o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Backend{inst: inst, pipelines: map[string]*pipeline{}, sets: map[setKey]vk.DescriptorSet{}}
+	g := &Backend{inst: inst, pipelines: map[pipelineKey]*pipeline{}, sets: map[setKey]vk.DescriptorSet{}}
 	if err := g.init(o); err != nil {
 		g.Close()
 		return nil, err
@@ -85,6 +88,9 @@ func (g *Backend) init(o Options) error {
 	if o.GPUOnly && o.Device < 0 && g.info.Type == "cpu" {
 		return fmt.Errorf("%w: the only Vulkan device is %s, a CPU implementation, slower than strata's CPU backend",
 			ErrUnavailable, g.info.Name)
+	}
+	if err := g.plan(o.Profile); err != nil {
+		return err
 	}
 	g.maxRange = min(g.info.MaxStorageBuffer, 1<<31)
 	if o.MaxBuffer > 0 {

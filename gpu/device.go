@@ -71,6 +71,17 @@ var typeNames = map[vk.PhysicalDeviceType]string{
 	vk.PhysicalDeviceTypeOther:         "other",
 }
 
+// subgroupOpNames name VkSubgroupFeatureFlagBits, in their order.
+var subgroupOpNames = []struct {
+	bit  vk.SubgroupFeatureFlagBits
+	name string
+}{
+	{vk.SubgroupFeatureBasicBit, "basic"}, {vk.SubgroupFeatureVoteBit, "vote"},
+	{vk.SubgroupFeatureArithmeticBit, "arithmetic"}, {vk.SubgroupFeatureBallotBit, "ballot"},
+	{vk.SubgroupFeatureShuffleBit, "shuffle"}, {vk.SubgroupFeatureShuffleRelativeBit, "shuffle_relative"},
+	{vk.SubgroupFeatureClusteredBit, "clustered"}, {vk.SubgroupFeatureQuadBit, "quad"},
+}
+
 // typeRank orders device types by preference.
 var typeRank = map[string]int{"discrete": 0, "integrated": 1, "virtual": 2, "other": 3, "cpu": 4}
 
@@ -93,14 +104,24 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice, index int) DeviceInfo {
 		MaxSharedMemory:  p.Limits.MaxComputeSharedMemorySize,
 		MaxInvocations:   p.Limits.MaxComputeWorkGroupInvocations,
 		MaxWorkgroups:    p.Limits.MaxComputeWorkGroupCount[:],
+		MaxWorkgroupSize: p.Limits.MaxComputeWorkGroupSize[:],
 		MaxAllocations:   p.Limits.MaxMemoryAllocationCount,
 		MinOffsetAlign:   uint64(p.Limits.MinStorageBufferOffsetAlignment),
 		TimestampPeriod:  p.Limits.TimestampPeriod,
+		api:              p.ApiVersion,
 	}
 	if d.Type == "" {
 		d.Type = "other"
 	}
-	d.SubgroupSize, d.Driver = properties2(inst, pd, p.ApiVersion)
+	sg, driver := properties2(inst, pd, p.ApiVersion)
+	d.SubgroupSize, d.Driver = sg.size, driver
+	if sg.stages&uint32(vk.ShaderStageComputeBit) != 0 {
+		for _, f := range subgroupOpNames {
+			if sg.operations&uint32(f.bit) != 0 {
+				d.SubgroupOps = append(d.SubgroupOps, f.name)
+			}
+		}
+	}
 	for i := range mp.MemoryHeapCount {
 		h := mp.MemoryHeaps[i]
 		h.Deref()

@@ -8,7 +8,15 @@
 // recorded command buffer is submitted again; only the values that change
 // (positions, token ids, rotary tables, input rows) are rewritten, in a
 // host-visible buffer the shaders read. Barriers are placed only between
-// dispatches that touch a buffer another wrote.
+// dispatches that touch a buffer another wrote. An Add of the output of
+// the matrix product just queued is folded into that product's epilogue
+// (the same addition: one dispatch and barrier fewer for each residual).
+//
+// The device is checked at New (Vulkan 1.1, workgroup and shared-memory
+// limits), and each optional feature (subgroup shuffles) is used only
+// where it is reported, else a fallback that computes the same bits is
+// taken and named (Fallbacks). STRATA_VK_PROFILE (Options.Profile) makes
+// a device take another's paths, so that lavapipe runs a GPU's.
 //
 // Without cgo the package still builds; New and Devices then report
 // ErrUnavailable.
@@ -39,6 +47,10 @@ type Options struct {
 	// PipelineCache is the file that keeps compiled pipelines between
 	// runs; "" is a file under the user's cache directory, "-" none.
 	PipelineCache string
+	// Profile makes the device take another device's code paths (see
+	// ProfileEnv): "gpu", "subgroup=32", "subgroup-ops=off", …; "": the
+	// device's own.
+	Profile string
 }
 
 // DeviceInfo describes a Vulkan device.
@@ -52,13 +64,17 @@ type DeviceInfo struct {
 	DeviceID         uint32   `json:"device_id"`
 	Heaps            []Heap   `json:"heaps"`
 	SubgroupSize     uint32   `json:"subgroup_size"`
+	SubgroupOps      []string `json:"subgroup_operations"` // in compute shaders: basic, vote, arithmetic, ballot, shuffle, …
 	MaxStorageBuffer uint64   `json:"max_storage_buffer_range"`
 	MaxSharedMemory  uint32   `json:"max_compute_shared_memory"`
 	MaxInvocations   uint32   `json:"max_compute_workgroup_invocations"`
 	MaxWorkgroups    []uint32 `json:"max_compute_workgroup_count"`
+	MaxWorkgroupSize []uint32 `json:"max_compute_workgroup_size"`
 	MaxAllocations   uint32   `json:"max_memory_allocations"`
 	MinOffsetAlign   uint64   `json:"min_storage_buffer_offset_alignment"`
 	TimestampPeriod  float32  `json:"timestamp_period_ns"`
+
+	api uint32 // the API version, VK_MAKE_VERSION
 }
 
 // Heap is a memory heap of a device.

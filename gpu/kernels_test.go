@@ -28,8 +28,11 @@ type pair struct {
 	rng *rand.Rand
 }
 
-func newPair(t *testing.T) *pair {
-	g := openGPU(t)
+func newPair(t *testing.T) *pair { return newPairProfile(t, os.Getenv(gpu.ProfileEnv)) }
+
+// newPairProfile pairs the CPU backend with a Vulkan one under a profile.
+func newPairProfile(t *testing.T, profile string) *pair {
+	g := openGPUProfile(t, profile)
 	c := cpu.New(cpu.Options{Threads: 2})
 	t.Cleanup(func() { c.Close() })
 	return &pair{t: t, ref: c, gpu: g, rng: testseed.New(t)}

@@ -16,11 +16,14 @@ static void *strata_dlsym(void *lib, const char *name) { return dlsym(lib, name)
 // strata_properties2 reads what vkGetPhysicalDeviceProperties misses: the
 // subgroup size (Vulkan 1.1) and the driver's name (Vulkan 1.2).
 static void strata_properties2(void *gipa, VkInstance inst, VkPhysicalDevice pd, int v12,
-                               uint32_t *subgroup, char *driver, size_t driverLen) {
+                               uint32_t *subgroup, uint32_t *sgOps, uint32_t *sgStages,
+                               char *driver, size_t driverLen) {
 	PFN_vkGetInstanceProcAddr get = (PFN_vkGetInstanceProcAddr)gipa;
 	PFN_vkGetPhysicalDeviceProperties2 f =
 		(PFN_vkGetPhysicalDeviceProperties2)get(inst, "vkGetPhysicalDeviceProperties2");
 	*subgroup = 0;
+	*sgOps = 0;
+	*sgStages = 0;
 	driver[0] = 0;
 	if (!f) return;
 	VkPhysicalDeviceDriverProperties drv;
@@ -36,6 +39,8 @@ static void strata_properties2(void *gipa, VkInstance inst, VkPhysicalDevice pd,
 	p.pNext = &sg;
 	f(pd, &p);
 	*subgroup = sg.subgroupSize;
+	*sgOps = sg.supportedOperations;
+	*sgStages = sg.supportedStages;
 	if (v12) snprintf(driver, driverLen, "%s %s", drv.driverName, drv.driverInfo);
 }
 */
@@ -48,6 +53,11 @@ import (
 
 	vk "github.com/vulkan-go/vulkan"
 )
+
+// cBytes copies b into C memory, for Vulkan structures that point to
+// data (specialization constants); cFree frees it.
+func cBytes(b []byte) unsafe.Pointer { return C.CBytes(b) }
+func cFree(p unsafe.Pointer)         { C.free(p) }
 
 // The loader is opened once per process: libvulkan.so.1 (the runtime
 // name), then libvulkan.so (the development name vulkan-go asks for).
@@ -87,15 +97,22 @@ func loadVulkan() error {
 	return loader.err
 }
 
-// properties2 returns a device's subgroup size and driver description.
-func properties2(inst vk.Instance, pd vk.PhysicalDevice, apiVersion uint32) (uint32, string) {
-	var subgroup C.uint32_t
+// subgroupProps is what a device says of its subgroups (Vulkan 1.1).
+type subgroupProps struct {
+	size       uint32
+	operations uint32 // VkSubgroupFeatureFlags
+	stages     uint32 // VkShaderStageFlags where they work
+}
+
+// properties2 returns a device's subgroup properties and driver description.
+func properties2(inst vk.Instance, pd vk.PhysicalDevice, apiVersion uint32) (subgroupProps, string) {
+	var subgroup, ops, stages C.uint32_t
 	var driver [512]C.char
 	v12 := C.int(0)
 	if apiVersion >= vk.MakeVersion(1, 2, 0) {
 		v12 = 1
 	}
 	C.strata_properties2(loader.gipa, C.VkInstance(unsafe.Pointer(inst)), C.VkPhysicalDevice(unsafe.Pointer(pd)),
-		v12, &subgroup, &driver[0], C.size_t(len(driver)))
-	return uint32(subgroup), C.GoString(&driver[0])
+		v12, &subgroup, &ops, &stages, &driver[0], C.size_t(len(driver)))
+	return subgroupProps{uint32(subgroup), uint32(ops), uint32(stages)}, C.GoString(&driver[0])
 }

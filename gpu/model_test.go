@@ -17,11 +17,18 @@ import (
 
 var tinyDir = filepath.Join("..", "testdata", "tiny-mistral")
 
-// openGPU returns a Vulkan backend, skipping when this machine has no
-// Vulkan device; under CI=true a missing device fails instead.
+// openGPU returns a Vulkan backend under the profile STRATA_VK_PROFILE
+// names (so that the whole suite can run under one), skipping when this
+// machine has no Vulkan device; under CI=true a missing device fails instead.
 func openGPU(t testing.TB) engine.Backend {
 	t.Helper()
-	b, err := gpu.New(gpu.Options{Device: -1, PipelineCache: filepath.Join(t.TempDir(), "pipelines.bin")})
+	return openGPUProfile(t, os.Getenv(gpu.ProfileEnv))
+}
+
+// openGPUProfile returns a Vulkan backend under a profile.
+func openGPUProfile(t testing.TB, profile string) engine.Backend {
+	t.Helper()
+	b, err := gpu.New(gpu.Options{Device: -1, PipelineCache: filepath.Join(t.TempDir(), "pipelines.bin"), Profile: profile})
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI needs a Vulkan device: %v", err)

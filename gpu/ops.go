@@ -33,15 +33,42 @@ func (g *Backend) RMSNorm(out, x engine.Tensor, w engine.Weight, n int, eps floa
 func (g *Backend) MatMul(out engine.Tensor, w engine.Weight, x engine.Tensor, n int) {
 	o, wt, xs := out.(*tensor), w.(*weight), x.(*tensor)
 	tpr := g.rowThreads(wt.cols)
-	perGroup := 64 / tpr
+	perGroup := int(g.local) / tpr
+	shader := "matmul_" + wt.shader
+	if tpr > 1 && g.subgroupOps {
+		shader = "matmul_sg_" + wt.shader
+	}
 	for _, c := range wt.chunks {
 		wgs := (c.rows + perGroup - 1) / perGroup
 		gx := min(wgs, 65535)
 		groups := [3]uint32{uint32(gx), uint32((wgs + gx - 1) / gx), 1}
-		g.dispatch("matmul_"+wt.shader, groups,
-			[]uint32{uint32(c.rows), uint32(wt.cols), uint32(n), uint32(wt.rowBytes), uint32(wt.rows), uint32(c.first), uint32(tpr)},
-			1<<2, c.buf, xs.buf, o.buf)
+		// Binding 3 is the residual of a fused Add; until then the output.
+		g.dispatchLocal(shader, g.local, groups,
+			[]uint32{uint32(c.rows), uint32(wt.cols), uint32(n), uint32(wt.rowBytes), uint32(wt.rows), uint32(c.first), uint32(tpr), 0},
+			1<<2, c.buf, xs.buf, o.buf, o.buf)
 	}
+	if len(wt.chunks) == 1 && len(g.q.ops) > 0 && g.q.ops[len(g.q.ops)-1].bufs[2] == o.buf {
+		g.q.addable = &g.q.ops[len(g.q.ops)-1]
+	}
+}
+
+// fuseAdd folds x += y into the epilogue of the matrix product just
+// queued, when it wrote y (n rows of x's width) and nothing since the
+// last barrier touched x: the same additions, one dispatch and one
+// barrier fewer. It reports whether it did.
+func (g *Backend) fuseAdd(x, y *tensor, n int) bool {
+	q := &g.q
+	o := q.addable
+	if o == nil || o != &q.ops[len(q.ops)-1] || o.bufs[2] != y.buf || o.push[2] != uint32(n) ||
+		o.push[4] != uint32(x.cols) || x.cols != y.cols || x.buf.written == q.epoch || x.buf.read == q.epoch || x.buf == y.buf {
+		return false
+	}
+	o.bufs[3] = x.buf
+	o.writes |= 1 << 3
+	o.push[7] = 1
+	x.buf.written = q.epoch
+	q.addable = nil
+	return true
 }
 
 // RoPE rotates pairs by angles whose cosines and sines the host computes.
@@ -84,19 +111,23 @@ func (g *Backend) Add(x, y engine.Tensor, n int) {
 		return
 	}
 	xs, ys := x.(*tensor), y.(*tensor)
+	if g.fuseAdd(xs, ys, n) {
+		return
+	}
 	count := uint32(n * xs.cols)
 	g.dispatch("add", groups1D(count, 256), []uint32{count}, 1<<0, xs.buf, ys.buf)
 }
 
 // rowThreads is how many threads of a matmul workgroup share a weight
-// row: enough for its sub-blocks of 32 values, at most 64; one on CPU
-// devices, where a reduction across threads costs more than it saves.
+// row: enough for its sub-blocks of 32 values, at most the workgroup;
+// one on CPU devices (unless a profile says otherwise), where a
+// reduction across threads costs more than it saves.
 func (g *Backend) rowThreads(cols int) int {
-	if g.info.Type == "cpu" {
+	if !g.gpuRows {
 		return 1
 	}
 	tpr := 1
-	for tpr < 64 && tpr < cols/32 {
+	for tpr < int(g.local) && tpr < cols/32 {
 		tpr *= 2
 	}
 	return tpr

@@ -28,10 +28,19 @@ type pipeline struct {
 	module    vk.ShaderModule
 }
 
+// pipelineKey names a compiled pipeline: a shader and its workgroup size
+// (specialization constant 0; 0 where the shader fixes its own).
+type pipelineKey struct {
+	name  string
+	local uint32
+}
+
 // pipeline returns the compiled pipeline of a shader, creating it on
-// first use through the pipeline cache.
-func (g *Backend) pipeline(name string, bindings int) (*pipeline, error) {
-	if p, ok := g.pipelines[name]; ok {
+// first use through the pipeline cache. local, when not 0, is the
+// workgroup size of a shader that declares it as specialization constant 0.
+func (g *Backend) pipeline(name string, bindings int, local uint32) (*pipeline, error) {
+	key := pipelineKey{name, local}
+	if p, ok := g.pipelines[key]; ok {
 		return p, nil
 	}
 	code, err := shaders.SPIRV(name)
@@ -85,22 +94,33 @@ func (g *Backend) pipeline(name string, bindings int) (*pipeline, error) {
 		return nil, err
 	}
 	p.layout = layout
+	stage := vk.PipelineShaderStageCreateInfo{
+		SType:  vk.StructureTypePipelineShaderStageCreateInfo,
+		Stage:  vk.ShaderStageComputeBit,
+		Module: p.module,
+		PName:  "main\x00",
+	}
+	if local != 0 {
+		data := cBytes(binary.LittleEndian.AppendUint32(nil, local)) // C memory: Vulkan keeps the pointer
+		defer cFree(data)
+		stage.PSpecializationInfo = []vk.SpecializationInfo{{
+			MapEntryCount: 1,
+			PMapEntries:   []vk.SpecializationMapEntry{{ConstantID: 0, Offset: 0, Size: 4}},
+			DataSize:      4,
+			PData:         data,
+		}}
+	}
 	pipes := make([]vk.Pipeline, 1)
 	r = vk.CreateComputePipelines(g.dev, g.pipelineCache, 1, []vk.ComputePipelineCreateInfo{{
-		SType: vk.StructureTypeComputePipelineCreateInfo,
-		Stage: vk.PipelineShaderStageCreateInfo{
-			SType:  vk.StructureTypePipelineShaderStageCreateInfo,
-			Stage:  vk.ShaderStageComputeBit,
-			Module: p.module,
-			PName:  "main\x00",
-		},
+		SType:  vk.StructureTypeComputePipelineCreateInfo,
+		Stage:  stage,
 		Layout: p.layout,
 	}}, nil, pipes)
 	if err := vkErr("vkCreateComputePipelines "+name, r); err != nil {
 		return nil, err
 	}
 	p.pipe = pipes[0]
-	g.pipelines[name] = p
+	g.pipelines[key] = p
 	return p, nil
 }
 

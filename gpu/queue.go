@@ -42,6 +42,8 @@ type queueState struct {
 
 	readback *buffer
 
+	addable *op // the matrix product last queued, while an Add may fuse into it
+
 	recordings, submits int // counters, for tests and -verbose
 }
 
@@ -90,6 +92,7 @@ func (g *Backend) enqueue(o op) {
 		o.barrier = true
 		q.epoch++
 	}
+	q.addable = nil
 	mark := func(b *buffer, write bool) {
 		if b == nil {
 			return
@@ -111,7 +114,13 @@ func (g *Backend) enqueue(o op) {
 // dispatch queues a compute dispatch. bufs are the shader's bindings in
 // order; writes marks those it writes.
 func (g *Backend) dispatch(name string, groups [3]uint32, push []uint32, writes uint8, bufs ...*buffer) {
-	p, err := g.pipeline(name, len(bufs))
+	g.dispatchLocal(name, 0, groups, push, writes, bufs...)
+}
+
+// dispatchLocal queues a dispatch of a shader whose workgroup size is
+// specialization constant 0, set to local.
+func (g *Backend) dispatchLocal(name string, local uint32, groups [3]uint32, push []uint32, writes uint8, bufs ...*buffer) {
+	p, err := g.pipeline(name, len(bufs), local)
 	if err != nil {
 		g.fail(err)
 		return
@@ -221,10 +230,25 @@ func (g *Backend) flush() error {
 	err := g.submit(g.cmd)
 	g.fail(err)
 	q.ops = q.ops[:0]
+	q.addable = nil
 	q.dynUsed = 0
 	clear(q.memo)
 	q.epoch++
 	return g.err
+}
+
+// Counts are the dispatches and barriers between them of the command
+// buffer last submitted (a replayed one included).
+func (g *Backend) Counts() (dispatches, barriers int) {
+	for _, o := range g.q.recorded {
+		if o.pipe != nil {
+			dispatches++
+		}
+		if o.barrier {
+			barriers++
+		}
+	}
+	return dispatches, barriers
 }
 
 // record records the queued ops into the command buffer.

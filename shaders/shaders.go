@@ -41,6 +41,11 @@ func Variants() []Variant {
 			v = append(v, Variant{Name: src + "_" + strings.ToLower(t.String()), Source: src + ".comp", Defines: []string{"TYPE_" + t.String()}})
 		}
 	}
+	// Matrix products whose reductions use subgroup shuffles, for devices
+	// that have them (the plain ones are the fallback).
+	for _, t := range Types {
+		v = append(v, Variant{Name: "matmul_sg_" + strings.ToLower(t.String()), Source: "matmul.comp", Defines: []string{"TYPE_" + t.String(), "SUBGROUP"}})
+	}
 	for _, src := range []string{"rmsnorm", "rope", "kvstore", "attention", "swiglu", "add"} {
 		v = append(v, Variant{Name: src, Source: src + ".comp"})
 	}

@@ -190,7 +190,11 @@ func benchKernels(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	g, err := gpu.New(gpu.Options{Device: c.Int("device")})
+	gopt, err := gpuOptions(c)
+	if err != nil {
+		return err
+	}
+	g, err := gpu.New(gopt)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -38,6 +39,7 @@ func devicesCommand() *cli.Command {
 					}
 					fmt.Fprintf(w, "  heap %d\t%.1f GiB%s\n", i, float64(h.Size)/(1<<30), local)
 				}
+				fmt.Fprintf(w, "  subgroup operations\t%s\n", strings.Join(d.SubgroupOps, ", "))
 				fmt.Fprintf(w, "  subgroup size\t%d\n  max storage buffer\t%d MiB\n  max shared memory\t%d KiB\n  max workgroup invocations\t%d\n  timestamp period\t%g ns\n",
 					d.SubgroupSize, d.MaxStorageBuffer>>20, d.MaxSharedMemory>>10, d.MaxInvocations, d.TimestampPeriod)
 			}

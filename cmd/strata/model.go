@@ -39,21 +39,37 @@ func openBackend(c *cli.Context) (engine.Backend, error) {
 		return nil, err
 	}
 	newCPU := func() engine.Backend { return newCPUBackend(o) }
+	g, err := gpuOptions(c)
+	if err != nil {
+		return nil, err
+	}
 	switch name := c.String("backend"); name {
 	case "auto":
-		b, err := gpu.New(gpu.Options{Device: c.Int("device"), GPUOnly: true})
+		g.GPUOnly = true
+		b, err := gpu.New(g)
 		if err != nil {
 			slog.Info("using the cpu backend: " + oneLine(err.Error()))
 			return newCPU(), nil
 		}
 		return b, nil
 	case "vulkan":
-		return gpu.New(gpu.Options{Device: c.Int("device")})
+		return gpu.New(g)
 	case "cpu":
 		return newCPU(), nil
 	default:
 		return nil, fmt.Errorf("--backend %q: want auto, vulkan or cpu", name)
 	}
+}
+
+// gpuOptions are the Vulkan backend's options from the flags and from
+// STRATA_VK_PROFILE, which makes the device take another device's code
+// paths (gpu.ProfileEnv).
+func gpuOptions(c *cli.Context) (gpu.Options, error) {
+	o := gpu.Options{Device: c.Int("device"), Profile: os.Getenv(gpu.ProfileEnv)}
+	if err := o.Validate(); err != nil {
+		return gpu.Options{}, fmt.Errorf("%s: %w", gpu.ProfileEnv, err)
+	}
+	return o, nil
 }
 
 // cpuOptions are the CPU backend's options from the flags and from
