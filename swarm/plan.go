@@ -107,6 +107,10 @@ func (e *InfeasibleError) Error() string {
 	case e.Peers == 0:
 		return fmt.Sprintf("swarm: no peers to place the model on (it needs %s)", b(e.NeededBytes))
 	case e.AvailableBytes < e.NeededBytes:
+		if e.Peers == 1 {
+			return fmt.Sprintf("swarm: the model needs %s (weights, KV cache, activations) but the one peer has %s",
+				b(e.NeededBytes), b(e.AvailableBytes))
+		}
 		return fmt.Sprintf("swarm: the model needs %s (weights, KV cache, activations) but the %d peers have %s in all",
 			b(e.NeededBytes), e.Peers, b(e.AvailableBytes))
 	case e.LargestPeerBytes < e.LargestLayerBytes:
@@ -147,6 +151,7 @@ func (pl *planner) place() (Plan, error) {
 	}
 	stages := pl.cut(order, t)
 	pl.replicate(stages)
+	pl.promote(stages)
 	return planOf(stages), nil
 }
 

@@ -73,3 +73,23 @@ func TestDecodePlanRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestPromote: a replica that serves its stage faster than the stage's
+// primary becomes the primary, and the stage's time is its.
+func TestPromote(t *testing.T) {
+	m := Model{Layers: 2, LayerBytes: []int64{1 << 20, 1 << 20}, EmbedBytes: 1 << 20, HeadBytes: 1 << 20}
+	peers := []Peer{{ID: "slow", MemoryBytes: 1 << 30, LayerSeconds: 0.004}, {ID: "fast", MemoryBytes: 1 << 30, LayerSeconds: 0.001}}
+	pl, err := newPlanner(m, peers, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := []Stage{pl.stage(pl.index["slow"], 0, 2)}
+	stages[0].Peers = append(stages[0].Peers, "fast")
+	pl.promote(stages)
+	if got := stages[0].Peers; got[0] != "fast" || got[1] != "slow" {
+		t.Fatalf("peers %v, want fast first", got)
+	}
+	if want := pl.seconds(pl.index["fast"], 0, 2); stages[0].Seconds != want {
+		t.Fatalf("stage seconds %v, want the fast peer's %v", stages[0].Seconds, want)
+	}
+}

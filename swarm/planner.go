@@ -435,6 +435,26 @@ func (pl *planner) replicate(stages []Stage) {
 	}
 }
 
+// promote makes the fastest peer of each stage its primary (the one a
+// route takes first), should a replica serve the stage faster than the
+// peer it was cut for; the stage's Seconds are then the new primary's.
+// The earliest of equals stays first, so the plan stays deterministic.
+func (pl *planner) promote(stages []Stage) {
+	for si := range stages {
+		s := &stages[si]
+		best := 0
+		for i, id := range s.Peers {
+			if pl.seconds(pl.index[id], s.Start, s.End) < pl.seconds(pl.index[s.Peers[best]], s.Start, s.End) {
+				best = i
+			}
+		}
+		if best > 0 {
+			s.Peers[0], s.Peers[best] = s.Peers[best], s.Peers[0]
+			s.Seconds = pl.seconds(pl.index[s.Peers[0]], s.Start, s.End)
+		}
+	}
+}
+
 // fastestSpare is the spare peer that fits stage s and serves it
 // fastest (the least memory among equals), or −1.
 func (pl *planner) fastestSpare(spare []bool, s Stage) int {

@@ -83,9 +83,34 @@ var errNoPlan = errors.New("the swarm has no plan that covers the model")
 // and their IDs, to pin: only the peers the swarm's plan names are
 // trusted with the route. model is the model file's sha256.
 func swarmPeers(c *cli.Context, id *transport.Identity, secret transport.Swarm, model string) (addrs, ids []string, err error) {
-	ms, err := joinSwarm(c, joinConfig(c, id, secret, swarm.Meta{Model: model}))
+	v, err := viewSwarm(c, id, secret, model)
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, s := range v.plan.Stages {
+		ids = append(ids, s.Peers...)
+	}
+	slog.Debug("routing by the swarm's plan", "version", v.version, "coordinator", v.coordinator,
+		"stages", len(v.plan.Stages), "predicted_tokens_per_second", v.plan.PredictedTokensPerSecond)
+	return v.plan.Addresses(v.members), ids, nil
+}
+
+// swarmView is the swarm as a client saw it: the plan it routes by and
+// the members then.
+type swarmView struct {
+	version     uint64
+	coordinator string
+	plan        swarm.Plan
+	members     []swarm.Member
+}
+
+// viewSwarm joins the swarm as a client, waits up to --join-timeout for
+// a plan whose every stage has a member that serves it (of model, the
+// file's sha256; "" for any), and leaves.
+func viewSwarm(c *cli.Context, id *transport.Identity, secret transport.Swarm, model string) (swarmView, error) {
+	ms, err := joinSwarm(c, joinConfig(c, id, secret, swarm.Meta{Model: model}))
+	if err != nil {
+		return swarmView{}, err
 	}
 	defer leave(ms)
 	wait := c.Duration("join-timeout")
@@ -94,31 +119,26 @@ func swarmPeers(c *cli.Context, id *transport.Identity, secret transport.Swarm, 
 		if a, ok := ms.Plan(); ok {
 			plan, err := swarm.DecodePlan(a)
 			if err != nil {
-				return nil, nil, err
+				return swarmView{}, err
 			}
 			members := ms.Members()
 			if covered(plan, members, model) {
-				for _, s := range plan.Stages {
-					ids = append(ids, s.Peers...)
-				}
-				slog.Debug("routing by the swarm's plan", "version", a.Version, "coordinator", a.Coordinator,
-					"stages", len(plan.Stages), "predicted_tokens_per_second", plan.PredictedTokensPerSecond)
-				return plan.Addresses(members), ids, nil
+				return swarmView{version: a.Version, coordinator: a.Coordinator, plan: plan, members: members}, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, nil, fmt.Errorf("%w after %v: %d members (--join-timeout waits longer)", errNoPlan, wait, len(ms.Members()))
+			return swarmView{}, fmt.Errorf("%w after %v: %d members (--join-timeout waits longer)", errNoPlan, wait, len(ms.Members()))
 		}
 		select {
 		case <-c.Context.Done():
-			return nil, nil, c.Context.Err()
+			return swarmView{}, c.Context.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
 // covered reports whether every stage of the plan has a member that
-// holds the model and serves the stage's layers now.
+// holds the model ("" for any) and serves the stage's layers now.
 func covered(plan swarm.Plan, members []swarm.Member, model string) bool {
 	byID := map[string]swarm.Meta{}
 	for _, m := range members {
@@ -128,7 +148,7 @@ func covered(plan swarm.Plan, members []swarm.Member, model string) bool {
 		ok := false
 		for _, id := range s.Peers {
 			m := byID[id]
-			ok = ok || (m.Data != "" && m.Model == model && m.Start == s.Start && m.End == s.End)
+			ok = ok || (m.Data != "" && (model == "" || m.Model == model) && m.Start == s.Start && m.End == s.End)
 		}
 		if !ok {
 			return false

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -105,9 +105,7 @@ func serveSwarm(c *cli.Context, l *layerServer, o transport.ServerOptions, sum s
 	}
 	l.server = s
 	serving := Assignment{stage.Start, stage.End}
-	if err := announce(ctx, ms, meta, serving, first.Version); err != nil {
-		return err
-	}
+	announce(ctx, ms, meta, serving, first.Version)
 	go follow(ctx, ms, l, meta, plans, serving)
 	slog.Info("serving", "addr", meta.Data, "id", o.Identity.ID(), "model", sum[:12], "layers", serving.String(),
 		"plan", first.Version, "backend", l.backend.Name(), "device", l.backend.Device())
@@ -139,20 +137,32 @@ func follow(ctx context.Context, ms *swarm.Membership, l *layerServer, meta swar
 			}
 			serving = next
 		}
-		if err := announce(ctx, ms, meta, serving, a.Version); err != nil {
-			slog.Warn("cannot tell the swarm what this peer serves", "err", err)
-		}
+		announce(ctx, ms, meta, serving, a.Version)
 	}
 }
 
 // announce tells the swarm the layers this peer serves, by the plan of
-// version v.
-func announce(ctx context.Context, ms *swarm.Membership, meta swarm.Meta, a Assignment, v uint64) error {
+// version v. memberlist waits a while for the update to be broadcast, and
+// on a loaded machine it may time out although the update goes out with
+// the next gossip: it is tried again, a few times, and then left to the
+// gossip.
+func announce(ctx context.Context, ms *swarm.Membership, meta swarm.Meta, a Assignment, v uint64) {
 	meta.Start, meta.End, meta.PlanVersion = a.Start, a.End, v
-	if err := ms.UpdateMeta(ctx, meta); err != nil {
-		return fmt.Errorf("tell the swarm the layers served: %w", err)
+	for try := 1; ; try++ {
+		err := ms.UpdateMeta(ctx, meta)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if try == 3 {
+			slog.Warn("cannot tell the swarm the layers this peer serves; its gossip will", "layers", a.String(), "plan", v, "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
 	}
-	return nil
 }
 
 // deviceName fits a device's name into the swarm's small metadata.

@@ -106,19 +106,32 @@ func peersCommand() *cli.Command {
 		Usage:        "show each peer's identity, fragment, backend, load and round-trip time",
 		OnUsageError: usageError,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "peers", Required: true, Usage: "comma-separated peer `ADDRS` (host:port)"},
+			&cli.StringFlag{Name: "peers", Usage: "comma-separated peer `ADDRS` (host:port); or --join a swarm"},
 			&cli.StringFlag{Name: "peer-id", Usage: "accept only these comma-separated peer `IDS`"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
-		}, swarmFlags()...),
+		}, append(swarmFlags(), joinFlags()...)...),
 		Action: func(c *cli.Context) error {
-			id, swarm, err := nodeCredentials(c)
+			id, secret, err := nodeCredentials(c)
 			if err != nil {
 				return err
 			}
+			if c.IsSet("peers") == joining(c) {
+				return errors.New("give --peers ADDRS, or --join a swarm to see its plan and peers")
+			}
 			addrs := splitList(c.String("peers"))
+			var plan *planView
+			if joining(c) {
+				v, err := viewSwarm(c, id, secret, "")
+				if err != nil {
+					return err
+				}
+				plan = newPlanView(v)
+				addrs = v.plan.Addresses(v.members)
+			}
 			if len(addrs) == 0 {
 				return fmt.Errorf("--peers %q names no peer", c.String("peers"))
 			}
+			swarm := secret
 			var rows []peerRow
 			for _, addr := range addrs {
 				r := peerRow{Addr: addr}
@@ -142,7 +155,7 @@ func peersCommand() *cli.Command {
 				}
 				rows = append(rows, r)
 			}
-			if err := printPeers(c.Bool("json"), rows); err != nil {
+			if err := printPeers(c.Bool("json"), plan, rows); err != nil {
 				return err
 			}
 			failed := 0
@@ -167,12 +180,24 @@ type peerRow struct {
 	Error string              `json:"error,omitempty"`
 }
 
-// printPeers prints the rows as JSON or as a table.
-func printPeers(asJSON bool, rows []peerRow) error {
+// printPeers prints the swarm's plan, when the peers came from one, and
+// the rows, as JSON or as tables.
+func printPeers(asJSON bool, plan *planView, rows []peerRow) error {
 	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
+		if plan != nil {
+			return enc.Encode(struct {
+				Plan  *planView `json:"plan"`
+				Peers []peerRow `json:"peers"`
+			}{plan, rows})
+		}
 		return enc.Encode(rows)
+	}
+	if plan != nil {
+		if err := plan.print(os.Stdout); err != nil {
+			return err
+		}
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ADDR\tID\tLAYERS\tFRAGMENT\tBACKEND\tDEVICE\tSESSIONS\tFORWARDS\tBUSY\tRTT")
