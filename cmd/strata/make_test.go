@@ -38,7 +38,7 @@ func TestMakeWithoutVulkanHeaders(t *testing.T) {
 	if n := strings.Count(s, "finds no vulkan/vulkan.h"); n != 1 || !strings.Contains(s, "building CPU-only, without Vulkan") {
 		t.Errorf("said %d times: %s", n, s)
 	}
-	if !strings.Contains(s, "CGO_ENABLED=1 go test -race ./cpu ./engine\n") {
+	if !strings.Contains(s, "CGO_ENABLED=1 go test -race ./cpu ./engine ./swarm\n") {
 		t.Errorf("the race detector: %s", s)
 	}
 	out, err = dryRun("check").CombinedOutput()
