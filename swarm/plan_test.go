@@ -280,8 +280,9 @@ func swarmOf(rng *rand.Rand, m Model, n int) []Peer {
 }
 
 // TestPlaceLargeSwarm plans 200 peers within 100 ms (the best of three
-// calls, so that a busy machine does not fail it), with a valid plan that
-// uses the spares as replicas.
+// calls, so that a busy machine does not fail it; not under the race
+// detector, which slows it past that), with a valid plan that uses the
+// spares as replicas.
 func TestPlaceLargeSwarm(t *testing.T) {
 	m := mistral()
 	peers := swarmOf(testseed.New(t), m, 200)
@@ -307,7 +308,7 @@ func TestPlaceLargeSwarm(t *testing.T) {
 	}
 	t.Logf("200 peers planned in %v: %d stages, %d replicas, %.1f tokens/s predicted (equal split of the first 8 peers: %.1f)",
 		elapsed, len(plan.Stages), replicas, plan.PredictedTokensPerSecond, evenRate)
-	if elapsed > 100*time.Millisecond {
+	if elapsed > 100*time.Millisecond && !raceDetector {
 		t.Errorf("planning 200 peers took %v, want under 100 ms", elapsed)
 	}
 	if replicas == 0 {
