@@ -27,7 +27,9 @@ func serveCommand() *cli.Command {
 		Description: "DIR holds manifest.json (from 'strata split'); give either, with the fragment's number. Its sha256 is checked against\n" +
 			"the manifest before anything is served; a missing file can be fetched from --fetch-from peers.\n" +
 			"MODEL is a whole GGUF file (or a model pulled by 'strata pull'): --layers FIRST-LAST serves those layers of it\n" +
-			"(all of them by default), no file cut. Peers name the model by the file's sha256, hashed once and cached.",
+			"(all of them by default), no file cut. Peers name the model by the file's sha256, hashed once and cached.\n" +
+			"With --join ADDRS, --discover or --gossip-addr, and no --layers, the peer measures itself, joins the swarm's\n" +
+			"gossip and serves the layers the swarm's plan gives it, moving as later plans say.",
 		OnUsageError: usageError,
 		Flags: append(append([]cli.Flag{
 			// A string, so that the help shows no default: it has none.
