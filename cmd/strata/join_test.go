@@ -16,36 +16,15 @@ import (
 // startJoined starts `strata serve MODEL --swarm SWARM` joining through
 // the gossip address join (none: it starts the swarm), with no layers
 // given, and returns once it gossips, with its gossip address.
-func startJoined(t *testing.T, env []string, dir, swarm, model, join, name string, extra ...string) (*peerProcess, string) {
+func startJoined(t *testing.T, env []string, dir, swarm, model, join, name string) (*peerProcess, string) {
 	t.Helper()
 	gossipFile := filepath.Join(dir, name+".gossip")
-	logPath := filepath.Join(dir, name+".log")
-	log, _ := os.Create(logPath)
 	args := []string{"serve", model, "--swarm", swarm, "--listen", "127.0.0.1:0", "--addr-file", filepath.Join(dir, name+".addr"),
 		"--gossip-addr", "127.0.0.1:0", "--gossip-addr-file", gossipFile, "--backend", "cpu", "-t", "1"}
 	if join != "" {
 		args = append(args, "--join", join)
 	}
-	cmd := exec.Command(strataBin, append(args, extra...)...)
-	cmd.Stderr = log
-	cmd.Env = append(os.Environ(), env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &peerProcess{cmd: cmd}
-	t.Cleanup(func() { p.kill() })
-	for range 800 {
-		if b, err := os.ReadFile(gossipFile); err == nil && len(b) > 0 {
-			return p, strings.TrimSpace(string(b))
-		}
-		if cmd.ProcessState != nil {
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(logPath)
-	t.Fatalf("peer %s did not join: %s", name, b)
-	return nil, ""
+	return startNode(t, strataBin, env, dir, name, gossipFile, 20*time.Second, args...)
 }
 
 // TestSwarmJoin: three peers join a swarm with one command each and no

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,27 +14,10 @@ import (
 func startServeLayers(t *testing.T, env []string, dir, swarm, model, layers, name string) *peerProcess {
 	t.Helper()
 	addrFile := filepath.Join(dir, name+".addr")
-	logPath := filepath.Join(dir, name+".log")
-	log, _ := os.Create(logPath)
-	cmd := exec.Command(strataBin, "serve", model, "--layers", layers,
+	p, addr := startNode(t, strataBin, env, dir, name, addrFile, 10*time.Second, "serve", model, "--layers", layers,
 		"--listen", "127.0.0.1:0", "--addr-file", addrFile, "--swarm", swarm, "--backend", "cpu", "-t", "1")
-	cmd.Stderr = log
-	cmd.Env = append(os.Environ(), env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &peerProcess{cmd: cmd}
-	t.Cleanup(func() { p.kill() })
-	for range 400 {
-		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
-			p.addr = strings.TrimSpace(string(b))
-			return p
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(logPath)
-	t.Fatalf("peer %s did not start: %s", name, b)
-	return nil
+	p.addr = addr
+	return p
 }
 
 // TestServeLayers: three peers serve layers 0-0, 1-2 and 3-3 of the tiny

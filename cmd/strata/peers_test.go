@@ -45,9 +45,21 @@ func startServe(t *testing.T, dir, swarm string, fragment int, name string) *pee
 func startServeWith(t *testing.T, bin string, env []string, dir, swarm string, fragment int, name string) *peerProcess {
 	addrFile := filepath.Join(dir, name+".addr")
 	os.Remove(addrFile)
-	log, _ := os.Create(filepath.Join(dir, name+".log"))
-	cmd := exec.Command(bin, "serve", filepath.Join(dir, "split"), "--fragment", strconv.Itoa(fragment),
+	p, addr := startNode(t, bin, env, dir, name, addrFile, 5*time.Second, "serve", filepath.Join(dir, "split"), "--fragment", strconv.Itoa(fragment),
 		"--listen", "127.0.0.1:0", "--addr-file", addrFile, "--swarm", swarm, "--backend", "cpu", "-t", "1")
+	p.addr = addr
+	return p
+}
+
+// startNode starts `bin args...` with env added to the environment and
+// its standard error in DIR/NAME.log, killed when the test ends, and
+// returns once it has written ready (an address file), with what it
+// wrote; the test fails with the log if that takes longer than wait.
+func startNode(t *testing.T, bin string, env []string, dir, name, ready string, wait time.Duration, args ...string) (*peerProcess, string) {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	log, _ := os.Create(logPath)
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = log
 	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
@@ -55,16 +67,14 @@ func startServeWith(t *testing.T, bin string, env []string, dir, swarm string, f
 	}
 	p := &peerProcess{cmd: cmd}
 	t.Cleanup(func() { p.kill() })
-	for range 200 {
-		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
-			p.addr = strings.TrimSpace(string(b))
-			return p
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
+		if b, err := os.ReadFile(ready); err == nil && len(b) > 0 {
+			return p, strings.TrimSpace(string(b))
 		}
-		time.Sleep(25 * time.Millisecond)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, name+".log"))
-	t.Fatalf("peer %s did not start: %s", name, b)
-	return nil
+	b, _ := os.ReadFile(logPath)
+	t.Fatalf("%s did not start: %s", name, b)
+	return nil, ""
 }
 
 func (p *peerProcess) kill() {
