@@ -76,25 +76,20 @@ func serveSwarm(c *cli.Context, l *layerServer, o transport.ServerOptions, sum s
 
 	// The first plan that names this peer gives the layers it starts with.
 	var first swarm.Assignment
-	var stage swarm.Stage
+	var serving Assignment
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case first = <-plans:
 		}
-		plan, err := swarm.DecodePlan(first)
-		if err != nil {
-			slog.Warn("a plan this peer cannot read", "err", err)
-			continue
-		}
 		var ok bool
-		if stage, ok = plan.StageOf(ms.ID()); ok {
+		if serving, ok = layersIn(first, ms.ID()); ok {
 			break
 		}
-		slog.Info("the swarm's plan has no layers for this peer yet", "version", first.Version, "stages", len(plan.Stages))
+		slog.Info("the swarm's plan has no layers for this peer yet", "version", first.Version)
 	}
-	frag, err := l.load(Assignment{stage.Start, stage.End}, 0)
+	frag, err := l.load(serving, 0)
 	if err != nil {
 		return err
 	}
@@ -104,7 +99,6 @@ func serveSwarm(c *cli.Context, l *layerServer, o transport.ServerOptions, sum s
 		return err
 	}
 	l.server = s
-	serving := Assignment{stage.Start, stage.End}
 	announce(ctx, ms, meta, serving, first.Version)
 	go follow(ctx, ms, l, meta, plans, serving)
 	slog.Info("serving", "addr", meta.Data, "id", o.Identity.ID(), "model", sum[:12], "layers", serving.String(),
@@ -123,13 +117,7 @@ func follow(ctx context.Context, ms *swarm.Membership, l *layerServer, meta swar
 			return
 		case a = <-plans:
 		}
-		plan, err := swarm.DecodePlan(a)
-		if err != nil {
-			slog.Warn("a plan this peer cannot read", "err", err)
-			continue
-		}
-		stage, ok := plan.StageOf(ms.ID())
-		next := Assignment{stage.Start, stage.End}
+		next, ok := layersIn(a, ms.ID())
 		if ok && next != serving {
 			if err := l.Assign(next); err != nil {
 				slog.Warn("cannot serve the layers the plan gives", "layers", next.String(), "plan", a.Version, "err", err)
@@ -139,6 +127,18 @@ func follow(ctx context.Context, ms *swarm.Membership, l *layerServer, meta swar
 		}
 		announce(ctx, ms, meta, serving, a.Version)
 	}
+}
+
+// layersIn returns the layers the plan a gives the member id, if it
+// names it; a plan that cannot be read is logged and names nobody.
+func layersIn(a swarm.Assignment, id string) (Assignment, bool) {
+	plan, err := swarm.DecodePlan(a)
+	if err != nil {
+		slog.Warn("a plan this peer cannot read", "err", err)
+		return Assignment{}, false
+	}
+	s, ok := plan.StageOf(id)
+	return Assignment{s.Start, s.End}, ok
 }
 
 // announce tells the swarm the layers this peer serves, by the plan of
