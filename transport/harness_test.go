@@ -83,6 +83,16 @@ func startPeerOn(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swar
 	if err != nil {
 		t.Fatal(err)
 	}
+	return servePeer(t, s, ln, func() {
+		b.Close()
+		file.Close()
+	})
+}
+
+// servePeer serves s on ln until the test ends; then it stops the peer
+// and calls release (closing the backend and the file) once nothing can
+// compute on them.
+func servePeer(t testing.TB, s *Server, ln *quic.Listener, release func()) *testPeer {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() { s.Serve(ctx, ln); close(served) }()
@@ -105,8 +115,7 @@ func startPeerOn(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swar
 		s.turn.Acquire(context.Background(), 1)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		b.Close()
-		file.Close()
+		release()
 	})
 	return p
 }

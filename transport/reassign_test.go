@@ -53,24 +53,7 @@ func startRangePeer(t testing.TB, swarm Swarm, start, end int, o ServerOptions) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { s.Serve(ctx, ln); close(served) }()
-	p.testPeer = &testPeer{addr: ln.Addr().String(), server: s, ln: ln, cancel: cancel}
-	t.Cleanup(func() {
-		p.stop()
-		<-served
-		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-			s.mu.Lock()
-			open := len(s.open) + len(s.sessions)
-			s.mu.Unlock()
-			if open == 0 {
-				break
-			}
-		}
-		s.turn.Acquire(context.Background(), 1)
-		s.mu.Lock()
-		defer s.mu.Unlock()
+	p.testPeer = servePeer(t, s, ln, func() {
 		b.Close()
 		file.Close()
 	})
