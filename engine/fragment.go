@@ -305,6 +305,10 @@ type Batch struct {
 	// AllLogits asks a last fragment for the logits of every position,
 	// not only the last.
 	AllLogits bool
+	// NoLogits has a last fragment leave the logits out: the batch only
+	// fills the session's cache (a prompt chunk before the last, or a
+	// witness catching up), and the output may be empty.
+	NoLogits bool
 }
 
 // Len is the number of positions in the batch.
@@ -369,7 +373,10 @@ func (f *Fragment) check(out []float32, s *Session, in *Batch, n int) error {
 		return fmt.Errorf("%w: %d positions after %d do not fit the context of %d",
 			ErrContextFull, n, s.pos, s.context)
 	}
-	if need := f.OutputSize(n, in.AllLogits); len(out) < need {
+	if in.AllLogits && in.NoLogits {
+		return fmt.Errorf("%w: a batch asking for all its logits and for none", ErrBadInput)
+	}
+	if need := f.OutputSize(n, in.AllLogits); len(out) < need && !(in.NoLogits && f.Last()) {
 		return fmt.Errorf("output of %d values, need %d", len(out), need)
 	}
 	return nil

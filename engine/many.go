@@ -204,6 +204,7 @@ func (f *Fragment) logitsOut(parts []Part) error {
 	for _, sg := range f.segs {
 		p := &parts[sg.part]
 		switch {
+		case p.Batch.NoLogits:
 		case p.Batch.AllLogits:
 			for r := range sg.n {
 				f.rows = append(f.rows, sg.row+r)
@@ -240,6 +241,7 @@ func (f *Fragment) logitsOut(parts []Part) error {
 		p := &parts[sg.part]
 		var err error
 		switch {
+		case p.Batch.NoLogits:
 		case p.Batch.AllLogits:
 			err = f.b.Read(p.Out[sg.from*c.Vocab:], f.logits, i, sg.n)
 			i += sg.n

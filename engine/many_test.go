@@ -220,3 +220,48 @@ func TestForwardManyChecks(t *testing.T) {
 		t.Errorf("probe saw %v, want %v", seen, want)
 	}
 }
+
+// TestNoLogits: a batch that leaves the logits out fills the cache as one
+// that asks for them, bit for bit, alone or beside a part that asks, and
+// writes nothing.
+func TestNoLogits(t *testing.T) {
+	frag, err := engine.NewFragment(openTiny(t), cpuBackend(t), engine.FragmentOptions{Batch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab := frag.Config.Vocab
+	prompt, next := []int32{1, 415, 2936, 9060, 285}, []int32{1142, 304}
+	continued := func(skip bool, beside bool) []float32 {
+		t.Helper()
+		s, _ := frag.NewSession(16)
+		defer s.Close()
+		parts := []engine.Part{{Session: s, Batch: engine.Batch{Tokens: prompt, NoLogits: skip}}}
+		if !skip {
+			parts[0].Out = make([]float32, vocab)
+		}
+		if beside {
+			other, _ := frag.NewSession(16)
+			defer other.Close()
+			parts = append(parts, engine.Part{Session: other, Batch: engine.Batch{Tokens: next}, Out: make([]float32, vocab)})
+		}
+		if err := frag.ForwardMany(parts); err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, vocab)
+		if err := frag.Forward(out, s, engine.Batch{Tokens: next}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want := continued(false, false)
+	for _, beside := range []bool{false, true} {
+		if got := continued(true, beside); !slices.Equal(got, want) {
+			t.Errorf("beside another part %v: the logits after a NoLogits prompt differ", beside)
+		}
+	}
+	s, _ := frag.NewSession(16)
+	defer s.Close()
+	if err := frag.Forward(nil, s, engine.Batch{Tokens: prompt, NoLogits: true, AllLogits: true}); !errors.Is(err, engine.ErrBadInput) {
+		t.Errorf("NoLogits with AllLogits: %v, want ErrBadInput", err)
+	}
+}
