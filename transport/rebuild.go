@@ -57,6 +57,7 @@ func (r *Route) rebuild() error {
 			return fmt.Errorf("transport: computing the session's %d positions again: %w", len(r.tokens), err)
 		}
 	}
+	r.caughtUp() // they read the route's shape, which changes here
 	old := *r
 	r.pool, r.hops, r.session, r.pos = fresh.pool, fresh.hops, fresh.session, fresh.pos
 	r.context = min(r.context, fresh.context)

@@ -410,6 +410,7 @@ func (r *Route) Stats() []HopStats {
 
 // Close ends the session on every peer and the connections.
 func (r *Route) Close() {
+	r.caughtUp() // the witnesses' fragments are the caller's once Close returns
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, h := range r.hops {
@@ -557,16 +558,28 @@ func (r *Route) send(ctx context.Context, hi int, payload []byte, out []float32)
 	recheck := false // a replica that replaces a peer caught by a check is checked too
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
+		// A checked request's witness computes beside the peer; the
+		// output is used only once the two agree.
+		var expected <-chan expectation
+		if recheck || r.checkDue(h) {
+			expected = r.expect(ctx, hi, append(h.sent[:len(h.sent):len(h.sent)], payload))
+		}
 		compute, err := r.forward(ctx, h, h.peer, f.n, payload, out)
-		if err == nil && (recheck || r.checkDue(h)) {
-			err = r.check(ctx, hi, append(h.sent[:len(h.sent):len(h.sent)], payload), out)
-			if err != nil && !errors.Is(err, ErrMismatch) {
-				return err // no verdict: the peers disagree, or the witness failed
+		if expected != nil {
+			e := <-expected
+			if err == nil {
+				err = r.verdict(hi, e, out)
+				if err != nil && !errors.Is(err, ErrMismatch) {
+					return err // no verdict: the peers disagree
+				}
 			}
 		}
 		if err == nil {
 			wall := time.Since(start)
 			h.acknowledged(payload, f.n, compute, wall, wall)
+			if expected == nil && r.o.VerifyRate > 0 {
+				r.catchUp(h)
+			}
 			return nil
 		}
 		if !peerFailed(err) || ctx.Err() != nil || attempt >= 3 {

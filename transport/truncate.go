@@ -21,9 +21,14 @@ func (r *Route) Truncate(pos int) {
 		}
 		clear(h.sent[keep:])
 		h.sent = h.sent[:keep]
-		if w := h.witness; w != nil && w.fed > keep {
-			// The witness recomputes from the kept history at the next check.
-			w.fed, w.pos, w.want = 0, 0, nil
+		if w := h.witness; w != nil {
+			w.mu.Lock() // a catch-up computing the forgotten requests ends first
+			w.epoch++
+			if w.fed > keep {
+				// The witness recomputes from the kept history at the next check.
+				w.fed, w.pos, w.want = 0, 0, nil
+			}
+			w.mu.Unlock()
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"strata/engine"
@@ -21,15 +22,20 @@ var ErrMismatch = errors.New("transport: a peer's output differs from its witnes
 // of its own, fed with the hop's inputs only when a check comes, in one
 // batch: what the hop computed since the last check.
 type witness struct {
-	frag    *engine.Fragment // local; nil for a replica
-	session *engine.Session
-	peer    *Peer // a replica
-	backend string
-	remote  uint64 // the replica's session
-	c       *compressor
-	fed     int // entries of the hop's history fed so far
-	pos     int
-	want    []float32 // the output of its last batch
+	// mu is held by whoever computes on the witness: a check, or a local
+	// witness's catch-up between checks (catchUp).
+	mu       sync.Mutex
+	catching sync.WaitGroup   // the catch-up running
+	epoch    int              // bumped when the hop's history is cut back
+	frag     *engine.Fragment // local; nil for a replica
+	session  *engine.Session
+	peer     *Peer // a replica
+	backend  string
+	remote   uint64 // the replica's session
+	c        *compressor
+	fed      int // entries of the hop's history fed so far
+	pos      int
+	want     []float32 // the output of its last batch
 }
 
 // checkDue reports whether the hop's next forward is to be checked: the
@@ -83,11 +89,27 @@ func (r *Route) witnessFor(ctx context.Context, h *hop) *witness {
 	return nil
 }
 
-// check has the witness recompute what the hop's peer just answered (out)
-// for the request at the end of pending (the hop's history since the last
-// check, then that request), and compares: bit for bit when both compute
-// on the same backend, within NMSE 1e-9 otherwise.
-func (r *Route) check(ctx context.Context, hi int, pending [][]byte, out []float32) error {
+// An expectation is what a hop's witness computed for a checked request:
+// the output it expects of the peer, or no witness (w nil) when the
+// forward goes unchecked.
+type expectation struct {
+	w    *witness
+	want []float32
+}
+
+// expect has the witness recompute the request at the end of pending (the
+// hop's history since the last check, then that request) while the peer
+// computes it: it returns at once, and the channel gives the expectation.
+// The hop's witness is the goroutine's until then.
+func (r *Route) expect(ctx context.Context, hi int, pending [][]byte) <-chan expectation {
+	c := make(chan expectation, 1)
+	go func() { c <- r.witnessed(ctx, hi, pending) }()
+	return c
+}
+
+// witnessed computes what the hop's witness expects of the request at the
+// end of pending.
+func (r *Route) witnessed(ctx context.Context, hi int, pending [][]byte) expectation {
 	h := r.hops[hi]
 	w := r.witnessFor(ctx, h)
 	if w == nil {
@@ -95,13 +117,15 @@ func (r *Route) check(ctx context.Context, hi int, pending [][]byte, out []float
 			h.unwitnessed = true
 			r.o.Logger.Warn("no witness to check a hop: no local fragment and no replica", "layers", fmt.Sprintf("%d-%d", h.start, h.end-1))
 		}
-		return nil
+		return expectation{}
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.fed > len(pending) { // the history was cut back (Truncate): start over
 		w.fed, w.pos, w.want = 0, 0, nil
 	}
 	if w.fed < len(pending) {
-		want, _, err := r.witnessBatch(ctx, h, w, pending[w.fed:], hi == len(r.hops)-1)
+		want, _, err := r.witnessBatch(ctx, h, w, pending[w.fed:], hi == len(r.hops)-1, true)
 		if err != nil {
 			// The witness, not the peer, failed: drop it (a new one starts
 			// over at the next check), and leave this forward unchecked.
@@ -110,19 +134,80 @@ func (r *Route) check(ctx context.Context, hi int, pending [][]byte, out []float
 				w.session.Close()
 			}
 			h.witness = nil
-			return nil
+			return expectation{}
 		}
 		if want == nil {
-			return nil
+			return expectation{}
 		}
 		w.fed, w.want = len(pending), want
 	}
-	if len(w.want) < len(out) {
+	return expectation{w: w, want: w.want}
+}
+
+// catchUpAt is the least number of a hop's requests that a local
+// witness computes between checks, in one batch: fewer, and the batch
+// reads the weights for too few positions.
+const catchUpAt = 4
+
+// catchUp has hop h's local witness compute, on a goroutine of its own,
+// the requests the hop answered since it last computed, once there are
+// catchUpAt of them (or 1/(2·VerifyRate)), so that a check computes
+// only the few since then, beside the peer, rather than all since the
+// last check, after it. The machine coordinating a route mostly waits
+// on its peers: the witness computes in that time. A check waits for a
+// catch-up that is running; a history cut back meanwhile (Truncate)
+// makes it compute nothing.
+func (r *Route) catchUp(h *hop) {
+	w := h.witness
+	if w == nil || w.frag == nil || !w.mu.TryLock() {
+		return // a replica witness computes at checks only; or it is busy
+	}
+	base, epoch := w.fed, w.epoch
+	w.mu.Unlock()
+	if base > len(h.sent) || len(h.sent)-base < max(catchUpAt, int(0.5/r.o.VerifyRate)) {
+		return
+	}
+	requests := append([][]byte(nil), h.sent[base:]...)
+	last := h == r.hops[len(r.hops)-1]
+	w.catching.Go(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.epoch != epoch || w.fed != base {
+			return
+		}
+		// A last hop's logits are left out: the next check computes the
+		// ones it compares.
+		want, _, err := r.witnessBatch(r.ctx, h, w, requests, last, false)
+		if err != nil || want == nil {
+			return // the next check computes them, and drops a failing witness
+		}
+		w.fed, w.want = base+len(requests), nil
+	})
+}
+
+// caughtUp waits for the witnesses' catch-ups to end.
+func (r *Route) caughtUp() {
+	for _, h := range r.hops {
+		if h.witness != nil {
+			h.witness.catching.Wait()
+		}
+	}
+}
+
+// verdict compares what the hop's peer answered (out) with what its
+// witness expects: bit for bit when both compute on the same backend,
+// within NMSE 1e-9 otherwise.
+func (r *Route) verdict(hi int, e expectation, out []float32) error {
+	h, w := r.hops[hi], e.w
+	if w == nil {
+		return nil
+	}
+	if len(e.want) < len(out) {
 		r.o.Logger.Warn("the witness computed less than the request", "layers", fmt.Sprintf("%d-%d", h.start, h.end-1))
 		h.witness = nil
 		return nil
 	}
-	want := w.want[len(w.want)-len(out):]
+	want := e.want[len(e.want)-len(out):]
 	h.stats.Checked++
 	if agree(out, want, w.backend == h.info.Backend) {
 		return nil
@@ -139,8 +224,9 @@ func (r *Route) check(ctx context.Context, hi int, pending [][]byte, out []float
 // witnessBatch has the witness compute, in one batch, the requests it has
 // not seen, and returns the output and the positions computed; a nil
 // output when a replica witness failed (it is dropped, and the check
-// skipped).
-func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [][]byte, last bool) ([]float32, int, error) {
+// skipped). On the last hop (last), a local witness computes the logits
+// of the last request only if logits is set.
+func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [][]byte, last, logits bool) ([]float32, int, error) {
 	// The requests run in order; one that starts before the witness's end
 	// (a retried chunk, a replay) cuts it back first, as a peer does. Each
 	// run of consecutive positions is one batch; the last one's output is
@@ -167,7 +253,7 @@ func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [
 			batch.Hidden = append(batch.Hidden, req.Hidden...)
 			batch.Needs = req.Needs
 		}
-		out, err := r.witnessRun(ctx, h, w, batch, last)
+		out, err := r.witnessRun(ctx, h, w, batch, last, logits && i == len(requests))
 		if err != nil || out == nil {
 			return nil, 0, err
 		}
@@ -177,19 +263,24 @@ func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [
 }
 
 // witnessRun computes one batch on the witness, at batch.Pos (cutting
-// its session back there first).
-func (r *Route) witnessRun(ctx context.Context, h *hop, w *witness, batch *ForwardRequest, last bool) ([]float32, error) {
+// its session back there first). A local witness of the last hop leaves
+// the logits out unless logits is set, and returns none.
+func (r *Route) witnessRun(ctx context.Context, h *hop, w *witness, batch *ForwardRequest, last, logits bool) ([]float32, error) {
 	size := batch.N * r.embd
-	if last {
+	skip := last && !logits && w.frag != nil
+	switch {
+	case skip:
+		size = 0
+	case last:
 		size = r.vocab
 	}
 	want := make([]float32, size)
 	if w.frag != nil {
 		w.session.Truncate(batch.Pos)
-		if err := w.frag.Forward(want, w.session, engine.Batch{Tokens: batch.Tokens, Hidden: batch.Hidden}); err != nil {
+		if err := w.frag.Forward(want, w.session, engine.Batch{Tokens: batch.Tokens, Hidden: batch.Hidden, NoLogits: skip}); err != nil {
 			return nil, fmt.Errorf("transport: the local witness of layers %d-%d: %w", h.start, h.end-1, err)
 		}
-		if last && batch.Needs.TopK > 0 {
+		if last && !skip && batch.Needs.TopK > 0 {
 			want = sparse(want, batch.Needs)
 		}
 		return want, nil

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/quic-go/quic-go"
@@ -47,6 +48,12 @@ func localFragments(t *testing.T, dir string, m *engine.Manifest) func(string) (
 // perturb relays requests to an honest peer of the middle layers and
 // flips a bit of the hidden states it returns.
 func (h *hostileRoute) perturb(t *testing.T) func(*hostilePeer, *quic.Stream, FrameType, []byte) {
+	return h.perturbFrom(t, 0)
+}
+
+// perturbFrom is perturb, honest for the first honest forwards.
+func (h *hostileRoute) perturbFrom(t *testing.T, honest int) func(*hostilePeer, *quic.Stream, FrameType, []byte) {
+	var forwards atomic.Int64
 	inner, err := Dial(context.Background(), h.replica.addr, dialOptions(t, h.swarm))
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +69,9 @@ func (h *hostileRoute) perturb(t *testing.T) func(*hostilePeer, *quic.Stream, Fr
 		if err != nil {
 			WriteFrame(s, FrameError, []byte(err.Error()))
 		} else {
-			out[0] = math.Float32frombits(math.Float32bits(out[0]) ^ 1<<22)
+			if forwards.Add(1) > int64(honest) {
+				out[0] = math.Float32frombits(math.Float32bits(out[0]) ^ 1<<22)
+			}
 			WriteFrame(s, FrameResult, newCompressor().encodeResult(out, WireF32, false, uint32(compute.Microseconds())))
 		}
 		s.Close()
@@ -140,5 +149,57 @@ func TestWitnessTruncate(t *testing.T) {
 		if st.Mismatched != 0 || st.Checked == 0 {
 			t.Errorf("hop %d: %d checked, %d failed", i, st.Checked, st.Mismatched)
 		}
+	}
+}
+
+// TestWitnessCatchUp: between checks, each hop's local witness computes
+// the forwards answered since it last did (catchUp), so that a check
+// computes only the few since then; the tokens are exact, every check of
+// an honest route agrees, and a peer that turns dishonest after a run of
+// honest forwards is caught at a later check and replaced. (The tokens
+// after its first dishonest forward may differ: the forwards between two
+// checks go unchecked, which is what a rate below 1 means.)
+func TestWitnessCatchUp(t *testing.T) {
+	h := newHostileRoute(t)
+	dir := filepath.Dir(h.replica.server.o.Files[h.m.Fragments[1].SHA256])
+	run := func(addrs []string, rate float64) ([]int32, *Route) {
+		t.Helper()
+		o := h.options(t)
+		o.VerifyRate, o.Witness = rate, localFragments(t, dir, h.m)
+		r, err := NewRoute(context.Background(), addrs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		res, err := engine.Generate(context.Background(), r, h.prompt, engine.GenerateOptions{MaxTokens: 40, IgnoreEOS: true}, func(int32) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.caughtUp()
+		return res.Tokens, r
+	}
+	honest := []string{h.first.addr, h.replica.addr, h.last.addr}
+	want, _ := run(honest, 0)
+	got, r := run(honest, 0.125) // catch-ups every 4 forwards
+	if !slices.Equal(got, want) {
+		t.Errorf("checked honest route: %v, want %v", got, want)
+	}
+	for i, hp := range r.hops {
+		if w := hp.witness; w == nil || w.fed <= len(hp.sent)-catchUpAt {
+			t.Errorf("hop %d: its witness computed too few of %d forwards", i, len(hp.sent))
+		}
+	}
+	for i, st := range r.Stats() {
+		if st.Checked == 0 || st.Checked == st.Forwards || st.Mismatched != 0 {
+			t.Errorf("hop %d: %d of %d forwards checked, %d failed", i, st.Checked, st.Forwards, st.Mismatched)
+		}
+	}
+	bad := startHostile(t, h.swarm, h.honestMiddle(), h.perturbFrom(t, 6))
+	got, r = run([]string{h.first.addr, bad.addr, h.replica.addr, h.last.addr}, 0.25)
+	if !slices.Equal(got[:6], want[:6]) {
+		t.Errorf("with a peer perturbing from its 7th forward: %v, want %v before it", got, want)
+	}
+	if st := r.Stats()[1]; st.Addr != h.replica.addr || st.Replaced != 1 || st.Mismatched != 1 {
+		t.Errorf("the middle hop: %+v", st)
 	}
 }
