@@ -56,8 +56,9 @@ type RouteOptions struct {
 	// Witness returns for the hop's sha256 (computed here, trusted: a peer
 	// that disagrees with it loses its layers to a replica, exactly as a
 	// dead one), or else a replica peer (a disagreement fails the
-	// generation, naming both). A check costs the witness every position
-	// since its last one, in one batch.
+	// generation, naming both). A witness computes every position of its
+	// hop: a local one catches up between checks on a goroutine of its own,
+	// and computes a checked request beside the peer.
 	VerifyRate float64
 	Witness    func(sha256 string) (*engine.Fragment, error)
 	Logger     *slog.Logger
