@@ -20,6 +20,7 @@ import (
 	"strata/cpu"
 	"strata/engine"
 	"strata/gguf"
+	"strata/gpu"
 )
 
 // BenchmarkThroughput serves a model on the CPU with 2 threads and 8
@@ -30,7 +31,8 @@ import (
 // last), their ratio, and time to first token and the gap between tokens
 // at p50 and p99. "serial" steps the 8 slots one after another, as
 // before batching, for comparison. STRATA_BENCH_MODEL=FILE serves
-// another model (default the tiny one).
+// another model (default the tiny one); STRATA_BENCH_BACKEND=vulkan
+// computes on the best Vulkan device instead of the CPU.
 //
 //	go test -run '^$' -bench Throughput -benchtime 3x ./api
 func BenchmarkThroughput(b *testing.B) {
@@ -59,7 +61,15 @@ func benchServer(b *testing.B, serial bool) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	be := cpu.New(cpu.Options{Threads: 2, Kernels: os.Getenv("STRATA_CPU")})
+	var be engine.Backend = cpu.New(cpu.Options{Threads: 2, Kernels: os.Getenv("STRATA_CPU")})
+	if os.Getenv("STRATA_BENCH_BACKEND") == "vulkan" {
+		be.Close()
+		g, err := gpu.New(gpu.Options{Device: -1, PipelineCache: "-"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		be = g
+	}
 	frag, err := engine.NewFragment(f, be, engine.FragmentOptions{})
 	if err != nil {
 		b.Fatal(err)
