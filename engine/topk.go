@@ -26,9 +26,14 @@ func TopK(ids []int32, logits []float32, k int) []int32 {
 		// The k best so far, the weakest on top.
 		h := minHeap[int32]{items: ids, less: func(a, b int32) bool { return ranksAbove(logits, b, a) }}
 		h.init()
+		// The ids come in increasing order, so one ranks above the
+		// weakest only by a greater value (a tie goes to the lower id,
+		// there already); NaN is never greater.
+		weakest := rankValue(logits[h.top()])
 		for id := int32(k); id < int32(n); id++ {
-			if ranksAbove(logits, id, h.top()) {
+			if logits[id] > weakest {
 				h.replaceTop(id)
+				weakest = rankValue(logits[h.top()])
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"strata/engine"
+	"strata/internal/testseed"
 )
 
 // TestTopK: the k largest logits, best first; of equal logits the lower
@@ -36,6 +37,51 @@ func TestTopK(t *testing.T) {
 				t.Errorf("TopK(%v, %d) = %v, want %v", c.logits, c.k, got, c.want)
 			}
 		})
+	}
+}
+
+// TestTopKRandom: TopK against a sort of every id by its order, on
+// fresh random logits with ties, infinities and NaN.
+func TestTopKRandom(t *testing.T) {
+	rng := testseed.New(t)
+	values := []float32{float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1)), 0, 1, -1}
+	for range 500 {
+		logits := make([]float32, 1+rng.IntN(300))
+		for i := range logits {
+			if rng.IntN(4) == 0 {
+				logits[i] = values[rng.IntN(len(values))]
+			} else {
+				logits[i] = float32(rng.IntN(20)) / 4
+			}
+		}
+		all := make([]int32, len(logits))
+		for i := range all {
+			all[i] = int32(i)
+		}
+		rank := func(v float32) float32 {
+			if v != v {
+				return float32(math.Inf(-1))
+			}
+			return v
+		}
+		slices.SortStableFunc(all, func(a, b int32) int {
+			x, y := rank(logits[a]), rank(logits[b])
+			switch {
+			case x > y:
+				return -1
+			case x < y:
+				return 1
+			}
+			return 0
+		})
+		k := rng.IntN(len(logits) + 2)
+		want := all
+		if k > 0 && k < len(all) {
+			want = all[:k]
+		}
+		if got := engine.TopK(nil, logits, k); !slices.Equal(got, want) {
+			t.Fatalf("TopK(%v, %d) = %v, want %v", logits, k, got, want)
+		}
 	}
 }
 
