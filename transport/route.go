@@ -115,6 +115,9 @@ type pool struct {
 	suspect map[string]int // missed deadlines, by address: tried last
 	closed  bool
 	users   int // routes not closed yet: the last to close closes the peers
+	// computing serializes the witnesses computing on one local
+	// fragment (the routes of a Group may share it), by fragment.
+	computing map[*engine.Fragment]*sync.Mutex
 }
 
 type hop struct {

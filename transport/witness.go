@@ -185,6 +185,23 @@ func (r *Route) catchUp(h *hop) {
 	})
 }
 
+// computing is what serializes the witnesses computing on frag: a
+// fragment computes one batch at a time, and the catch-ups and checks of
+// the routes sharing it run on goroutines of their own.
+func (r *Route) computing(frag *engine.Fragment) *sync.Mutex {
+	r.pool.mu.Lock()
+	defer r.pool.mu.Unlock()
+	if r.pool.computing == nil {
+		r.pool.computing = map[*engine.Fragment]*sync.Mutex{}
+	}
+	m := r.pool.computing[frag]
+	if m == nil {
+		m = new(sync.Mutex)
+		r.pool.computing[frag] = m
+	}
+	return m
+}
+
 // caughtUp waits for the witnesses' catch-ups to end.
 func (r *Route) caughtUp() {
 	for _, h := range r.hops {
@@ -276,8 +293,12 @@ func (r *Route) witnessRun(ctx context.Context, h *hop, w *witness, batch *Forwa
 	}
 	want := make([]float32, size)
 	if w.frag != nil {
+		computing := r.computing(w.frag)
+		computing.Lock()
 		w.session.Truncate(batch.Pos)
-		if err := w.frag.Forward(want, w.session, engine.Batch{Tokens: batch.Tokens, Hidden: batch.Hidden, NoLogits: skip}); err != nil {
+		err := w.frag.Forward(want, w.session, engine.Batch{Tokens: batch.Tokens, Hidden: batch.Hidden, NoLogits: skip})
+		computing.Unlock()
+		if err != nil {
 			return nil, fmt.Errorf("transport: the local witness of layers %d-%d: %w", h.start, h.end-1, err)
 		}
 		if last && !skip && batch.Needs.TopK > 0 {

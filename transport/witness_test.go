@@ -203,3 +203,41 @@ func TestWitnessCatchUp(t *testing.T) {
 		t.Errorf("the middle hop: %+v", st)
 	}
 }
+
+// TestWitnessGroup: the routes of a group share the local fragments their
+// witnesses compute on; their catch-ups and checks run on goroutines of
+// their own, one batch at a time on a fragment (the race detector sees
+// any other), and every route keeps the reference's greedy tokens.
+func TestWitnessGroup(t *testing.T) {
+	dir, m := splitTiny(t, [][2]int{{0, 1}, {1, 3}, {3, 4}})
+	swarm := testSwarm(t)
+	var addrs []string
+	for i := range m.Fragments {
+		addrs = append(addrs, startPeer(t, dir, m, i, swarm).addr)
+	}
+	o := RouteOptions{DialOptions: dialOptions(t, swarm), Manifest: m, Logger: quiet, VerifyRate: 0.125, Witness: localFragments(t, dir, m)}
+	g, err := NewGroup(context.Background(), addrs, 4, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var prompts [][]int32
+	cases := loadCases(t)
+	for _, c := range cases {
+		prompts = append(prompts, c.PromptTokens)
+	}
+	const n = 16
+	got := generateMany(t, g, prompts, n, func(int) {})
+	for i, c := range cases {
+		if !slices.Equal(got[i], c.GreedyTokens[:n]) {
+			t.Errorf("case %d: %v\nwant %v", i, got[i], c.GreedyTokens[:n])
+		}
+	}
+	for i, r := range g.Routes() {
+		for j, st := range r.Stats() {
+			if st.Checked == 0 || st.Mismatched != 0 {
+				t.Errorf("route %d, hop %d: %d checked, %d failed", i, j, st.Checked, st.Mismatched)
+			}
+		}
+	}
+}
