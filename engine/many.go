@@ -76,6 +76,7 @@ func (f *Fragment) ForwardMany(parts []Part) error {
 	if err := f.prepare(len(parts) > 1, min(asked, f.batch)); err != nil {
 		return err
 	}
+	defer slowDown(slowStart()) // a test-only slower device (-tags faults)
 	part, from := 0, 0
 	for part < len(parts) {
 		f.segs = f.segs[:0]

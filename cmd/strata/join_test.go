@@ -18,13 +18,19 @@ import (
 // given, and returns once it gossips, with its gossip address.
 func startJoined(t *testing.T, env []string, dir, swarm, model, join, name string) (*peerProcess, string) {
 	t.Helper()
+	return startJoinedWith(t, strataBin, env, dir, swarm, model, join, name)
+}
+
+// startJoinedWith is startJoined of the binary bin.
+func startJoinedWith(t *testing.T, bin string, env []string, dir, swarm, model, join, name string) (*peerProcess, string) {
+	t.Helper()
 	gossipFile := filepath.Join(dir, name+".gossip")
 	args := []string{"serve", model, "--swarm", swarm, "--listen", "127.0.0.1:0", "--addr-file", filepath.Join(dir, name+".addr"),
 		"--gossip-addr", "127.0.0.1:0", "--gossip-addr-file", gossipFile, "--backend", "cpu", "-t", "1"}
 	if join != "" {
 		args = append(args, "--join", join)
 	}
-	return startNode(t, strataBin, env, dir, name, gossipFile, 20*time.Second, args...)
+	return startNode(t, bin, env, dir, name, gossipFile, 20*time.Second, args...)
 }
 
 // TestSwarmJoin: three peers join a swarm with one command each and no
