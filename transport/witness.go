@@ -19,8 +19,9 @@ var ErrMismatch = errors.New("transport: a peer's output differs from its witnes
 // fragment of the same layers on this machine (trusted: a peer that
 // disagrees with it is dropped), or else a replica peer (a disagreement
 // then says that one of the two is wrong, not which). It keeps a session
-// of its own, fed with the hop's inputs only when a check comes, in one
-// batch: what the hop computed since the last check.
+// of its own, fed with the hop's inputs in batches: at a check, what the
+// hop computed since it was last fed, and, for a local one, between
+// checks too (catchUp).
 type witness struct {
 	// mu is held by whoever computes on the witness: a check, or a local
 	// witness's catch-up between checks (catchUp).
@@ -125,7 +126,7 @@ func (r *Route) witnessed(ctx context.Context, hi int, pending [][]byte) expecta
 		w.fed, w.pos, w.want = 0, 0, nil
 	}
 	if w.fed < len(pending) {
-		want, _, err := r.witnessBatch(ctx, h, w, pending[w.fed:], hi == len(r.hops)-1, true)
+		want, _, err := r.witnessBatch(ctx, h, w, pending[w.fed:], true)
 		if err != nil {
 			// The witness, not the peer, failed: drop it (a new one starts
 			// over at the next check), and leave this forward unchecked.
@@ -168,7 +169,6 @@ func (r *Route) catchUp(h *hop) {
 		return
 	}
 	requests := append([][]byte(nil), h.sent[base:]...)
-	last := h == r.hops[len(r.hops)-1]
 	w.catching.Go(func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -177,7 +177,7 @@ func (r *Route) catchUp(h *hop) {
 		}
 		// A last hop's logits are left out: the next check computes the
 		// ones it compares.
-		want, _, err := r.witnessBatch(r.ctx, h, w, requests, last, false)
+		want, _, err := r.witnessBatch(r.ctx, h, w, requests, false)
 		if err != nil || want == nil {
 			return // the next check computes them, and drops a failing witness
 		}
@@ -241,9 +241,9 @@ func (r *Route) verdict(hi int, e expectation, out []float32) error {
 // witnessBatch has the witness compute, in one batch, the requests it has
 // not seen, and returns the output and the positions computed; a nil
 // output when a replica witness failed (it is dropped, and the check
-// skipped). On the last hop (last), a local witness computes the logits
-// of the last request only if logits is set.
-func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [][]byte, last, logits bool) ([]float32, int, error) {
+// skipped). On the last hop, a local witness computes the logits of the
+// last request only if logits is set.
+func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [][]byte, logits bool) ([]float32, int, error) {
 	// The requests run in order; one that starts before the witness's end
 	// (a retried chunk, a replay) cuts it back first, as a peer does. Each
 	// run of consecutive positions is one batch; the last one's output is
@@ -270,7 +270,7 @@ func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [
 			batch.Hidden = append(batch.Hidden, req.Hidden...)
 			batch.Needs = req.Needs
 		}
-		out, err := r.witnessRun(ctx, h, w, batch, last, logits && i == len(requests))
+		out, err := r.witnessRun(ctx, h, w, batch, logits && i == len(requests))
 		if err != nil || out == nil {
 			return nil, 0, err
 		}
@@ -282,7 +282,8 @@ func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [
 // witnessRun computes one batch on the witness, at batch.Pos (cutting
 // its session back there first). A local witness of the last hop leaves
 // the logits out unless logits is set, and returns none.
-func (r *Route) witnessRun(ctx context.Context, h *hop, w *witness, batch *ForwardRequest, last, logits bool) ([]float32, error) {
+func (r *Route) witnessRun(ctx context.Context, h *hop, w *witness, batch *ForwardRequest, logits bool) ([]float32, error) {
+	last := h == r.hops[len(r.hops)-1]
 	size := batch.N * r.embd
 	skip := last && !logits && w.frag != nil
 	switch {
