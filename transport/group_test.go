@@ -8,7 +8,25 @@ import (
 	"testing"
 
 	"strata/engine"
+	"strata/engine/testmodel"
 )
+
+// generateGreedy runs each reference case greedily for n tokens on its
+// own route of the group (generateMany) and reports, as "case I what",
+// each whose tokens are not the reference's greedy continuation.
+func generateGreedy(t *testing.T, g *Group, cases []testmodel.ReferenceCase, n int, each func(step int), what string) {
+	t.Helper()
+	var prompts [][]int32
+	for _, c := range cases {
+		prompts = append(prompts, c.PromptTokens)
+	}
+	got := generateMany(t, g, prompts, n, each)
+	for i, c := range cases {
+		if !slices.Equal(got[i], c.GreedyTokens[:n]) {
+			t.Errorf("case %d %s: %v\nwant %v", i, what, got[i], c.GreedyTokens[:n])
+		}
+	}
+}
 
 // generateMany runs every case greedily on its own route of the group,
 // all stepping together through EvalMany: the prompts (of different
@@ -55,18 +73,8 @@ func TestGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	var prompts [][]int32
-	cases := loadCases(t)
-	for _, c := range cases {
-		prompts = append(prompts, c.PromptTokens)
-	}
 	const n = 12
-	got := generateMany(t, g, prompts, n, func(int) {})
-	for i, c := range cases {
-		if !slices.Equal(got[i], c.GreedyTokens[:n]) {
-			t.Errorf("case %d in the group: %v\nwant %v", i, got[i], c.GreedyTokens[:n])
-		}
-	}
+	generateGreedy(t, g, loadCases(t), n, func(int) {}, "in the group")
 	for i, p := range peers {
 		if info := p.server.Info(); info.Batches != n || info.Forwards != 4*n {
 			t.Errorf("peer %d served %d multi-session requests and %d forwards, want %d and %d", i, info.Batches, info.Forwards, n, 4*n)
@@ -94,22 +102,12 @@ func TestGroupFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	cases := loadCases(t)[:3]
-	var prompts [][]int32
-	for _, c := range cases {
-		prompts = append(prompts, c.PromptTokens)
-	}
 	const n = 16
-	got := generateMany(t, g, prompts, n, func(step int) {
+	generateGreedy(t, g, loadCases(t)[:3], n, func(step int) {
 		if step == 4 {
 			middle.stop()
 		}
-	})
-	for i, c := range cases {
-		if !slices.Equal(got[i], c.GreedyTokens[:n]) {
-			t.Errorf("case %d after the failover: %v\nwant %v", i, got[i], c.GreedyTokens[:n])
-		}
-	}
+	}, "after the failover")
 	for i, r := range g.Routes() {
 		if st := r.Stats(); st[1].Addr != replica.addr {
 			t.Errorf("route %d's middle hop is %s, want the replica %s", i, st[1].Addr, replica.addr)

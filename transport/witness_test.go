@@ -221,18 +221,7 @@ func TestWitnessGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	var prompts [][]int32
-	cases := loadCases(t)
-	for _, c := range cases {
-		prompts = append(prompts, c.PromptTokens)
-	}
-	const n = 16
-	got := generateMany(t, g, prompts, n, func(int) {})
-	for i, c := range cases {
-		if !slices.Equal(got[i], c.GreedyTokens[:n]) {
-			t.Errorf("case %d: %v\nwant %v", i, got[i], c.GreedyTokens[:n])
-		}
-	}
+	generateGreedy(t, g, loadCases(t), 16, func(int) {}, "with witnesses")
 	for i, r := range g.Routes() {
 		for j, st := range r.Stats() {
 			if st.Checked == 0 || st.Mismatched != 0 {
