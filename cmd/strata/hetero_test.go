@@ -52,20 +52,11 @@ func TestSwarmPlacesBySpeed(t *testing.T) {
 
 	// The plan naming all four has been applied once the peers serve
 	// four ranges that cover the model.
-	addrs := make([]string, len(names))
-	var ranges map[string][2]int
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		for i, name := range names {
-			b, _ := os.ReadFile(filepath.Join(dir, name+".addr"))
-			addrs[i] = strings.TrimSpace(string(b))
-		}
-		ranges = peerRanges(t, swarm, addrs)
-		if stagesCover(ranges, addrs, spec.Layers) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no plan of four stages served after 30 s: %v\n%s", ranges, logs())
-		}
+	addrs, ranges, ok := servedRanges(t, swarm, dir, names, 30*time.Second, func(ranges map[string][2]int, addrs []string) bool {
+		return stagesCover(ranges, addrs, spec.Layers)
+	})
+	if !ok {
+		t.Fatalf("no plan of four stages served after 30 s: %v\n%s", ranges, logs())
 	}
 	count := func(i int) int { r := ranges[addrs[i]]; return r[1] - r[0] }
 	for i, s := range names {

@@ -119,6 +119,28 @@ func peerRanges(t *testing.T, swarm string, addrs []string) map[string][2]int {
 	return got
 }
 
+// servedRanges reads the addresses of the peers names (their DIR/NAME.addr
+// files) and asks them what they serve (peerRanges) every 200 ms until
+// done says it will do, or within has passed. It returns the addresses
+// and the ranges of the last look, and whether done said so.
+func servedRanges(t *testing.T, swarm, dir string, names []string, within time.Duration, done func(ranges map[string][2]int, addrs []string) bool) ([]string, map[string][2]int, bool) {
+	t.Helper()
+	addrs := make([]string, len(names))
+	for deadline := time.Now().Add(within); ; time.Sleep(200 * time.Millisecond) {
+		for i, name := range names {
+			b, _ := os.ReadFile(filepath.Join(dir, name+".addr"))
+			addrs[i] = strings.TrimSpace(string(b))
+		}
+		ranges := peerRanges(t, swarm, addrs)
+		if done(ranges, addrs) {
+			return addrs, ranges, true
+		}
+		if time.Now().After(deadline) {
+			return addrs, ranges, false
+		}
+	}
+}
+
 // TestSwarmChurn: four peers join; during a sampled generation of 300
 // tokens through the swarm, a peer whose layers have a replica is killed
 // (SIGKILL) after token 50, and started again after token 150. The
@@ -160,18 +182,9 @@ func testSwarmChurn(t *testing.T, args []string, want []int32) {
 		procs[i], _ = startJoined(t, env, dir, swarm, tinyModel, seed, names[i])
 	}
 	// Every peer serves once the plan naming all four has been applied.
-	addrs := make([]string, len(names))
-	var ranges map[string][2]int
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		for i, name := range names {
-			b, _ := os.ReadFile(filepath.Join(dir, name+".addr"))
-			addrs[i] = strings.TrimSpace(string(b))
-		}
-		ranges = peerRanges(t, swarm, addrs)
-		if len(ranges) == len(names) || time.Now().After(deadline) {
-			break
-		}
-	}
+	addrs, ranges, _ := servedRanges(t, swarm, dir, names, 20*time.Second, func(ranges map[string][2]int, _ []string) bool {
+		return len(ranges) == len(names)
+	})
 	// The victim: a peer whose layers another serves too.
 	victim := -1
 	for i, a := range addrs {
