@@ -61,14 +61,15 @@ func benchServer(b *testing.B, serial bool) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var be engine.Backend = cpu.New(cpu.Options{Threads: 2, Kernels: os.Getenv("STRATA_CPU")})
+	var be engine.Backend
 	if os.Getenv("STRATA_BENCH_BACKEND") == "vulkan" {
-		be.Close()
 		g, err := gpu.New(gpu.Options{Device: -1, PipelineCache: "-"})
 		if err != nil {
 			b.Fatal(err)
 		}
 		be = g
+	} else {
+		be = cpu.New(cpu.Options{Threads: 2, Kernels: os.Getenv("STRATA_CPU")})
 	}
 	frag, err := engine.NewFragment(f, be, engine.FragmentOptions{})
 	if err != nil {
