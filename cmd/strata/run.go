@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -413,15 +415,31 @@ func promptText(c *cli.Context) (string, error) {
 	case p != "" && f != "":
 		return "", fmt.Errorf("give the prompt with -p or -f, not both")
 	case f != "":
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("prompt file: %w", err)
-		}
-		return string(b), nil
+		return readPromptFile(f)
 	case p != "":
 		return escaped(c, p), nil
 	}
 	return "", fmt.Errorf("no prompt: give one with -p TEXT or -f FILE")
+}
+
+// readPromptFile reads a prompt file into a string in one copy of its
+// bytes (os.ReadFile and a conversion would hold two): a prompt far past
+// the context is refused by its token count, so it should cost no more
+// than its own size before that.
+func readPromptFile(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", fmt.Errorf("prompt file: %w", err)
+	}
+	defer f.Close()
+	var b strings.Builder
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		b.Grow(int(fi.Size()))
+	}
+	if _, err := io.Copy(&b, f); err != nil {
+		return "", fmt.Errorf("prompt file: %w", err)
+	}
+	return b.String(), nil
 }
 
 // generateOptions reads the sampling flags.
