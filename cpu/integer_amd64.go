@@ -45,8 +45,8 @@ func quantizeAVX2(x *float32, blocks int, hi, lo *int16, scale, sums *float64)
 
 // asmQuantizer returns the assembly quantizer of variant v, if any.
 func asmQuantizer(v kernelVariant) func(q *quantBatch, x []float32, n, cols int) {
-	if v != variantAVX512 && v != variantAVX2 {
-		return nil
+	if !(v == variantAVX512 && hasAVX512) && !(v == variantAVX2 && hasAVX2) {
+		return nil // a variant this processor cannot run gets the twin
 	}
 	avx2 := v == variantAVX2
 	return func(q *quantBatch, x []float32, n, cols int) {
@@ -86,7 +86,7 @@ const (
 // variant v, if there is one, checking the lengths that keep every access
 // in bounds.
 func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
-	if !integerType(t) || (v != variantAVX512 && v != variantAVX2) || (v == variantAVX512 && !hasVNNI) {
+	if !integerType(t) || !(v == variantAVX512 && hasVNNI) && !(v == variantAVX2 && hasAVX2) {
 		return nil
 	}
 	ts := t.TypeSize()
