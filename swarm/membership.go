@@ -183,6 +183,15 @@ func (m *Membership) start() error {
 	c.PushPullInterval = 10 * pi
 	c.GossipToTheDeadTime = 10 * pi
 	c.TCPTimeout = max(10*pi, time.Second)
+	// A suspect is declared dead after SuspicionMult·log10(members)
+	// intervals once another member confirms the suspicion, and at most
+	// SuspicionMaxTimeoutMult times that without: memberlist's LAN
+	// values wait for two confirmations, up to 6 times as long; these
+	// are its local network's suspicion (3, one confirmation) with a
+	// shorter longest wait. A live member under load still has over a
+	// second to refute a suspicion.
+	c.SuspicionMult = 3
+	c.SuspicionMaxTimeoutMult = 2
 	// A member's identity is proven by its signature, so one that
 	// restarts at another address may take its name back once declared
 	// dead.
