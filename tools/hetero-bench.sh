@@ -30,22 +30,10 @@ mkdir -p "$work"
 strata="$work/strata-faults"
 go build -tags faults -o "$strata" ./cmd/strata
 
-pids=()
-stop_peers() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait "${pids[@]}" 2>/dev/null || true
-  pids=()
-}
-trap stop_peers EXIT
+. tools/swarm-lib.sh
 
-# fault I: the slowdown of peer I (peers 2 and 3 are the slow ones).
-fault() { if [ "$1" -ge 2 ]; then echo "slowdown=$slow"; fi; }
-
-wait_file() {
-  for _ in $(seq 600); do [ -s "$1" ] && return; sleep 0.1; done
-  echo "hetero-bench: $1 never appeared" >&2
-  exit 1
-}
+# peer_fault I: the slowdown of peer I (peers 2 and 3 are the slow ones).
+peer_fault() { if [ "$1" -ge 2 ]; then echo "slowdown=$slow"; fi; }
 
 # rate ARGS...: CLIENTS greedy runs at once; prints their decode tokens/s
 # summed, and the digest of their tokens ("differ" when they differ).
@@ -74,7 +62,7 @@ PY
 start_equal() {
   rm -f "$work"/equal*.addr
   for i in 0 1 2 3; do
-    STRATA_FAULT=$(fault $i) "$strata" serve "$work/split" --fragment $i --swarm "$work/secret" \
+    STRATA_FAULT=$(peer_fault $i) "$strata" serve "$work/split" --fragment $i --swarm "$work/secret" \
       --listen 127.0.0.1:0 --addr-file "$work/equal$i.addr" --backend cpu -t "$threads" 2>"$work/equal$i.log" &
     pids+=($!)
   done
@@ -83,35 +71,10 @@ start_equal() {
   equal_peers=$(IFS=,; echo "${addrs[*]}")
 }
 
-start_joined() {
-  rm -f "$work"/joined*.addr "$work"/joined*.gossip
-  local join=()
-  for i in 0 1 2 3; do
-    STRATA_FAULT=$(fault $i) "$strata" serve "$model" --swarm "$work/secret" \
-      --listen 127.0.0.1:0 --addr-file "$work/joined$i.addr" \
-      --gossip-addr 127.0.0.1:0 --gossip-addr-file "$work/joined$i.gossip" \
-      --backend cpu -t "$threads" "${join[@]}" 2>"$work/joined$i.log" &
-    pids+=($!)
-    wait_file "$work/joined$i.gossip"
-    join=(--join "$(cat "$work/joined0.gossip")")
-  done
-  seed=$(cat "$work/joined0.gossip")
-  addrs=()
-  for i in 0 1 2 3; do wait_file "$work/joined$i.addr"; addrs+=("$(cat "$work/joined$i.addr")"); done
-  joined_peers=$(IFS=,; echo "${addrs[*]}")
-  # Wait until the plan naming all four is applied: every peer serves.
-  for _ in $(seq 600); do
-    served=$("$strata" peers --swarm "$work/secret" --peers "$joined_peers" --json 2>/dev/null |
-      python3 -c 'import json, sys; print(sum(1 for r in json.load(sys.stdin) if r.get("info") and r["info"]["end"] > r["info"]["start"]))' || echo 0)
-    [ "$served" = 4 ] && break
-    sleep 0.5
-  done
-  "$strata" peers --swarm "$work/secret" --join "$seed" >"$work/plan.txt" 2>&1 || true
-}
-
 echo "== $model: 4 peers, -t $threads, peers 2 and 3 slowed ${slow}x; $rounds rounds of $clients clients x $n tokens"
 start_equal
-start_joined
+start_joined joined 4 "$model" --backend cpu -t "$threads"
+"$strata" peers --swarm "$work/secret" --join "$seed" >"$work/plan.txt" 2>&1 || true
 echo "-- the joined swarm's plan"
 cat "$work/plan.txt"
 echo "-- tokens/s (digest of the tokens)"

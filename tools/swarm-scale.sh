@@ -23,19 +23,7 @@ mkdir -p "$work"
 strata="$work/strata"
 go build -o "$strata" ./cmd/strata
 
-pids=()
-stop_peers() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait "${pids[@]}" 2>/dev/null || true
-  pids=()
-}
-trap stop_peers EXIT
-
-wait_file() {
-  for _ in $(seq 1200); do [ -s "$1" ] && return; sleep 0.1; done
-  echo "swarm-scale: $1 never appeared" >&2
-  exit 1
-}
+. tools/swarm-lib.sh
 
 # summary FILE: tokens/s and the digest of the tokens of a --json run.
 summary() {
@@ -50,26 +38,7 @@ echo "== $model: one process, then $peers joined peers (-t $threads each), $n gr
 echo "one process: $(summary "$work/local.json")"
 
 [ -f "$work/secret" ] || "$strata" swarm init -o "$work/secret" >/dev/null
-rm -f "$work"/peer*.addr "$work"/peer*.gossip
-join=()
-for i in $(seq 0 $((peers - 1))); do
-  "$strata" serve "$model" --swarm "$work/secret" --listen 127.0.0.1:0 --addr-file "$work/peer$i.addr" \
-    --gossip-addr 127.0.0.1:0 --gossip-addr-file "$work/peer$i.gossip" \
-    --backend cpu --mmap -t "$threads" "${join[@]}" 2>"$work/peer$i.log" &
-  pids+=($!)
-  wait_file "$work/peer$i.gossip"
-  join=(--join "$(cat "$work/peer0.gossip")")
-done
-seed=$(cat "$work/peer0.gossip")
-addrs=()
-for i in $(seq 0 $((peers - 1))); do wait_file "$work/peer$i.addr"; addrs+=("$(cat "$work/peer$i.addr")"); done
-list=$(IFS=,; echo "${addrs[*]}")
-for _ in $(seq 1200); do # until the plan naming every peer is applied
-  served=$("$strata" peers --swarm "$work/secret" --peers "$list" --json 2>/dev/null |
-    python3 -c 'import json, sys; print(sum(1 for r in json.load(sys.stdin) if r.get("info") and r["info"]["end"] > r["info"]["start"]))' || echo 0)
-  [ "$served" = "$peers" ] && break
-  sleep 0.5
-done
+start_joined peer "$peers" "$model" --backend cpu --mmap -t "$threads"
 "$strata" run "$model" --swarm "$work/secret" --join "$seed" --join-timeout 10m \
   -p "$prompt" -n "$n" --temp 0 --ignore-eos --json >"$work/swarm.json" 2>"$work/swarm.log"
 echo "$peers joined peers: $(summary "$work/swarm.json")"
