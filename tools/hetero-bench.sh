@@ -5,7 +5,8 @@
 # a model two ways, and the decode rates of the two are compared:
 #
 #   equal: the model cut into four equal layer counts (strata split
-#          --parts 4), each peer given one with --fragment;
+#          --layers, as a person cutting by hand would), each peer given
+#          one with --fragment;
 #   joined: the same four peers joining the swarm with no layers given,
 #          placed by the coordinator from their measured speeds.
 #
@@ -57,7 +58,11 @@ PY
 }
 
 [ -f "$work/secret" ] || "$strata" swarm init -o "$work/secret" >/dev/null
-[ -f "$work/split/manifest.json" ] || "$strata" split "$model" --parts 4 -o "$work/split" >/dev/null
+if [ ! -f "$work/split/manifest.json" ]; then
+  layers=$("$strata" inspect "$model" --json | python3 -c 'import json, sys; m = json.load(sys.stdin)["metadata"]; print(m[m["general.architecture"] + ".block_count"])')
+  ranges=$(python3 -c 'import sys; n = int(sys.argv[1]); print(",".join("%d-%d" % (i*n//4, (i+1)*n//4 - 1) for i in range(4)))' "$layers")
+  "$strata" split "$model" --layers "$ranges" -o "$work/split" >/dev/null
+fi
 
 start_equal() {
   rm -f "$work"/equal*.addr

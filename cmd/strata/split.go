@@ -21,7 +21,7 @@ func splitCommand() *cli.Command {
 		OnUsageError: usageError,
 		Flags: []cli.Flag{
 			modelFlag(),
-			&cli.IntFlag{Name: "parts", Usage: "cut into `N` fragments of nearly equal layer counts"},
+			&cli.IntFlag{Name: "parts", Usage: "cut into `N` fragments of as even a cost as the layers allow: the bytes each reads a token (its layers, the head in the last), then the bytes each holds (the embedding in the first)"},
 			&cli.StringFlag{Name: "layers", Usage: "cut at these inclusive `RANGES`: 0-9,10-19,20-31"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write to `DIR`"},
 		},
@@ -30,26 +30,24 @@ func splitCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			f, err := gguf.Open(path)
-			if err != nil {
-				return err
-			}
-			cfg, err := engine.ConfigFrom(f)
-			f.Close()
-			if err != nil {
-				return err
-			}
 			var ranges [][2]int
 			switch {
 			case c.IsSet("parts") == c.IsSet("layers"):
 				return fmt.Errorf("give one of --parts N or --layers RANGES")
 			case c.IsSet("parts"):
-				ranges, err = engine.EvenRanges(cfg.Layers, c.Int("parts"))
+				f, err := gguf.Open(path)
+				if err != nil {
+					return err
+				}
+				ranges, err = engine.BalancedRanges(f, c.Int("parts"))
+				f.Close()
+				if err != nil {
+					return err
+				}
 			default:
-				ranges, err = engine.ParseLayerRanges(c.String("layers"))
-			}
-			if err != nil {
-				return err
+				if ranges, err = engine.ParseLayerRanges(c.String("layers")); err != nil {
+					return err
+				}
 			}
 			progress := func(done, total int64) {}
 			if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
