@@ -12,8 +12,8 @@ import (
 // the output norm and head: decode reads every weight once a token, so
 // these bytes are its compute too. Among the cuts whose largest such cost
 // is the least, it takes one whose largest fragment, the embedding counted
-// in the first, is the smallest (ties go to the cut whose last part starts
-// earliest). It reads tensor sizes only.
+// in the first, is the smallest; ties are broken the same way every time.
+// It reads tensor sizes only.
 func BalancedRanges(f *gguf.File, parts int) ([][2]int, error) {
 	c, err := ConfigFrom(f)
 	if err != nil {

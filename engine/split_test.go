@@ -80,3 +80,24 @@ func TestWeightBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestBalancedRangesTiny: the tiny model's head reads more bytes than its
+// four layers together, so a balanced cut gives the last fragment one
+// layer whatever the number of parts.
+func TestBalancedRangesTiny(t *testing.T) {
+	f := openTiny(t)
+	for parts, want := range map[int][][2]int{
+		1: {{0, 4}},
+		2: {{0, 3}, {3, 4}},
+		3: {{0, 2}, {2, 3}, {3, 4}},
+		4: {{0, 1}, {1, 2}, {2, 3}, {3, 4}},
+	} {
+		got, err := engine.BalancedRanges(f, parts)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%d parts: %v %v, want %v", parts, got, err, want)
+		}
+	}
+	if _, err := engine.BalancedRanges(f, 5); err == nil {
+		t.Error("5 parts of 4 layers: no error")
+	}
+}
