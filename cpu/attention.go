@@ -11,15 +11,25 @@ import (
 // the softmax use float64 sums; the weighted sum of values runs over
 // positions in order, so the result does not depend on the batch.
 func (b *Backend) Attention(out, q, k, v engine.Tensor, c engine.Cache, layer, pos, n int, a *engine.AttentionShape) {
+	b.WriteCache(k, v, c, layer, pos, n)
 	kc, vc := c.(*cache).at(layer)
 	width := c.(*cache).width
-	copy(kc[pos*width:(pos+n)*width], k.(*tensor).row(0, n))
-	copy(vc[pos*width:(pos+n)*width], v.(*tensor).row(0, n))
 	t := &b.attention
 	t.out, t.q, t.k, t.v, t.width, t.pos, t.a = out.(*tensor), q.(*tensor), kc, vc, width, pos, a
 	pairs := n * a.Heads
 	b.pool.Run(t, pairs, grainFor(pairs, b.pool.Workers()))
 }
+
+// WriteCache stores rows [0, n) of k and v at positions [pos, pos+n) of
+// layer's cache.
+func (b *Backend) WriteCache(k, v engine.Tensor, c engine.Cache, layer, pos, n int) {
+	kc, vc := c.(*cache).at(layer)
+	width := c.(*cache).width
+	copy(kc[pos*width:(pos+n)*width], k.(*tensor).row(0, n))
+	copy(vc[pos*width:(pos+n)*width], v.(*tensor).row(0, n))
+}
+
+var _ engine.CacheWriter = (*Backend)(nil)
 
 type attentionTask struct {
 	b      *Backend

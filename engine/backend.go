@@ -79,6 +79,17 @@ type WeightCopier interface {
 	CopiesWeights() bool
 }
 
+// A CacheWriter is a Backend that can store keys and values in a cache
+// without attending: a pass whose output nobody reads (Batch.CacheOnly)
+// then computes only the keys and values of its last layer. Without it,
+// such a pass computes the whole layer.
+type CacheWriter interface {
+	Backend
+	// WriteCache stores rows [0, n) of k and v at positions [pos, pos+n)
+	// of layer's cache, as Attention does before it attends.
+	WriteCache(k, v Tensor, cache Cache, layer, pos, n int)
+}
+
 // A Weight is a model tensor on a backend: Rows() rows of Cols() elements.
 type Weight interface {
 	Type() gguf.TensorType

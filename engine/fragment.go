@@ -309,6 +309,15 @@ type Batch struct {
 	// fills the session's cache (a prompt chunk before the last, or a
 	// witness catching up), and the output may be empty.
 	NoLogits bool
+	// CacheOnly has any fragment write nothing: the batch only fills the
+	// session's cache (a witness catching up), and the output may be
+	// empty. On a last fragment it is NoLogits.
+	CacheOnly bool
+}
+
+// cacheOnly reports whether the batch's output goes unread.
+func (f *Fragment) cacheOnly(in *Batch) bool {
+	return in.CacheOnly || in.NoLogits && f.Last()
 }
 
 // Len is the number of positions in the batch.
@@ -373,10 +382,10 @@ func (f *Fragment) check(out []float32, s *Session, in *Batch, n int) error {
 		return fmt.Errorf("%w: %d positions after %d do not fit the context of %d",
 			ErrContextFull, n, s.pos, s.context)
 	}
-	if in.AllLogits && in.NoLogits {
+	if in.AllLogits && (in.NoLogits || in.CacheOnly) {
 		return fmt.Errorf("%w: a batch asking for all its logits and for none", ErrBadInput)
 	}
-	if need := f.OutputSize(n, in.AllLogits); len(out) < need && !(in.NoLogits && f.Last()) {
+	if need := f.OutputSize(n, in.AllLogits); len(out) < need && !f.cacheOnly(in) {
 		return fmt.Errorf("output of %d values, need %d", len(out), need)
 	}
 	return nil

@@ -169,7 +169,18 @@ func (f *Fragment) pass(parts []Part, m int) error {
 			return fmt.Errorf("engine: %w", err)
 		}
 	}
+	// A pass whose output nobody reads needs of its last layer only the
+	// keys and values, for the positions after it.
+	unread := true
+	for _, sg := range f.segs {
+		unread = unread && f.cacheOnly(&parts[sg.part].Batch)
+	}
+	_, writes := f.b.(CacheWriter)
 	for i := range f.layers {
+		if unread && writes && i == len(f.layers)-1 {
+			f.cacheLayer(&f.layers[i], parts, i, m)
+			break
+		}
 		f.layer(&f.layers[i], parts, i, m)
 	}
 	if err := f.probeErr; err != nil {
@@ -177,10 +188,15 @@ func (f *Fragment) pass(parts []Part, m int) error {
 		return fmt.Errorf("engine: probe: %w", err)
 	}
 	var err error
-	if f.Last() {
+	switch {
+	case unread:
+	case f.Last():
 		err = f.logitsOut(parts)
-	} else {
+	default:
 		for _, sg := range f.segs {
+			if f.cacheOnly(&parts[sg.part].Batch) {
+				continue
+			}
 			if err = f.b.Read(parts[sg.part].Out[sg.from*c.Embedding:], f.x, sg.row, sg.n); err != nil {
 				break
 			}
@@ -205,7 +221,7 @@ func (f *Fragment) logitsOut(parts []Part) error {
 	for _, sg := range f.segs {
 		p := &parts[sg.part]
 		switch {
-		case p.Batch.NoLogits:
+		case f.cacheOnly(&p.Batch):
 		case p.Batch.AllLogits:
 			for r := range sg.n {
 				f.rows = append(f.rows, sg.row+r)
@@ -242,7 +258,7 @@ func (f *Fragment) logitsOut(parts []Part) error {
 		p := &parts[sg.part]
 		var err error
 		switch {
-		case p.Batch.NoLogits:
+		case f.cacheOnly(&p.Batch):
 		case p.Batch.AllLogits:
 			err = f.b.Read(p.Out[sg.from*c.Vocab:], f.logits, i, sg.n)
 			i += sg.n
@@ -281,6 +297,30 @@ func (f *Fragment) layer(w *layerWeights, parts []Part, index, m int) {
 	b.Add(f.x, f.xb, m)
 	f.injectFault(index, AfterFeedForward, m)
 	f.observe(index, AfterFeedForward)
+}
+
+// cacheLayer computes of one transformer block what the positions after
+// the pass need, on the m rows: the keys and values, stored in each
+// segment's cache as layer's Attention stores them. The rows' hidden
+// states are left as they were.
+func (f *Fragment) cacheLayer(w *layerWeights, parts []Part, index, m int) {
+	b, eps := f.b, f.Config.NormEps
+	b.RMSNorm(f.xb, f.x, w.attnNorm, m, eps)
+	b.MatMul(f.k, w.k, f.xb, m)
+	b.MatMul(f.v, w.v, f.xb, m)
+	cw := b.(CacheWriter)
+	for _, sg := range f.segs {
+		cache := parts[sg.part].Session.cache
+		if sg.row == 0 {
+			b.RoPE(f.k, sg.n, sg.pos, &f.ropeK)
+			cw.WriteCache(f.k, f.v, cache, index, sg.pos, sg.n)
+			continue
+		}
+		b.Copy(f.sk, 0, f.k, sg.row, sg.n)
+		b.Copy(f.sv, 0, f.v, sg.row, sg.n)
+		b.RoPE(f.sk, sg.n, sg.pos, &f.ropeK)
+		cw.WriteCache(f.sk, f.sv, cache, index, sg.pos, sg.n)
+	}
 }
 
 // attend rotates one segment's queries and keys and runs its attention

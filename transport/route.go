@@ -135,6 +135,7 @@ type hop struct {
 	perPosition [2]time.Duration
 	witness     *witness
 	unwitnessed bool // said once that no witness could be found
+	checkNext   bool // the next forward is to be checked (drawCheck)
 }
 
 var _ engine.NeedsStack = (*Route)(nil)
@@ -581,8 +582,8 @@ func (r *Route) send(ctx context.Context, hi int, payload []byte, out []float32)
 		if err == nil {
 			wall := time.Since(start)
 			h.acknowledged(payload, f.n, compute, wall, wall)
-			if expected == nil && r.o.VerifyRate > 0 {
-				r.catchUp(h)
+			if r.o.VerifyRate > 0 {
+				r.catchUp(h, r.drawCheck(h))
 			}
 			return nil
 		}

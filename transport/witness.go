@@ -37,17 +37,36 @@ type witness struct {
 	fed      int // entries of the hop's history fed so far
 	pos      int
 	want     []float32 // the output of its last batch
+	// out and picked are the buffers of its outputs, kept from one check
+	// to the next: a check's are read before the hop's next forward.
+	out, picked []float32
+}
+
+// buffer returns w.out resized to n values.
+func (w *witness) buffer(n int) []float32 {
+	if cap(w.out) < n {
+		w.out = make([]float32, n)
+	}
+	w.out = w.out[:n]
+	return w.out
 }
 
 // checkDue reports whether the hop's next forward is to be checked: the
-// first always, then a VerifyRate share of them at random.
+// first always, then a VerifyRate share of them, drawn at random when the
+// forward before was acknowledged (drawCheck).
 func (r *Route) checkDue(h *hop) bool {
-	if r.o.VerifyRate <= 0 {
-		return false
-	}
-	r.mu.Lock() // the hops of a prompt's pipeline ask at once
+	return r.o.VerifyRate > 0 && (h.stats.Forwards == 0 || h.checkNext)
+}
+
+// drawCheck draws whether the hop's next forward is to be checked, and
+// reports it. It is drawn one forward ahead so that a local witness can
+// catch up on the forwards before it while the other hops compute: the
+// check then computes the checked request alone, beside the peer.
+func (r *Route) drawCheck(h *hop) bool {
+	r.mu.Lock() // the hops of a prompt's pipeline draw at once
 	defer r.mu.Unlock()
-	return h.stats.Forwards == 0 || r.rng.Float64() < r.o.VerifyRate
+	h.checkNext = r.rng.Float64() < r.o.VerifyRate
+	return h.checkNext
 }
 
 // witnessFor finds or makes hop h's witness; nil when there is none.
@@ -146,26 +165,31 @@ func (r *Route) witnessed(ctx context.Context, hi int, pending [][]byte) expecta
 }
 
 // catchUpAt is the least number of a hop's requests that a local
-// witness computes between checks, in one batch: fewer, and the batch
-// reads the weights for too few positions.
+// witness computes in one batch between checks when no check is next:
+// fewer, and the batch reads the weights for too few positions.
 const catchUpAt = 4
 
 // catchUp has hop h's local witness compute, on a goroutine of its own,
-// the requests the hop answered since it last computed, once there are
-// catchUpAt of them (or 1/(2·VerifyRate)), so that a check computes
-// only the few since then, beside the peer, rather than all since the
-// last check, after it. The machine coordinating a route mostly waits
-// on its peers: the witness computes in that time. A check waits for a
-// catch-up that is running; a history cut back meanwhile (Truncate)
-// makes it compute nothing.
-func (r *Route) catchUp(h *hop) {
+// the requests the hop answered since it last computed: all of them when
+// the next forward is checked (due), so that the check computes only the
+// checked request, beside the peer, rather than all since the last check,
+// after it; else once there are catchUpAt of them, or 2/VerifyRate,
+// which bounds what a check may find left. The machine coordinating a
+// route mostly waits on its peers: the witness computes in that time. A
+// check waits for a catch-up that is running; a history cut back
+// meanwhile (Truncate) makes it compute nothing.
+func (r *Route) catchUp(h *hop, due bool) {
 	w := h.witness
 	if w == nil || w.frag == nil || !w.mu.TryLock() {
 		return // a replica witness computes at checks only; or it is busy
 	}
 	base, epoch := w.fed, w.epoch
 	w.mu.Unlock()
-	if base > len(h.sent) || len(h.sent)-base < max(catchUpAt, int(0.5/r.o.VerifyRate)) {
+	least := max(catchUpAt, int(2/r.o.VerifyRate))
+	if due {
+		least = 1
+	}
+	if base > len(h.sent) || len(h.sent)-base < least {
 		return
 	}
 	requests := append([][]byte(nil), h.sent[base:]...)
@@ -175,8 +199,8 @@ func (r *Route) catchUp(h *hop) {
 		if w.epoch != epoch || w.fed != base {
 			return
 		}
-		// A last hop's logits are left out: the next check computes the
-		// ones it compares.
+		// The outputs are left out: the next check computes the one it
+		// compares.
 		want, _, err := r.witnessBatch(r.ctx, h, w, requests, false)
 		if err != nil || want == nil {
 			return // the next check computes them, and drops a failing witness
@@ -241,9 +265,10 @@ func (r *Route) verdict(hi int, e expectation, out []float32) error {
 // witnessBatch has the witness compute, in one batch, the requests it has
 // not seen, and returns the output and the positions computed; a nil
 // output when a replica witness failed (it is dropped, and the check
-// skipped). On the last hop, a local witness computes the logits of the
-// last request only if logits is set.
-func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [][]byte, logits bool) ([]float32, int, error) {
+// skipped). A local witness computes the output of the last run of
+// positions only if output is set, and of the others never: they only
+// fill its cache.
+func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [][]byte, output bool) ([]float32, int, error) {
 	// The requests run in order; one that starts before the witness's end
 	// (a retried chunk, a replay) cuts it back first, as a peer does. Each
 	// run of consecutive positions is one batch; the last one's output is
@@ -270,7 +295,7 @@ func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [
 			batch.Hidden = append(batch.Hidden, req.Hidden...)
 			batch.Needs = req.Needs
 		}
-		out, err := r.witnessRun(ctx, h, w, batch, logits && i == len(requests))
+		out, err := r.witnessRun(ctx, h, w, batch, output && i == len(requests))
 		if err != nil || out == nil {
 			return nil, 0, err
 		}
@@ -280,30 +305,36 @@ func (r *Route) witnessBatch(ctx context.Context, h *hop, w *witness, requests [
 }
 
 // witnessRun computes one batch on the witness, at batch.Pos (cutting
-// its session back there first). A local witness of the last hop leaves
-// the logits out unless logits is set, and returns none.
-func (r *Route) witnessRun(ctx context.Context, h *hop, w *witness, batch *ForwardRequest, logits bool) ([]float32, error) {
+// its session back there first). A local witness leaves the output out
+// unless output is set (the batch only fills its cache, and its last
+// layer computes keys and values alone), and returns none.
+func (r *Route) witnessRun(ctx context.Context, h *hop, w *witness, batch *ForwardRequest, output bool) ([]float32, error) {
 	last := h == r.hops[len(r.hops)-1]
 	size := batch.N * r.embd
-	skip := last && !logits && w.frag != nil
+	skip := !output && w.frag != nil
 	switch {
 	case skip:
 		size = 0
 	case last:
 		size = r.vocab
 	}
-	want := make([]float32, size)
+	want := w.buffer(size)
 	if w.frag != nil {
 		computing := r.computing(w.frag)
 		computing.Lock()
 		w.session.Truncate(batch.Pos)
-		err := w.frag.Forward(want, w.session, engine.Batch{Tokens: batch.Tokens, Hidden: batch.Hidden, NoLogits: skip})
+		err := w.frag.Forward(want, w.session, engine.Batch{Tokens: batch.Tokens, Hidden: batch.Hidden, CacheOnly: skip})
 		computing.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("transport: the local witness of layers %d-%d: %w", h.start, h.end-1, err)
 		}
 		if last && !skip && batch.Needs.TopK > 0 {
-			want = sparse(want, batch.Needs)
+			if cap(w.picked) < len(want) {
+				w.picked = make([]float32, len(want))
+			}
+			w.picked = w.picked[:len(want)]
+			sparse(w.picked, want, batch.Needs)
+			want = w.picked
 		}
 		return want, nil
 	}
@@ -315,17 +346,15 @@ func (r *Route) witnessRun(ctx context.Context, h *hop, w *witness, batch *Forwa
 	return want, nil
 }
 
-// sparse keeps the logits the needs choose, the others −∞, as a last
-// peer sends them.
-func sparse(logits []float32, needs engine.LogitsNeeds) []float32 {
-	out := make([]float32, len(logits))
+// sparse writes to out the logits the needs choose, the others −∞, as a
+// last peer sends them.
+func sparse(out, logits []float32, needs engine.LogitsNeeds) {
 	for i := range out {
 		out[i] = float32(math.Inf(-1))
 	}
 	for _, id := range chooseLogits(logits, needs) {
 		out[id] = logits[id]
 	}
-	return out
 }
 
 // agree compares outputs bit for bit, or within NMSE 1e-9 (−∞ and NaN
