@@ -36,6 +36,12 @@ type ManifestSource struct {
 	File   string `json:"file"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// HeaderBytes and HeaderSHA256 are the size and sha256 of the file's
+	// header (its metadata and tensor table, up to the tensor data), so
+	// that a peer can fetch the header and then any layers' tensors, each
+	// checked against the fragments' tensor hashes.
+	HeaderBytes  int64  `json:"header_bytes,omitempty"`
+	HeaderSHA256 string `json:"header_sha256,omitempty"`
 }
 
 // ManifestFragment is one fragment file.
@@ -177,10 +183,14 @@ func Split(src string, ranges [][2]int, dir string, progress func(done, total in
 	if m.Source.SHA256, m.Source.Size, err = hashFile(src); err != nil {
 		return nil, err
 	}
+	if m.Source.HeaderSHA256, err = hashPrefix(src, f.DataStart); err != nil {
+		return nil, err
+	}
+	m.Source.HeaderBytes = f.DataStart
 	parts := make([][]*gguf.TensorInfo, len(ranges))
 	var total int64
 	for i, r := range ranges {
-		parts[i] = fragmentTensors(f, r[0], r[1], i == 0, i == len(ranges)-1)
+		parts[i] = FragmentTensors(f, r[0], r[1], i == 0, i == len(ranges)-1)
 		for _, t := range parts[i] {
 			total += int64(t.Size)
 		}
@@ -232,7 +242,7 @@ func Split(src string, ranges [][2]int, dir string, progress func(done, total in
 // not first too). start = end counts the ends alone.
 func WeightBytes(f *gguf.File, start, end int, first, last bool) int64 {
 	var n int64
-	for _, t := range fragmentTensors(f, start, end, first, last) {
+	for _, t := range FragmentTensors(f, start, end, first, last) {
 		if t.Name != "rope_freqs.weight" { // read apart, not loaded
 			n += int64(t.Size)
 		}
@@ -240,8 +250,10 @@ func WeightBytes(f *gguf.File, start, end int, first, last bool) int64 {
 	return n
 }
 
-// fragmentTensors lists the tensors a fragment of layers [start, end) needs.
-func fragmentTensors(f *gguf.File, start, end int, first, last bool) []*gguf.TensorInfo {
+// FragmentTensors lists the tensors a fragment of layers [start, end)
+// of the model in f needs: its layers', the embedding if first, the final
+// norm and head if last, and the RoPE frequencies any fragment reads.
+func FragmentTensors(f *gguf.File, start, end int, first, last bool) []*gguf.TensorInfo {
 	var out []*gguf.TensorInfo
 	_, hasOutput := f.Tensor("output.weight")
 	for i := range f.Tensors {
@@ -324,6 +336,20 @@ func hashFile(path string) (string, int64, error) {
 		return "", 0, fmt.Errorf("engine: read %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// hashPrefix returns the sha256 of the first n bytes of the file at path.
+func hashPrefix(path string, n int64) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("engine: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyN(h, f, n); err != nil {
+		return "", fmt.Errorf("engine: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // HashFile returns the hex sha256 of a file.

@@ -16,29 +16,39 @@ import (
 )
 
 // fetchRequest is a FrameFetch payload: the file's sha256 in hex, then,
-// to resume, the offset of the first byte wanted (uint64, little-endian).
-// A bare sha256 asks for the whole file, as peers before offsets did.
-func fetchRequest(sum string, offset int64) []byte {
+// to resume, the offset of the first byte wanted (uint64, little-endian),
+// and, for a range, the number of bytes wanted (uint64). A bare sha256
+// asks for the whole file, as peers before offsets did; an offset alone,
+// for the rest of it.
+func fetchRequest(sum string, offset, length int64) []byte {
 	b := []byte(sum)
-	if offset > 0 {
+	if offset > 0 || length > 0 {
 		b = binary.LittleEndian.AppendUint64(b, uint64(offset))
+	}
+	if length > 0 {
+		b = binary.LittleEndian.AppendUint64(b, uint64(length))
 	}
 	return b
 }
 
-// parseFetch reads a FrameFetch payload.
-func parseFetch(payload []byte) (sum string, offset int64, err error) {
-	switch len(payload) {
-	case 64:
-		return string(payload), 0, nil
-	case 72:
-		off := binary.LittleEndian.Uint64(payload[64:])
-		if off > 1<<62 {
-			return "", 0, fmt.Errorf("transport: fetch offset %d", off)
-		}
-		return string(payload[:64]), int64(off), nil
+// parseFetch reads a FrameFetch payload; length 0 is to the file's end.
+func parseFetch(payload []byte) (sum string, offset, length int64, err error) {
+	if len(payload) != 64 && len(payload) != 72 && len(payload) != 80 {
+		return "", 0, 0, fmt.Errorf("transport: a fetch request of %d bytes", len(payload))
 	}
-	return "", 0, fmt.Errorf("transport: a fetch request of %d bytes", len(payload))
+	var words [2]uint64
+	for i := range words {
+		if at := 64 + 8*i; len(payload) >= at+8 {
+			words[i] = binary.LittleEndian.Uint64(payload[at:])
+		}
+	}
+	if words[0] > 1<<62 || words[1] > 1<<62 {
+		return "", 0, 0, fmt.Errorf("transport: fetch of %d bytes from offset %d", words[1], words[0])
+	}
+	if len(payload) == 80 && words[1] == 0 {
+		return "", 0, 0, errors.New("transport: a fetch of 0 bytes")
+	}
+	return string(payload[:64]), int64(words[0]), int64(words[1]), nil
 }
 
 // Fetch downloads the fragment file of the given sha256 and size into w,
@@ -57,7 +67,10 @@ func (p *Peer) Fetch(ctx context.Context, sum string, size int64, w io.Writer) e
 
 // FetchOptions tune FetchFrom.
 type FetchOptions struct {
-	Offset int64         // the first byte wanted: what an earlier fetch wrote
+	Offset int64 // the first byte wanted: what an earlier fetch wrote
+	// Length is the number of bytes wanted from Offset on (0: to the
+	// file's end): a range of a file, such as one tensor of a model.
+	Length int64
 	Stall  time.Duration // give up when no byte comes for this long (0: never)
 }
 
@@ -72,8 +85,11 @@ var ErrStalled = errors.New("transport: fetch stalled")
 // Peer is closed). ctx's deadline, if any, bounds the whole fetch.
 func (p *Peer) FetchFrom(ctx context.Context, sum string, size int64, o FetchOptions, w io.Writer) (int64, error) {
 	offset := o.Offset
-	if offset < 0 || offset > size {
-		return 0, fmt.Errorf("transport: fetch from byte %d of a file of %d", offset, size)
+	if offset < 0 || offset > size || o.Length < 0 || o.Length > size-offset {
+		return 0, fmt.Errorf("transport: fetch of %d bytes from byte %d of a file of %d", o.Length, offset, size)
+	}
+	if o.Length > 0 {
+		size = offset + o.Length // the end of the range
 	}
 	var stalled atomic.Bool
 	reset := func() {}
@@ -88,7 +104,7 @@ func (p *Peer) FetchFrom(ctx context.Context, sum string, size int64, o FetchOpt
 	stop := context.AfterFunc(ctx, func() { p.conn.CloseWithError(0, "fetch cancelled") })
 	defer stop()
 	var got int64
-	err := p.request(ctx, FrameFetch, fetchRequest(sum, offset), func(t FrameType, b []byte) (bool, error) {
+	err := p.request(ctx, FrameFetch, fetchRequest(sum, offset, o.Length), func(t FrameType, b []byte) (bool, error) {
 		reset()
 		switch t {
 		case FrameChunk:
@@ -116,10 +132,11 @@ func (p *Peer) FetchFrom(ctx context.Context, sum string, size int64, o FetchOpt
 	return got, nil
 }
 
-// sendFile streams a fragment file this peer holds, by sha256, from the
-// offset the request asks for.
+// sendFile streams a file this peer holds (a fragment, or the whole
+// model it serves layers of), by sha256, from the offset the request asks
+// for, to its end or for the length asked.
 func (s *Server) sendFile(stream *quic.Stream, payload []byte) {
-	sum, offset, err := parseFetch(payload)
+	sum, offset, length, err := parseFetch(payload)
 	if err != nil {
 		WriteFrame(stream, FrameError, []byte(err.Error()))
 		return
@@ -135,17 +152,22 @@ func (s *Server) sendFile(stream *quic.Stream, payload []byte) {
 		return
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || offset > st.Size() {
-		WriteFrame(stream, FrameError, []byte(fmt.Sprintf("transport: fetch from byte %d of fragment %.12s…, past its end", offset, sum)))
+	st, err := f.Stat()
+	if err != nil || offset > st.Size() || length > st.Size()-offset {
+		WriteFrame(stream, FrameError, []byte(fmt.Sprintf("transport: fetch of bytes %d to %d of file %.12s…, past its end", offset, offset+length, sum)))
 		return
+	}
+	if length == 0 {
+		length = st.Size() - offset
 	}
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		WriteFrame(stream, FrameError, []byte(err.Error()))
 		return
 	}
+	r := io.LimitReader(f, length)
 	buf := make([]byte, 1<<20)
 	for {
-		n, err := f.Read(buf)
+		n, err := r.Read(buf)
 		if n > 0 {
 			if WriteFrame(stream, FrameChunk, buf[:n]) != nil {
 				return

@@ -67,6 +67,14 @@ func TestFetchFrom(t *testing.T) {
 	if _, err := peer.FetchFrom(context.Background(), fr.SHA256, fr.Size+10, FetchOptions{Offset: fr.Size + 5}, &rest); !errors.As(err, &re) || !strings.Contains(err.Error(), "past its end") {
 		t.Errorf("from past the end: %v", err)
 	}
+	// A range: exactly its bytes, and none past the file's end.
+	var part bytes.Buffer
+	if n, err := peer.FetchFrom(context.Background(), fr.SHA256, fr.Size, FetchOptions{Offset: 1000, Length: 4321}, &part); err != nil || n != 4321 || !bytes.Equal(part.Bytes(), want[1000:5321]) {
+		t.Errorf("bytes 1000-5320: %d bytes, %v", n, err)
+	}
+	if _, err := peer.FetchFrom(context.Background(), fr.SHA256, fr.Size+10, FetchOptions{Offset: fr.Size - 5, Length: 10}, &part); !errors.As(err, &re) || !strings.Contains(err.Error(), "past its end") {
+		t.Errorf("a range past the end: %v", err)
+	}
 }
 
 // TestFetchStall: a peer that stops sending partway loses the fetch after
@@ -101,22 +109,27 @@ func TestFetchStall(t *testing.T) {
 func TestParseFetch(t *testing.T) {
 	sum := strings.Repeat("ab", 32)
 	for _, c := range []struct {
-		payload []byte
-		offset  int64
-		bad     bool
+		payload        []byte
+		offset, length int64
+		bad            bool
 	}{
-		{payload: fetchRequest(sum, 0)},
-		{payload: fetchRequest(sum, 12345), offset: 12345},
+		{payload: fetchRequest(sum, 0, 0)},
+		{payload: fetchRequest(sum, 12345, 0), offset: 12345},
+		{payload: fetchRequest(sum, 0, 77), length: 77},
+		{payload: fetchRequest(sum, 12345, 77), offset: 12345, length: 77},
 		{payload: []byte(sum[:10]), bad: true},
 		{payload: append([]byte(sum), 1, 2, 3), bad: true},
 		{payload: append([]byte(sum), 0, 0, 0, 0, 0, 0, 0, 0xff), bad: true},
+		{payload: append(fetchRequest(sum, 1, 0), 0, 0, 0, 0, 0, 0, 0, 0), bad: true},    // 0 bytes
+		{payload: append(fetchRequest(sum, 1, 0), 0, 0, 0, 0, 0, 0, 0, 0xff), bad: true}, // a length past 2^62
+		{payload: append(fetchRequest(sum, 0, 5), 0, 0, 0, 0, 0, 0, 0, 0), bad: true},    // 88 bytes
 	} {
-		s, off, err := parseFetch(c.payload)
-		if c.bad != (err != nil) || !c.bad && (s != sum || off != c.offset) {
-			t.Errorf("parseFetch(%d bytes) = %.8s %d %v", len(c.payload), s, off, err)
+		s, off, length, err := parseFetch(c.payload)
+		if c.bad != (err != nil) || !c.bad && (s != sum || off != c.offset || length != c.length) {
+			t.Errorf("parseFetch(%d bytes) = %.8s %d %d %v", len(c.payload), s, off, length, err)
 		}
 	}
-	if len(fetchRequest(sum, 0)) != 64 {
+	if len(fetchRequest(sum, 0, 0)) != 64 {
 		t.Error("a fetch from the start is not the bare sha256 older peers read")
 	}
 }
