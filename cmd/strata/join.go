@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -155,4 +156,39 @@ func covered(plan swarm.Plan, members []swarm.Member, model string) bool {
 		}
 	}
 	return len(plan.Stages) > 0
+}
+
+// swarmHolders joins the swarm as a client, on a gossip port of its own,
+// waits up to --join-timeout for members that serve the model sum, and
+// leaves: the data addresses of those members, for a peer that holds no
+// copy of the model to fetch its header from before it joins as a peer.
+func swarmHolders(c *cli.Context, id *transport.Identity, secret transport.Swarm, sum string) ([]string, error) {
+	cfg := joinConfig(c, id, secret, swarm.Meta{})
+	if cfg.Bind != "" {
+		host, _, err := net.SplitHostPort(cfg.Bind)
+		if err != nil {
+			return nil, fmt.Errorf("--gossip-addr %s: %w", cfg.Bind, err)
+		}
+		cfg.Bind = net.JoinHostPort(host, "0")
+	}
+	ms, err := swarm.Join(c.Context, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer leave(ms)
+	wait := c.Duration("join-timeout")
+	deadline := time.Now().Add(wait)
+	for {
+		if addrs := holders(ms, sum, nil, ""); len(addrs) > 0 {
+			return addrs, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no member of the swarm serves model %.12s… after %v, to fetch its layers from (--join-timeout waits longer)", sum, wait)
+		}
+		select {
+		case <-c.Context.Done():
+			return nil, c.Context.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -90,7 +90,7 @@ func TestSwarmJoinBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"serve", tinyModel, "--swarm", swarm, "--join", "127.0.0.1:1", "--layers", "0-1"}, "--layers with a swarm to join"},
-		{[]string{"serve", filepath.Join(dir, "split"), "--swarm", swarm, "--join", "127.0.0.1:1", "--fragment", "0"}, "not a split model's fragment"},
+		{[]string{"serve", filepath.Join(dir, "split"), "--swarm", swarm, "--join", "127.0.0.1:1", "--fragment", "0"}, "--fragment serves one of the manifest's files"},
 		{[]string{"run", tinyModel, "--swarm", swarm, "--join", "127.0.0.1:1", "--peers", "127.0.0.1:2", "-p", "hi"}, "--peers and a swarm to join"},
 	} {
 		_, errs, code := strata(t, c.args...)

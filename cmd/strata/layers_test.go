@@ -72,6 +72,7 @@ func TestServeLayersBadInput(t *testing.T) {
 		failsWith(t, c.want, "serve", tinyModel, "--layers", c.layers)
 	}
 	dir, _ := swarmDir(t)
-	failsWith(t, "--layers serves layers of a model file", "serve", filepath.Join(dir, "split"), "--layers", "0-1")
+	failsWith(t, "tiny-mistral-q4km.gguf is not beside the manifest: give --fetch-from ADDRS", "serve", filepath.Join(dir, "split"), "--layers", "0-1")
+	failsWith(t, "--fragment serves one of the manifest's files; --layers or a swarm's plan serve any layers: give one", "serve", filepath.Join(dir, "split"), "--layers", "0-1", "--fragment", "0")
 	failsWith(t, "of a split model: serve it with its manifest", "serve", filepath.Join(dir, "split", "tiny-mistral-q4km.01-of-03.gguf"), "--layers", "0-0")
 }

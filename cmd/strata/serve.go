@@ -29,7 +29,10 @@ func serveCommand() *cli.Command {
 			"MODEL is a whole GGUF file (or a model pulled by 'strata pull'): --layers FIRST-LAST serves those layers of it\n" +
 			"(all of them by default), no file cut. Peers name the model by the file's sha256, hashed once and cached.\n" +
 			"With --join ADDRS, --discover or --gossip-addr, and no --layers, the peer measures itself, joins the swarm's\n" +
-			"gossip and serves the layers the swarm's plan gives it, moving as later plans say.",
+			"gossip and serves the layers the swarm's plan gives it, moving as later plans say.\n" +
+			"A manifest with --layers or a swarm to join serves any layers of the model it was split from: from that file\n" +
+			"if it is beside the manifest, or else from DIR/SOURCE.partial, into which the layers' tensors are fetched from\n" +
+			"--fetch-from peers (or the swarm's) that serve the whole file, each checked against the manifest's hashes.",
 		OnUsageError: usageError,
 		Flags: append(append([]cli.Flag{
 			// A string, so that the help shows no default: it has none.
@@ -42,7 +45,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "conns-per-peer", Value: 16, Usage: "connections one identity may hold open at once"},
 			&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: 4096, Usage: "positions a session can hold"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: 10 * time.Minute, Usage: "end sessions unused this long"},
-			&cli.StringFlag{Name: "fetch-from", Usage: "comma-separated peer `ADDRS` to fetch a missing fragment file from"},
+			&cli.StringFlag{Name: "fetch-from", Usage: "comma-separated peer `ADDRS` to fetch a missing fragment file, or the tensors of the layers served, from"},
 			&cli.DurationFlag{Name: "fetch-stall-timeout", Value: 30 * time.Second, Usage: "leave a --fetch-from peer that sends no byte for `DURATION` for the next"},
 		}, swarmFlags()...), append(joinFlags(), backendFlags()...)...),
 		Action: serve,
@@ -58,19 +61,19 @@ func serve(c *cli.Context) error {
 	if !ok {
 		return serveLayers(c, arg)
 	}
-	if joining(c) {
-		return fmt.Errorf("a peer that joins a swarm serves the layers its plan gives from the whole model file, not a split model's fragment: give the model file")
-	}
-	if c.IsSet("layers") {
-		return fmt.Errorf("--layers serves layers of a model file; a split model serves its fragments: give --fragment I")
-	}
-	if !c.IsSet("fragment") {
-		return fmt.Errorf("serving a split model needs --fragment I: which of its fragments")
-	}
 	dir := filepath.Dir(manifest)
 	m, err := engine.ReadManifest(manifest)
 	if err != nil {
 		return err
+	}
+	if joining(c) || c.IsSet("layers") {
+		if c.IsSet("fragment") {
+			return fmt.Errorf("--fragment serves one of the manifest's files; --layers or a swarm's plan serve any layers: give one")
+		}
+		return serveManifestLayers(c, dir, m)
+	}
+	if !c.IsSet("fragment") {
+		return fmt.Errorf("serving a split model needs --fragment I (which of its fragments), or --layers FIRST-LAST (any layers, fetched from --fetch-from peers)")
 	}
 	i, err := strconv.Atoi(c.String("fragment"))
 	if err != nil || i < 0 || i >= len(m.Fragments) {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +43,10 @@ type layerServer struct {
 	backend engine.Backend
 	cfg     engine.Config
 	batch   int
+	// partial, if set, holds only some layers' tensors of file: a range is
+	// fetched into it (within ctx) before it is loaded.
+	partial *partialModel
+	ctx     context.Context
 
 	mu     sync.Mutex // one assignment at a time
 	server *transport.Server
@@ -53,6 +60,11 @@ func (l *layerServer) load(a Assignment, held int64) (*engine.Fragment, error) {
 	}
 	if err := checkMoreWeights(l.backend, l.file, a.Start, a.End, held); err != nil {
 		return nil, fmt.Errorf("layers %s: %w", a, err)
+	}
+	if l.partial != nil {
+		if err := l.partial.layers(l.ctx, a); err != nil {
+			return nil, err
+		}
 	}
 	return engine.NewFragment(l.file, l.backend, engine.FragmentOptions{Start: a.Start, End: a.End, Batch: l.batch})
 }
@@ -100,6 +112,63 @@ func serveLayers(c *cli.Context, arg string) error {
 	if err := serveLimits(c); err != nil {
 		return err
 	}
+	sum, err := modelSHA256(path)
+	if err != nil {
+		return err
+	}
+	return serveModelFile(c, path, sum, nil)
+}
+
+// serveManifestLayers serves --layers (or the swarm's plan's layers) of
+// the model m was split from: from the source file when it is in dir with
+// the manifest's sha256, else from a partial copy of it whose layers are
+// fetched from peers.
+func serveManifestLayers(c *cli.Context, dir string, m *engine.Manifest) error {
+	if err := serveLimits(c); err != nil {
+		return err
+	}
+	source := filepath.Join(dir, m.Source.File)
+	if st, err := os.Stat(source); err == nil && st.Size() == m.Source.Size {
+		sum, err := modelSHA256(source)
+		if err != nil {
+			return err
+		}
+		if sum == m.Source.SHA256 {
+			return serveModelFile(c, source, sum, nil)
+		}
+		slog.Warn("the file beside the manifest is not the model it was split from; fetching the layers instead", "file", source, "sha256", sum, "manifest", m.Source.SHA256)
+	}
+	from := splitList(c.String("fetch-from"))
+	if len(from) == 0 && !joining(c) {
+		return fmt.Errorf("%s is not beside the manifest: give --fetch-from ADDRS, peers serving the whole model, to fetch the layers' tensors from", m.Source.File)
+	}
+	id, swarm, err := nodeCredentials(c)
+	if err != nil {
+		return err
+	}
+	p, err := newPartialModel(m, dir, id, swarm, c.Duration("fetch-stall-timeout"))
+	if err != nil {
+		return err
+	}
+	p.sources = func() []string { return from }
+	if len(from) == 0 && !p.state().Header {
+		// A swarm's peer asks the swarm who holds the model (serveSwarm
+		// asks it again for each range it is given).
+		if from, err = swarmHolders(c, id, swarm, m.Source.SHA256); err != nil {
+			return err
+		}
+	}
+	if err := p.header(c.Context); err != nil {
+		return err
+	}
+	return serveModelFile(c, p.path, m.Source.SHA256, p)
+}
+
+// serveModelFile serves --layers (or the swarm's plan's layers) of the
+// whole model file at path, whose sha256 is sum; a partial one fetches
+// the tensors of the layers it is to serve first. A whole file is handed
+// to peers that fetch from this one.
+func serveModelFile(c *cli.Context, path, sum string, partial *partialModel) error {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return err
@@ -125,10 +194,6 @@ func serveLayers(c *cli.Context, arg string) error {
 	if err != nil {
 		return err
 	}
-	sum, err := modelSHA256(path)
-	if err != nil {
-		return err
-	}
 	batch, err := batchSize(c, &cfg)
 	if err != nil {
 		return err
@@ -138,9 +203,13 @@ func serveLayers(c *cli.Context, arg string) error {
 		return err
 	}
 	defer backend.Close()
-	l := &layerServer{file: f, backend: backend, cfg: cfg, batch: batch}
+	l := &layerServer{file: f, backend: backend, cfg: cfg, batch: batch, partial: partial, ctx: c.Context}
+	o := transport.ServerOptions{Identity: id, Swarm: swarm, ModelSHA256: sum}
+	if partial == nil {
+		o.Files = map[string]string{sum: path}
+	}
 	if joining(c) {
-		return serveSwarm(c, l, transport.ServerOptions{Identity: id, Swarm: swarm, ModelSHA256: sum}, sum)
+		return serveSwarm(c, l, o, sum)
 	}
 	frag, err := l.load(a, 0)
 	if err != nil {
@@ -151,7 +220,6 @@ func serveLayers(c *cli.Context, arg string) error {
 		return err
 	}
 	warnSessions(&frag.Config, layers, ctxSize, batch, c.Int("max-sessions"))
-	_, err = serveUntilInterrupt(c, frag, transport.ServerOptions{Identity: id, Swarm: swarm, ModelSHA256: sum},
-		func(s *transport.Server) { l.server = s }, "model", sum[:12])
+	_, err = serveUntilInterrupt(c, frag, o, func(s *transport.Server) { l.server = s }, "model", sum[:12])
 	return err
 }

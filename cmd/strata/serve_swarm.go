@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -64,6 +65,10 @@ func serveSwarm(c *cli.Context, l *layerServer, o transport.ServerOptions, sum s
 		return err
 	}
 	defer leave(ms)
+	if l.partial != nil {
+		from := splitList(c.String("fetch-from"))
+		l.partial.sources = func() []string { return holders(ms, sum, from, meta.Data) }
+	}
 	if a, ok := ms.Plan(); ok {
 		offer(a)
 	}
@@ -172,4 +177,17 @@ func deviceName(s string) string {
 		return s[:most]
 	}
 	return s
+}
+
+// holders lists where to fetch the model sum's tensors from: the given
+// addresses, then the data address of every other member that holds the
+// model (one that holds only some layers refuses, and the next is tried).
+func holders(ms *swarm.Membership, sum string, given []string, self string) []string {
+	out := slices.Clone(given)
+	for _, m := range ms.Members() {
+		if m.Meta.Model == sum && m.Meta.Data != "" && m.Meta.Data != self && !slices.Contains(out, m.Meta.Data) {
+			out = append(out, m.Meta.Data)
+		}
+	}
+	return out
 }
