@@ -250,6 +250,68 @@ func (pl *planner) orderGreedy(t float64) []int {
 			return order
 		}
 	}
+	if len(list) <= reachPeers {
+		return pl.orderReach(t, list)
+	}
+	return nil
+}
+
+// reachPeers is the most peers orderGreedy searches by reach
+// (orderReach), which takes time quadratic in them.
+const reachPeers = 32
+
+// beamWidth is how many partial pipelines orderReach keeps at each step.
+const beamWidth = 64
+
+// orderReach builds pipelines stage by stage from layer 0, keeping at
+// each step the beamWidth furthest-reaching ones of distinct peers, each
+// extended by every unused peer, until one is finished by a last stage.
+// Where layers differ in size and memory is tight, what a peer serves
+// depends on where its stage starts, which offering the peers in a fixed
+// order (orderList) misses.
+func (pl *planner) orderReach(t float64, list []int) []int {
+	type partial struct {
+		used  uint64 // bit k: list[k] serves a stage
+		reach int
+		order []int
+	}
+	beam := []partial{{}}
+	for range list {
+		for _, b := range beam {
+			for k, p := range list {
+				if b.used&(1<<k) == 0 && pl.finishes(p, b.reach, t) {
+					return append(slices.Clone(b.order), p)
+				}
+			}
+		}
+		seen := map[uint64]int{} // used → index in next
+		var next []partial
+		for _, b := range beam {
+			for k, p := range list {
+				if b.used&(1<<k) != 0 {
+					continue
+				}
+				j := pl.extend(p, b.reach, t)
+				if j <= b.reach {
+					continue
+				}
+				u := b.used | 1<<k
+				if i, ok := seen[u]; ok {
+					if j > next[i].reach {
+						next[i] = partial{u, j, append(slices.Clone(b.order), p)}
+					}
+					continue
+				}
+				seen[u] = len(next)
+				next = append(next, partial{u, j, append(slices.Clone(b.order), p)})
+			}
+		}
+		if len(next) == 0 {
+			return nil
+		}
+		slices.SortStableFunc(next, func(a, b partial) int { return cmp.Compare(b.reach, a.reach) })
+		beam = next[:min(len(next), beamWidth)]
+	}
 	return nil
 }
 
