@@ -109,7 +109,7 @@ func (p *Peer) FetchFrom(ctx context.Context, sum string, size int64, o FetchOpt
 		switch t {
 		case FrameChunk:
 			if offset+got+int64(len(b)) > size {
-				return true, fmt.Errorf("transport: %s sent more than the %d bytes of fragment %.12s…", p.Addr, size, sum)
+				return true, fmt.Errorf("transport: %s sent more than the %d bytes asked of file %.12s…", p.Addr, size-offset, sum)
 			}
 			n, err := w.Write(b)
 			got += int64(n)
@@ -121,13 +121,13 @@ func (p *Peer) FetchFrom(ctx context.Context, sum string, size int64, o FetchOpt
 	})
 	switch {
 	case err != nil && stalled.Load():
-		return got, fmt.Errorf("%w: %s sent no byte for %v, after %d of fragment %.12s…", ErrStalled, p.Addr, o.Stall, offset+got, sum)
+		return got, fmt.Errorf("%w: %s sent no byte for %v, after %d of file %.12s…", ErrStalled, p.Addr, o.Stall, offset+got, sum)
 	case err != nil && ctx.Err() != nil:
 		return got, fmt.Errorf("transport: fetch from %s: %w", p.Addr, ctx.Err())
 	case err != nil:
 		return got, err
 	case offset+got != size:
-		return got, fmt.Errorf("transport: %s sent %d bytes of fragment %.12s… from byte %d, not %d", p.Addr, got, sum, offset, size-offset)
+		return got, fmt.Errorf("transport: %s sent %d bytes of file %.12s… from byte %d, not %d", p.Addr, got, sum, offset, size-offset)
 	}
 	return got, nil
 }
@@ -143,7 +143,7 @@ func (s *Server) sendFile(stream *quic.Stream, payload []byte) {
 	}
 	path, ok := s.o.Files[sum]
 	if !ok {
-		WriteFrame(stream, FrameError, []byte("transport: no fragment with sha256 "+sum+" here"))
+		WriteFrame(stream, FrameError, []byte("transport: no file with sha256 "+sum+" here"))
 		return
 	}
 	f, err := os.Open(path)
