@@ -590,7 +590,7 @@ func TestServeHelpRequired(t *testing.T) {
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "--fragment") {
 			found = true
-			if strings.Contains(l, "default") || !strings.Contains(l, "(required with a manifest)") {
+			if strings.Contains(l, "default") || !strings.Contains(l, "(a manifest needs this, --layers or a swarm to join)") {
 				t.Errorf("serve --help: %q", l)
 			}
 		}

@@ -36,8 +36,8 @@ func serveCommand() *cli.Command {
 		OnUsageError: usageError,
 		Flags: append(append([]cli.Flag{
 			// A string, so that the help shows no default: it has none.
-			&cli.StringFlag{Name: "fragment", Usage: "serve fragment `I` of the manifest, as 'strata split' numbers them (required with a manifest)"},
-			&cli.StringFlag{Name: "layers", Usage: "with a MODEL file: serve layers `FIRST-LAST` of it, inclusive, as 'strata split --layers' writes them (default: all)"},
+			&cli.StringFlag{Name: "fragment", Usage: "serve fragment `I` of the manifest, as 'strata split' numbers them (a manifest needs this, --layers or a swarm to join)"},
+			&cli.StringFlag{Name: "layers", Usage: "serve layers `FIRST-LAST` of the MODEL file, or of the model a manifest was split from, inclusive, as 'strata split --layers' writes them (default for a MODEL: all)"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "listen on `ADDR` (UDP host:port)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "once listening, write the address to `FILE`"},
 			&cli.IntFlag{Name: "max-sessions", Value: 16, Usage: "sessions held at once"},
@@ -61,19 +61,20 @@ func serve(c *cli.Context) error {
 	if !ok {
 		return serveLayers(c, arg)
 	}
+	anyLayers := joining(c) || c.IsSet("layers")
+	switch {
+	case anyLayers && c.IsSet("fragment"):
+		return fmt.Errorf("--fragment serves one of the manifest's files; --layers or a swarm's plan serve any layers: give one")
+	case !anyLayers && !c.IsSet("fragment"):
+		return fmt.Errorf("serving a split model needs --fragment I (which of its fragments), or --layers FIRST-LAST (any layers, fetched from --fetch-from peers)")
+	}
 	dir := filepath.Dir(manifest)
 	m, err := engine.ReadManifest(manifest)
 	if err != nil {
 		return err
 	}
-	if joining(c) || c.IsSet("layers") {
-		if c.IsSet("fragment") {
-			return fmt.Errorf("--fragment serves one of the manifest's files; --layers or a swarm's plan serve any layers: give one")
-		}
+	if anyLayers {
 		return serveManifestLayers(c, dir, m)
-	}
-	if !c.IsSet("fragment") {
-		return fmt.Errorf("serving a split model needs --fragment I (which of its fragments), or --layers FIRST-LAST (any layers, fetched from --fetch-from peers)")
 	}
 	i, err := strconv.Atoi(c.String("fragment"))
 	if err != nil || i < 0 || i >= len(m.Fragments) {
