@@ -13,7 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"strata/engine"
 	"strata/gguf"
@@ -39,6 +42,9 @@ type partialModel struct {
 	stall   time.Duration
 	sources func() []string // the peers to fetch from, in the order to try them
 }
+
+// fetchStreams is how many tensors a peer fetches at once.
+const fetchStreams = 4
 
 // partialState is what FILE.json holds.
 type partialState struct {
@@ -214,19 +220,47 @@ func (p *partialModel) layers(ctx context.Context, a Assignment) error {
 	defer out.Close()
 	progress := hub.NewProgress(os.Stderr, slog.Default())
 	meter := progress.Start(fmt.Sprintf("layers %s of %s", a, p.m.Source.File), have+need, have)
-	f := &fetcher{p: p, peers: map[string]*transport.Peer{}}
-	defer f.close()
 	start := time.Now()
-	for _, t := range missing {
-		if err := f.fetch(ctx, fmt.Sprintf("layers %s: tensor %q", a, t.Name), data+int64(t.Offset), int64(t.Size), p.hashes[t.Name], out, meter); err != nil {
-			meter.Done(err)
-			progress.Wait()
-			return err
+	// fetchStreams tensors come at once, each worker with connections of
+	// its own (a stalled fetch closes its connection); the first failure
+	// stops the others, and what was checked is kept.
+	g, gctx := errgroup.WithContext(ctx)
+	next := make(chan *gguf.TensorInfo)
+	var mu sync.Mutex // s and FILE.json
+	for range min(fetchStreams, len(missing)) {
+		g.Go(func() error {
+			f := &fetcher{p: p, peers: map[string]*transport.Peer{}}
+			defer f.close()
+			for t := range next {
+				if err := f.fetch(gctx, fmt.Sprintf("layers %s: tensor %q", a, t.Name), data+int64(t.Offset), int64(t.Size), p.hashes[t.Name], out, meter); err != nil {
+					return err
+				}
+				mu.Lock()
+				s.Tensors = append(s.Tensors, t.Name)
+				err := p.save(s)
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(next)
+		for _, t := range missing {
+			select {
+			case next <- t:
+			case <-gctx.Done():
+				return nil
+			}
 		}
-		s.Tensors = append(s.Tensors, t.Name)
-		if err := p.save(s); err != nil {
-			return err
-		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		meter.Done(err)
+		progress.Wait()
+		return err
 	}
 	meter.Done(nil)
 	progress.Wait()
