@@ -121,15 +121,16 @@ func fetchFrom(ctx context.Context, addr string, fr engine.ManifestFragment, off
 	return p.FetchFrom(ctx, fr.SHA256, fr.Size, transport.FetchOptions{Offset: offset, Stall: stall}, w)
 }
 
-// hashingWriter appends to a file, hashes and counts what reached it.
+// hashingWriter writes to w (a file, or a place in one), hashes and
+// counts what reached it.
 type hashingWriter struct {
-	f     *os.File
+	w     io.Writer
 	h     hash.Hash
 	meter hub.Meter
 }
 
 func (w *hashingWriter) Write(b []byte) (int, error) {
-	n, err := w.f.Write(b)
+	n, err := w.w.Write(b)
 	w.h.Write(b[:n])
 	w.meter.Add(int64(n))
 	return n, err

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"os"
@@ -127,7 +126,7 @@ func (f *fetcher) fetch(ctx context.Context, what string, offset, n int64, want 
 			f.peers[addr] = peer
 		}
 		h := sha256.New()
-		w := &offsetHasher{w: io.NewOffsetWriter(out, offset), h: h, meter: meter}
+		w := &hashingWriter{w: io.NewOffsetWriter(out, offset), h: h, meter: meter}
 		got, err := peer.FetchFrom(ctx, f.p.m.Source.SHA256, f.p.m.Source.Size, transport.FetchOptions{Offset: offset, Length: n, Stall: f.p.stall}, w)
 		if err == nil && got == n {
 			if sum := hex.EncodeToString(h.Sum(nil)); sum != want {
@@ -150,13 +149,9 @@ func (f *fetcher) fetch(ctx context.Context, what string, offset, n int64, want 
 	return fmt.Errorf("%s: no peer sent it: %w", what, errors.Join(errs...))
 }
 
-// header makes sure the partial file holds the source's header, fetching
-// it if not.
-func (p *partialModel) header(ctx context.Context) error {
-	s := p.state()
-	if s.Header {
-		return nil
-	}
+// fetchHeader starts the partial file afresh, the size of the model, and
+// fetches the source's header into it.
+func (p *partialModel) fetchHeader(ctx context.Context) error {
 	out, err := os.OpenFile(p.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
@@ -176,25 +171,13 @@ func (p *partialModel) header(ctx context.Context) error {
 	return p.save(partialState{SHA256: p.m.Source.SHA256, Header: true})
 }
 
-// layers makes sure the partial file holds every tensor that layers
-// [a.Start, a.End) of the model need, fetching the missing ones, and
-// logs what it fetched.
-func (p *partialModel) layers(ctx context.Context, a Assignment) error {
-	if err := p.header(ctx); err != nil {
-		return err
-	}
-	file, err := gguf.Open(p.path)
-	if err != nil {
-		return err
-	}
-	cfg, err := engine.ConfigFrom(file)
-	if err != nil {
-		file.Close()
-		return err
-	}
-	tensors := engine.FragmentTensors(file, a.Start, a.End, a.Start == 0, a.End == cfg.Layers)
+// layers makes sure the partial file, open as file (its header fetched:
+// fetchHeader) with the model's layers layers, holds every tensor that
+// layers [a.Start, a.End) need, fetching the missing ones, and logs what
+// it fetched.
+func (p *partialModel) layers(ctx context.Context, file *gguf.File, layers int, a Assignment) error {
+	tensors := engine.FragmentTensors(file, a.Start, a.End, a.Start == 0, a.End == layers)
 	data := file.DataStart
-	file.Close()
 	s := p.state()
 	var missing []*gguf.TensorInfo
 	var need, have int64
@@ -267,20 +250,6 @@ func (p *partialModel) layers(ctx context.Context, a Assignment) error {
 	slog.Info("fetched layers", "layers", a.String(), "file", p.path, "tensors", len(missing), "fetched", need, "held", have,
 		"ms", time.Since(start).Milliseconds())
 	return nil
-}
-
-// offsetHasher writes to a file at an offset, hashes and counts.
-type offsetHasher struct {
-	w     io.Writer
-	h     hash.Hash
-	meter hub.Meter
-}
-
-func (w *offsetHasher) Write(b []byte) (int, error) {
-	n, err := w.w.Write(b)
-	w.h.Write(b[:n])
-	w.meter.Add(int64(n))
-	return n, err
 }
 
 // nopMeter counts nothing: the header is small.

@@ -62,7 +62,7 @@ func (l *layerServer) load(a Assignment, held int64) (*engine.Fragment, error) {
 		return nil, fmt.Errorf("layers %s: %w", a, err)
 	}
 	if l.partial != nil {
-		if err := l.partial.layers(l.ctx, a); err != nil {
+		if err := l.partial.layers(l.ctx, l.file, l.cfg.Layers, a); err != nil {
 			return nil, err
 		}
 	}
@@ -112,11 +112,7 @@ func serveLayers(c *cli.Context, arg string) error {
 	if err := serveLimits(c); err != nil {
 		return err
 	}
-	sum, err := modelSHA256(path)
-	if err != nil {
-		return err
-	}
-	return serveModelFile(c, path, sum, nil)
+	return serveModelFile(c, path, "", nil)
 }
 
 // serveManifestLayers serves --layers (or the swarm's plan's layers) of
@@ -151,23 +147,26 @@ func serveManifestLayers(c *cli.Context, dir string, m *engine.Manifest) error {
 		return err
 	}
 	p.sources = func() []string { return from }
-	if len(from) == 0 && !p.state().Header {
-		// A swarm's peer asks the swarm who holds the model (serveSwarm
-		// asks it again for each range it is given).
-		if from, err = swarmHolders(c, id, swarm, m.Source.SHA256); err != nil {
+	if !p.state().Header {
+		if len(from) == 0 {
+			// A swarm's peer asks the swarm who holds the model
+			// (serveSwarm asks it again for each range it is given).
+			if from, err = swarmHolders(c, id, swarm, m.Source.SHA256); err != nil {
+				return err
+			}
+		}
+		if err := p.fetchHeader(c.Context); err != nil {
 			return err
 		}
-	}
-	if err := p.header(c.Context); err != nil {
-		return err
 	}
 	return serveModelFile(c, p.path, m.Source.SHA256, p)
 }
 
 // serveModelFile serves --layers (or the swarm's plan's layers) of the
-// whole model file at path, whose sha256 is sum; a partial one fetches
-// the tensors of the layers it is to serve first. A whole file is handed
-// to peers that fetch from this one.
+// whole model file at path, whose sha256 is sum ("": hashed here, once
+// the file is known to be a whole model); a partial one fetches the
+// tensors of the layers it is to serve first. A whole file is handed to
+// peers that fetch from this one.
 func serveModelFile(c *cli.Context, path, sum string, partial *partialModel) error {
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -193,6 +192,11 @@ func serveModelFile(c *cli.Context, path, sum string, partial *partialModel) err
 	id, swarm, err := nodeCredentials(c)
 	if err != nil {
 		return err
+	}
+	if sum == "" {
+		if sum, err = modelSHA256(path); err != nil {
+			return err
+		}
 	}
 	batch, err := batchSize(c, &cfg)
 	if err != nil {
