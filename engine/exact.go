@@ -26,6 +26,7 @@ type Exact struct {
 }
 
 type exactTensor struct {
+	file *gguf.File
 	info *gguf.TensorInfo
 	data []byte
 }
@@ -47,7 +48,7 @@ func NewExact(files ...*gguf.File) (*Exact, error) {
 			if _, ok := format.Dequantizer(ti.Type); !ok {
 				return nil, fmt.Errorf("engine: exact pass: tensor %s: %v has no dequantizer", ti.Name, ti.Type)
 			}
-			m.tensors[ti.Name] = exactTensor{ti, f.TensorData(ti)}
+			m.tensors[ti.Name] = exactTensor{f, ti, f.TensorData(ti)}
 		}
 	}
 	factors, err := m.vector("rope_freqs.weight", c.RopeDims/2, true)
@@ -327,6 +328,11 @@ func (m *Exact) matmul(name string, x [][]float64, rows int) ([][]float64, error
 		})
 	}
 	wg.Wait()
+	// The pass reads each matrix once for all its positions: its pages
+	// leave the process now (a later pass faults them back from the page
+	// cache), so that the pass holds about one matrix of a memory-mapped
+	// model at a time, not every one it has read.
+	t.file.Evict(t.info)
 	for _, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("engine: exact pass: %s: %w", name, err)
