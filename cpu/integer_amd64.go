@@ -72,15 +72,24 @@ func asmQuantizer(v kernelVariant) func(q *quantBatch, x []float32, n, cols int)
 }
 
 // The assembly runs on tiles of integerRows weight rows by integerTokens
-// inputs, a segment of integerBlocks super-blocks at a time: each
+// inputs, a segment of super-blocks at a time (segmentBlocks): each
 // super-block's weights are decoded once for the tile's inputs, whose
-// segment (16 KiB each) stays in L2 for the tile's rows. Every lane's terms
-// are still added in order.
+// segment stays in L2 for the tile's rows. Every lane's terms are still
+// added in order.
 const (
 	integerRows   = 16
 	integerTokens = 16
-	integerBlocks = 16
+	integerInput  = 256 << 10 // bytes of the tile's inputs' limbs a segment holds
 )
+
+// segmentBlocks is the super-blocks of a segment for a tile of tokens
+// inputs: as many as keep the inputs' limbs (512 bytes a super-block)
+// within integerInput. A decode's one input takes a whole row of any
+// model's matrices, so its rows' weights stream from memory in order,
+// which the kernels' prefetch, a fixed distance ahead, relies on.
+func segmentBlocks(tokens int) int {
+	return max(1, integerInput/(512*tokens))
+}
 
 // asmIntegerKernel returns the integer assembly kernel of type t in
 // variant v, if there is one, checking the lengths that keep every access
@@ -111,8 +120,9 @@ func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
 				nt := min(integerTokens, q.n-t0)
 				acc := (*scratch)[:nr*nt*laneCount]
 				clear(acc)
-				for b0 := 0; b0 < blocks; b0 += integerBlocks {
-					nb := min(integerBlocks, blocks-b0)
+				seg := segmentBlocks(nt)
+				for b0 := 0; b0 < blocks; b0 += seg {
+					nb := min(seg, blocks-b0)
 					x, jb := t0*cols+b0*superBlock, t0*blocks+b0
 					wp := &w[r0*rowBytes+b0*ts]
 					// Called directly, not through a function value, so
