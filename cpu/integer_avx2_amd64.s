@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "k4scales_amd64.h"
+#include "prefetch_amd64.h"
 
 // AVX2 integer kernels: those of integer_avx512_amd64.s with Y registers
 // and VPMADDWD + VPADDD for VPDPWSSD. A super-block's weights, scale·q as
@@ -166,10 +167,7 @@ q4k2row:
 	ROWSTART2
 
 q4k2block:
-	// The weights 4.5 KiB ahead, as Q4K_DECODE does (AVX-512).
-	PREFETCHT0 4608(R10)
-	PREFETCHT0 4672(R10)
-	PREFETCHT0 4736(R10)
+	PREFETCHQ4K
 	K4SCALEBYTES
 	VMOVQ CX, X0
 	VPMOVZXBW X0, X0
@@ -291,11 +289,7 @@ q6k2row:
 	ROWSTART2
 
 q6k2block:
-	// The weights 22 super-blocks ahead, as Q6K_DECODE does (AVX-512).
-	PREFETCHT0 4620(R10)
-	PREFETCHT0 4684(R10)
-	PREFETCHT0 4748(R10)
-	PREFETCHT0 4812(R10)
+	PREFETCHQ6K
 	VPMOVSXBW 192(R10), Y0
 	VMOVDQU Y0, 80(SP)
 	BROADCASTW(0x000f000f, Y9)

@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "k4scales_amd64.h"
+#include "prefetch_amd64.h"
 
 // AVX-512 integer kernels (VNNI): the K formats against inputs quantized
 // to two 16-bit limbs (integer.go). A super-block's weights are decoded
@@ -117,19 +118,13 @@ GLOBL q6kScalePairs<>(SB), RODATA|NOPTR, $64
 	ADDQ stride+16(FP), R9 \
 	DECQ 32(SP)
 
-// Q4K_DECODE(w0, ..., w7, zm, zd, zdmin, sc): prefetches the weights
-// 4.5 KiB ahead, 32 super-blocks (a memory-mapped model's small pages stop
-// the hardware's prefetch at each page, and a decode reads its rows in
-// order, so this is about a microsecond of reading ahead; four
-// super-blocks ahead read at 6 GB/s from DRAM, this at 10), then decodes
-// the Q4_K super-block at
-// R10 into weights scale·nibble of sub-blocks 0-7 (w0-w7), its mins as
-// float64 lanes (zm), d and dmin broadcast (zd, zdmin); its scale words
-// go through sc(SP). Uses AX, BX, CX, DX, SI, R8 and Z12, X12.
+// Q4K_DECODE(w0, ..., w7, zm, zd, zdmin, sc): prefetches ahead
+// (prefetch_amd64.h), then decodes the Q4_K super-block at R10 into
+// weights scale·nibble of sub-blocks 0-7 (w0-w7), its mins as float64
+// lanes (zm), d and dmin broadcast (zd, zdmin); its scale words go
+// through sc(SP). Uses AX, BX, CX, DX, SI, R8 and Z12, X12.
 #define Q4K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zm, xm, ym, zd, xd, zdmin, xdmin, sc) \
-	PREFETCHT0 4608(R10) \
-	PREFETCHT0 4672(R10) \
-	PREFETCHT0 4736(R10) \
+	PREFETCHQ4K \
 	K4SCALEBYTES \
 	VMOVQ CX, X12 \
 	VPMOVZXBW X12, X12 \
@@ -304,14 +299,11 @@ q4kdone:
 	VPANDD Z30, Z13, Z13 \
 	VPORD Z13, e3, e3
 
-// Q6K_DECODE(w0, ..., w7, zd, xd): prefetches 22 super-blocks ahead (as
-// Q4K_DECODE does), then decodes the Q6_K super-block at R10 into its
+// Q6K_DECODE(w0, ..., w7, zd, xd): prefetches ahead
+// (prefetch_amd64.h), then decodes the Q6_K super-block at R10 into its
 // weights (w0-w7, 32 values each) and d broadcast (zd). Uses Z10-Z15, Z24.
 #define Q6K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zd, xd) \
-	PREFETCHT0 4620(R10) \
-	PREFETCHT0 4684(R10) \
-	PREFETCHT0 4748(R10) \
-	PREFETCHT0 4812(R10) \
+	PREFETCHQ6K \
 	VPMOVSXBW 192(R10), Y14 \
 	VMOVDQU64 q6kScalePairs<>(SB), Z24 \
 	MOVWLZX 208(R10), AX \
