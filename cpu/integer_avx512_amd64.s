@@ -123,8 +123,8 @@ GLOBL q6kScalePairs<>(SB), RODATA|NOPTR, $64
 // weights scale·nibble of sub-blocks 0-7 (w0-w7), its mins as float64
 // lanes (zm), d and dmin broadcast (zd, zdmin); its scale words go
 // through sc(SP). Uses AX, BX, CX, DX, SI, R8 and Z12, X12.
-#define Q4K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zm, xm, ym, zd, xd, zdmin, xdmin, sc) \
-	PREFETCHQ4K \
+#define Q4K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zm, xm, ym, zd, xd, zdmin, xdmin, sc, rows) \
+	PREFETCHQ4K(rows) \
 	K4SCALEBYTES \
 	VMOVQ CX, X12 \
 	VPMOVZXBW X12, X12 \
@@ -210,9 +210,9 @@ q4kpair:
 	ROWSTART
 
 q4kpairblock:
-	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Z15, X15, 48)
+	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Z15, X15, 48, 2)
 	ADDQ stride+16(FP), R10
-	Q4K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z28, X28, Y28, Z26, X26, Z27, X27, 64)
+	Q4K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z28, X28, Y28, Z26, X26, Z27, X27, 64, 2)
 	SUBQ stride+16(FP), R10
 	TOKENS
 
@@ -249,7 +249,7 @@ q4krow:
 	ROWSTART
 
 q4kblock:
-	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Z15, X15, 48)
+	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Z15, X15, 48, 1)
 	TOKENS
 
 q4ktoken:
@@ -302,8 +302,8 @@ q4kdone:
 // Q6K_DECODE(w0, ..., w7, zd, xd): prefetches ahead
 // (prefetch_amd64.h), then decodes the Q6_K super-block at R10 into its
 // weights (w0-w7, 32 values each) and d broadcast (zd). Uses Z10-Z15, Z24.
-#define Q6K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zd, xd) \
-	PREFETCHQ6K \
+#define Q6K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zd, xd, rows) \
+	PREFETCHQ6K(rows) \
 	VPMOVSXBW 192(R10), Y14 \
 	VMOVDQU64 q6kScalePairs<>(SB), Z24 \
 	MOVWLZX 208(R10), AX \
@@ -369,9 +369,9 @@ q6kpair:
 	ROWSTART
 
 q6kpairblock:
-	Q6K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z9, X9)
+	Q6K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z9, X9, 2)
 	ADDQ stride+16(FP), R10
-	Q6K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z8, X8)
+	Q6K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z8, X8, 2)
 	SUBQ stride+16(FP), R10
 	TOKENS
 
@@ -408,7 +408,7 @@ q6krow:
 	ROWSTART
 
 q6kblock:
-	Q6K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z9, X9)
+	Q6K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z9, X9, 1)
 	TOKENS
 
 q6ktoken:

@@ -1,20 +1,25 @@
-// The integer kernels prefetch the weights 4.5 KiB ahead of the
-// super-block at R10 that they decode: a memory-mapped model's small pages
-// stop the hardware's prefetch at each page, and a decode reads its rows
-// in order (segmentBlocks), so this is about a microsecond of reading
-// ahead. Four super-blocks ahead, a Q4_K product of one input read 6 GB/s
-// from DRAM on one core; this distance, 10. Each covers every cache line
-// of its super-block.
+// The integer kernels prefetch the weights rows ahead: at the super-block
+// at R10 of the row that is read rows later, the same offset (rows = 2
+// where two rows are decoded together, 1 where one is). Rows and their
+// segments are read in order (segmentBlocks), so that is what is read
+// next, whatever the rows' length: a fixed distance in bytes (4.5 KiB
+// before) prefetched the row being read, or the next one in a pair, once
+// a row was longer than half the distance (ffn_down's 14336 columns). A
+// memory-mapped model's small pages stop the hardware's prefetch at each
+// page, so this is what keeps a decode's reads ahead. Uses AX; each
+// covers every cache line of its super-block.
 
-// PREFETCHQ4K: 32 Q4_K super-blocks (144 bytes) ahead.
-#define PREFETCHQ4K \
-	PREFETCHT0 4608(R10) \
-	PREFETCHT0 4672(R10) \
-	PREFETCHT0 4736(R10)
+// PREFETCHQ4K(rows): a Q4_K super-block (144 bytes), rows rows ahead.
+#define PREFETCHQ4K(rows) \
+	MOVQ stride+16(FP), AX \
+	PREFETCHT0 (R10)(AX*rows) \
+	PREFETCHT0 64(R10)(AX*rows) \
+	PREFETCHT0 128(R10)(AX*rows)
 
-// PREFETCHQ6K: 22 Q6_K super-blocks (210 bytes) ahead.
-#define PREFETCHQ6K \
-	PREFETCHT0 4620(R10) \
-	PREFETCHT0 4684(R10) \
-	PREFETCHT0 4748(R10) \
-	PREFETCHT0 4812(R10)
+// PREFETCHQ6K(rows): a Q6_K super-block (210 bytes), rows rows ahead.
+#define PREFETCHQ6K(rows) \
+	MOVQ stride+16(FP), AX \
+	PREFETCHT0 (R10)(AX*rows) \
+	PREFETCHT0 64(R10)(AX*rows) \
+	PREFETCHT0 128(R10)(AX*rows) \
+	PREFETCHT0 192(R10)(AX*rows)
