@@ -10,17 +10,43 @@
 // every input of the batch by VPDPWSSD in exact int32 lanes; each lane's
 // sum goes to float64 exactly and is scaled as the definition says.
 
-// q6kScalePairs: VPERMW indices [0 ×16, 1 ×16], the scales of the first
-// 32 values of a Q6_K super-block; adding 2 to each word moves to the next 32.
-DATA q6kScalePairs<>+0(SB)/8, $0x0000000000000000
-DATA q6kScalePairs<>+8(SB)/8, $0x0000000000000000
-DATA q6kScalePairs<>+16(SB)/8, $0x0000000000000000
-DATA q6kScalePairs<>+24(SB)/8, $0x0000000000000000
-DATA q6kScalePairs<>+32(SB)/8, $0x0001000100010001
-DATA q6kScalePairs<>+40(SB)/8, $0x0001000100010001
-DATA q6kScalePairs<>+48(SB)/8, $0x0001000100010001
-DATA q6kScalePairs<>+56(SB)/8, $0x0001000100010001
-GLOBL q6kScalePairs<>(SB), RODATA|NOPTR, $64
+// q6kScaleWords: VPSHUFB controls, 64 bytes for each m < 4, that fill
+// 128-bit lanes 0-1 with scale word 2m and lanes 2-3 with word 2m+1 of a
+// lane holding eight scale words: the scales of the 32 weights of a
+// register, 16 for each of its two sub-blocks.
+DATA q6kScaleWords<>+0(SB)/8, $0x0100010001000100
+DATA q6kScaleWords<>+8(SB)/8, $0x0100010001000100
+DATA q6kScaleWords<>+16(SB)/8, $0x0100010001000100
+DATA q6kScaleWords<>+24(SB)/8, $0x0100010001000100
+DATA q6kScaleWords<>+32(SB)/8, $0x0302030203020302
+DATA q6kScaleWords<>+40(SB)/8, $0x0302030203020302
+DATA q6kScaleWords<>+48(SB)/8, $0x0302030203020302
+DATA q6kScaleWords<>+56(SB)/8, $0x0302030203020302
+DATA q6kScaleWords<>+64(SB)/8, $0x0504050405040504
+DATA q6kScaleWords<>+72(SB)/8, $0x0504050405040504
+DATA q6kScaleWords<>+80(SB)/8, $0x0504050405040504
+DATA q6kScaleWords<>+88(SB)/8, $0x0504050405040504
+DATA q6kScaleWords<>+96(SB)/8, $0x0706070607060706
+DATA q6kScaleWords<>+104(SB)/8, $0x0706070607060706
+DATA q6kScaleWords<>+112(SB)/8, $0x0706070607060706
+DATA q6kScaleWords<>+120(SB)/8, $0x0706070607060706
+DATA q6kScaleWords<>+128(SB)/8, $0x0908090809080908
+DATA q6kScaleWords<>+136(SB)/8, $0x0908090809080908
+DATA q6kScaleWords<>+144(SB)/8, $0x0908090809080908
+DATA q6kScaleWords<>+152(SB)/8, $0x0908090809080908
+DATA q6kScaleWords<>+160(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q6kScaleWords<>+168(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q6kScaleWords<>+176(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q6kScaleWords<>+184(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q6kScaleWords<>+192(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q6kScaleWords<>+200(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q6kScaleWords<>+208(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q6kScaleWords<>+216(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q6kScaleWords<>+224(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q6kScaleWords<>+232(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q6kScaleWords<>+240(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q6kScaleWords<>+248(SB)/8, $0x0f0e0f0e0f0e0f0e
+GLOBL q6kScaleWords<>(SB), RODATA|NOPTR, $256
 
 // Arguments of both kernels:
 // func kernel(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
@@ -118,12 +144,12 @@ GLOBL q6kScalePairs<>(SB), RODATA|NOPTR, $64
 	ADDQ stride+16(FP), R9 \
 	DECQ 32(SP)
 
-// Q4K_DECODE(w0, ..., w7, zm, zd, zdmin, sc): prefetches ahead
+// Q4K_DECODE(w0, ..., w7, zm, zd, zdmin, sc, rows): prefetches ahead
 // (prefetch_amd64.h), then decodes the Q4_K super-block at R10 into
-// weights scale·nibble of sub-blocks 0-7 (w0-w7), its mins as float64
+// weights scale·nibble of sub-blocks 0-7 (w0-w7), dmin·min as float64
 // lanes (zm), d and dmin broadcast (zd, zdmin); its scale words go
 // through sc(SP). Uses AX, BX, CX, DX, SI, R8 and Z12, X12.
-#define Q4K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zm, xm, ym, zd, xd, zdmin, xdmin, sc, rows) \
+#define Q4K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zm, xm, ym, zd, xd, yd, zdmin, sc, rows) \
 	PREFETCHQ4K(rows) \
 	K4SCALEBYTES \
 	VMOVQ CX, X12 \
@@ -132,13 +158,12 @@ GLOBL q6kScalePairs<>(SB), RODATA|NOPTR, $64
 	VMOVQ DX, xm \
 	VPMOVZXBD xm, ym \
 	VCVTDQ2PD ym, zm \
-	MOVL (R10), AX \
-	VMOVD AX, xd \
-	VCVTPH2PS xd, xd \
-	VCVTPS2PD xd, xd \
-	VPERMILPD $1, xd, xdmin \
-	VBROADCASTSD xd, zd \
-	VBROADCASTSD xdmin, zdmin \
+	VPBROADCASTD (R10), xd \
+	VCVTPH2PS xd, yd \
+	VCVTPS2PD yd, zd \
+	VUNPCKHPD zd, zd, zdmin \
+	VUNPCKLPD zd, zd, zd \
+	VMULPD zdmin, zm, zm \
 	VPMOVZXBW 16(R10), w0 \
 	VPSRLW $4, w0, w1 \
 	VPANDD Z31, w0, w0 \
@@ -168,11 +193,12 @@ GLOBL q6kScalePairs<>(SB), RODATA|NOPTR, $64
 	VPBROADCASTW sc+14(SP), Z12 \
 	VPMULLW Z12, w7, w7
 
-// Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, zdmin, acc): S = H·2^15 + L from
-// the limbs' int32 lanes h, l (lanes k and k+8 in int32: below 2^30 for
-// Q4_K), then u = dmin·(min·ΣX), t = d·S − u, and acc = t·s + acc, s
-// broadcast in Z30. Leaves acc's lanes in h.
-#define Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, zdmin, acc) \
+// Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc): S = H·2^15 + L from the
+// limbs' int32 lanes h, l (lanes k and k+8 in int32: below 2^30 for
+// Q4_K), then u = (dmin·min)·ΣX, t = d·S − u, and acc = t·s + acc, s
+// broadcast in Z30. dmin·min is exact (11 bits by 6), so u is the exact
+// product rounded once, as dmin·(min·ΣX) is. Leaves acc's lanes in h.
+#define Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc) \
 	VEXTRACTI64X4 $1, h, th \
 	VPADDD th, yh, yh \
 	VEXTRACTI64X4 $1, l, tl \
@@ -181,7 +207,6 @@ GLOBL q6kScalePairs<>(SB), RODATA|NOPTR, $64
 	VCVTDQ2PD yl, l \
 	VFMADD213PD l, Z29, h \
 	VMULPD (DX), zm, Z14 \
-	VMULPD zdmin, Z14, Z14 \
 	VFMSUB213PD Z14, zd, h \
 	VFMADD213PD acc, Z30, h \
 	VMOVUPD h, acc
@@ -210,9 +235,9 @@ q4kpair:
 	ROWSTART
 
 q4kpairblock:
-	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Z15, X15, 48, 2)
+	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Y9, Z15, 48, 2)
 	ADDQ stride+16(FP), R10
-	Q4K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z28, X28, Y28, Z26, X26, Z27, X27, 64, 2)
+	Q4K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z28, X28, Y28, Z26, X26, Y26, Z27, 64, 2)
 	SUBQ stride+16(FP), R10
 	TOKENS
 
@@ -230,8 +255,8 @@ q4kpairtoken:
 	PAIRDOT(Z6, Z22, 384)
 	PAIRDOT(Z7, Z23, 448)
 	VBROADCASTSD (CX), Z30
-	Q4K_LANES(Z10, Z11, Y10, Y11, Y24, Y25, Z8, Z9, Z15, (SI))
-	Q4K_LANES(Z12, Z13, Y12, Y13, Y24, Y25, Z28, Z26, Z27, 64(SI))
+	Q4K_LANES(Z10, Z11, Y10, Y11, Y24, Y25, Z8, Z9, (SI))
+	Q4K_LANES(Z12, Z13, Y12, Y13, Y24, Y25, Z28, Z26, 64(SI))
 	NEXTTOKEN
 	JNZ q4kpairtoken
 
@@ -249,13 +274,13 @@ q4krow:
 	ROWSTART
 
 q4kblock:
-	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Z15, X15, 48, 1)
+	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Y9, Z15, 48, 1)
 	TOKENS
 
 q4ktoken:
 	DOTS
 	VBROADCASTSD (CX), Z30
-	Q4K_LANES(Z10, Z11, Y10, Y11, Y12, Y13, Z8, Z9, Z15, (SI))
+	Q4K_LANES(Z10, Z11, Y10, Y11, Y12, Y13, Z8, Z9, (SI))
 	NEXTTOKEN
 	JNZ q4ktoken
 
@@ -268,44 +293,51 @@ q4kdone:
 	VZEROUPPER
 	RET
 
-// Q6K_SCALE(e): the 32 values q in e to weights (q − 32)·scale, the scale
-// of each 16 taken by VPERMW from the scale words in Z14 with the running
-// index Z24, which moves on to the next 32.
-#define Q6K_SCALE(e) \
-	VPSUBW Z26, e, e \
-	VPERMW Z14, Z24, Z15 \
-	VPADDW Z25, Z24, Z24 \
-	VPMULLW Z15, e, e
+// Q6K_SCALE(e, m, table): the 32 values in e, each (q − 32)·2^10 (see
+// Q6K_HALF), to weights (q − 32)·scale: VPSHUFB takes their scales, times
+// 2^6, from the words of table by control m (q6kScaleWords), and VPMULHW
+// keeps the high word of the products, (q − 32)·scale·2^16 exactly.
+#define Q6K_SCALE(e, m, table) \
+	VPSHUFB q6kScaleWords<>+m(SB), table, Z15 \
+	VPMULHW Z15, e, e
 
 // Q6K_HALF(ql, qh, e0, e1, e2, e3): values 0-31, 32-63, 64-95 and 96-127
-// of a half (6-bit q, from the words of ql, ql+32 and qh) into e0-e3.
+// of a half, each as (q − 32)·2^10: its six bits at bits 10-15 of a word,
+// four from ql (or ql+32) and two from qh, whose high bit of each pair is
+// flipped first (XOR 0xAA, in Z30), so that the field read as a signed
+// 6-bit number is q − 32. VPTERNLOGD $0xD8 takes bits 14-15 (Z31) from
+// qh and the others from ql.
 #define Q6K_HALF(ql, qh, e0, e1, e2, e3) \
 	VPMOVZXBW ql(R10), Z10 \
 	VPMOVZXBW ql+32(R10), Z11 \
 	VPMOVZXBW qh(R10), Z12 \
-	VPANDD Z31, Z10, e0 \
-	VPANDD Z28, Z12, Z13 \
-	VPSLLW $4, Z13, Z13 \
-	VPORD Z13, e0, e0 \
-	VPANDD Z31, Z11, e1 \
-	VPANDD Z27, Z12, Z13 \
-	VPSLLW $2, Z13, Z13 \
-	VPORD Z13, e1, e1 \
+	VPXORD Z30, Z12, Z12 \
+	VPSLLW $10, Z10, e0 \
+	VPSLLW $14, Z12, Z13 \
+	VPTERNLOGD $0xD8, Z31, Z13, e0 \
+	VPSLLW $10, Z11, e1 \
+	VPSLLW $12, Z12, Z13 \
+	VPTERNLOGD $0xD8, Z31, Z13, e1 \
 	VPSRLW $4, Z10, e2 \
-	VPANDD Z30, Z12, Z13 \
-	VPORD Z13, e2, e2 \
+	VPSLLW $10, e2, e2 \
+	VPSLLW $10, Z12, Z13 \
+	VPTERNLOGD $0xD8, Z31, Z13, e2 \
 	VPSRLW $4, Z11, e3 \
-	VPSRLW $2, Z12, Z13 \
-	VPANDD Z30, Z13, Z13 \
-	VPORD Z13, e3, e3
+	VPSLLW $10, e3, e3 \
+	VPSLLW $8, Z12, Z13 \
+	VPTERNLOGD $0xD8, Z31, Z13, e3
 
 // Q6K_DECODE(w0, ..., w7, zd, xd): prefetches ahead
 // (prefetch_amd64.h), then decodes the Q6_K super-block at R10 into its
-// weights (w0-w7, 32 values each) and d broadcast (zd). Uses Z10-Z15, Z24.
+// weights (w0-w7, 32 values each) and d broadcast (zd). Its scales, times
+// 2^6, go to Z24 (sub-blocks 0-7) and Z14 (8-15), eight words in every
+// 128-bit lane. Uses Z10-Z15, Z24.
 #define Q6K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zd, xd, rows) \
 	PREFETCHQ6K(rows) \
 	VPMOVSXBW 192(R10), Y14 \
-	VMOVDQU64 q6kScalePairs<>(SB), Z24 \
+	VPSLLW $6, Y14, Y14 \
+	VSHUFI64X2 $0x00, Z14, Z14, Z24 \
+	VSHUFI64X2 $0x55, Z14, Z14, Z14 \
 	MOVWLZX 208(R10), AX \
 	VMOVD AX, xd \
 	VCVTPH2PS xd, xd \
@@ -313,14 +345,14 @@ q4kdone:
 	VBROADCASTSD xd, zd \
 	Q6K_HALF(0, 128, w0, w1, w2, w3) \
 	Q6K_HALF(64, 160, w4, w5, w6, w7) \
-	Q6K_SCALE(w0) \
-	Q6K_SCALE(w1) \
-	Q6K_SCALE(w2) \
-	Q6K_SCALE(w3) \
-	Q6K_SCALE(w4) \
-	Q6K_SCALE(w5) \
-	Q6K_SCALE(w6) \
-	Q6K_SCALE(w7)
+	Q6K_SCALE(w0, 0, Z24) \
+	Q6K_SCALE(w1, 64, Z24) \
+	Q6K_SCALE(w2, 128, Z24) \
+	Q6K_SCALE(w3, 192, Z24) \
+	Q6K_SCALE(w4, 0, Z14) \
+	Q6K_SCALE(w5, 64, Z14) \
+	Q6K_SCALE(w6, 128, Z14) \
+	Q6K_SCALE(w7, 192, Z14)
 
 // Q6K_LANES(h, l, yh, yl, zd, acc): lanes k and k+8 in float64 (each
 // below 2^30, their sum may not fit int32), S = H·2^15 + L, t = d·S, and
@@ -350,18 +382,10 @@ q4kdone:
 
 TEXT ·q6kIntegerAVX512(SB), NOSPLIT, $64-88
 	STRIDES
-	MOVL $0x000f000f, AX
+	MOVL $0xc000c000, AX
 	VPBROADCASTD AX, Z31
-	MOVL $0x00300030, AX
+	MOVL $0x00aa00aa, AX
 	VPBROADCASTD AX, Z30
-	MOVL $0x00030003, AX
-	VPBROADCASTD AX, Z28
-	MOVL $0x000c000c, AX
-	VPBROADCASTD AX, Z27
-	MOVL $0x00200020, AX
-	VPBROADCASTD AX, Z26
-	MOVL $0x00020002, AX
-	VPBROADCASTD AX, Z25
 
 q6kpair:
 	CMPQ 32(SP), $2
