@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"strata/cpu"
 	"strata/engine"
@@ -40,6 +41,12 @@ var benchModels = []struct {
 	}, [][2]int{{0, 3}, {3, 6}}, [][2]int{{0, 2}, {2, 4}, {4, 6}}},
 }
 
+// benchPositions bounds the positions every run decodes at: each starts
+// again from the prompt there, so that the local run and the routes attend
+// over the same lengths whatever b.N is (the local run went on to 4000
+// while the routes stopped at 500, so the ratio moved with -benchtime).
+const benchPositions = 500
+
 // BenchmarkDecode times greedy decode steps in one process and through 2
 // and 3 peers on loopback, every peer and the local run on one CPU
 // thread. It reports tokens/s, the bytes each hop receives per token, and
@@ -67,7 +74,7 @@ func benchDecode(b *testing.B, path string, prompt []int32, two, three [][2]int)
 		tok := []int32{263}
 		b.ResetTimer()
 		for b.Loop() {
-			if s.Pos() >= 4000 {
+			if s.Pos() >= benchPositions {
 				s.Truncate(len(prompt))
 			}
 			s.Eval(logits, tok)
@@ -97,7 +104,7 @@ func benchDecode(b *testing.B, path string, prompt []int32, two, three [][2]int)
 				tok := []int32{263}
 				b.ResetTimer()
 				for b.Loop() {
-					if r.Pos() >= 500 {
+					if r.Pos() >= benchPositions {
 						b.StopTimer()
 						r.Close()
 						if r, err = NewRoute(context.Background(), addrs, RouteOptions{DialOptions: dialOptions(b, swarm), Wire: wire, Logger: quiet}); err != nil {
@@ -116,11 +123,16 @@ func benchDecode(b *testing.B, path string, prompt []int32, two, three [][2]int)
 				after := r.Stats()
 				steps := after[1].Forwards - before[1].Forwards
 				var raw, sent int64
-				for h := 1; h < len(after); h++ {
-					raw += after[h].Raw - before[h].Raw
-					sent += after[h].Sent - before[h].Sent
+				var overhead time.Duration // wall time a hop took beyond its peer's compute
+				for h := range after {
+					overhead += after[h].Wall - before[h].Wall - (after[h].Compute - before[h].Compute)
+					if h > 0 {
+						raw += after[h].Raw - before[h].Raw
+						sent += after[h].Sent - before[h].Sent
+					}
 				}
 				if steps > 0 {
+					b.ReportMetric(float64(overhead.Microseconds())/float64(steps)/float64(len(after)), "µs/hop")
 					b.ReportMetric(float64(sent)/float64(steps)/float64(len(after)-1), "B/token/hop")
 					b.ReportMetric(float64(sent)/float64(max(raw, 1)), "zstd-sent/raw")
 				}

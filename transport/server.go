@@ -503,6 +503,9 @@ func (s *Server) run(ctx context.Context, out []float32, session *engine.Session
 // of needs.Also not among them, each id once.
 func chooseLogits(logits []float32, needs engine.LogitsNeeds) []int32 {
 	ids := engine.TopK(make([]int32, 0, min(max(needs.TopK, 0), len(logits))+len(needs.Also)), logits, needs.TopK)
+	if len(needs.Also) == 0 {
+		return ids // greedy decoding's case: no vocabulary-sized set to clear a token
+	}
 	chosen := make([]bool, len(logits))
 	for _, id := range ids {
 		chosen[id] = true
