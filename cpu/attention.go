@@ -59,7 +59,7 @@ func (t *attentionTask) Do(worker, lo, hi int) {
 		}
 		var sum float64
 		for p, s := range scores {
-			e := math.Exp(float64(s - best))
+			e := exp64(float64(s - best))
 			scores[p] = float32(e)
 			sum += e
 		}

@@ -45,6 +45,7 @@ type Backend struct {
 	tile     tileProduct                  // the variant's
 	dot      func(w, x []float32) float32 // the variant's pairDot
 	axpy     func(y, x []float32, a float32)
+	silu     func(out, gate, up []float32)                 // the variant's siluMul
 	scratch  [][]float32                                   // per worker: a tile of dequantized rows
 	carried  [][]float32                                   // per worker: the tile product's carried lanes
 	quant    quantBatch                                    // the input of an integer product, quantized
@@ -73,7 +74,7 @@ func New(o Options) *Backend {
 	if err != nil {
 		v = bestVariant()
 	}
-	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), dot: dots(v), axpy: axpys(v),
+	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), dot: dots(v), axpy: axpys(v), silu: silus(v),
 		scratch: make([][]float32, threads), carried: make([][]float32, threads), quantize: quantizer(v), lanes: make([][]float64, threads),
 		copies: ownMemory && !o.Mmap}
 	b.attention.b = b

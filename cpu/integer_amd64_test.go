@@ -29,5 +29,11 @@ func TestIntegerPaths(t *testing.T) {
 	if got := asmQuantizer(variantAVX2) != nil; got != hasAVX2 {
 		t.Errorf("AVX2 assembly quantizer %v with AVX2 %v", got, hasAVX2)
 	}
+	if got := asmSilu(variantAVX512) != nil; got != hasAVX512 {
+		t.Errorf("assembly SwiGLU %v with AVX-512 %v", got, hasAVX512)
+	}
+	if asmSilu(variantAVX2) != nil || asmSilu(variantGeneric) != nil {
+		t.Errorf("an assembly SwiGLU for AVX2 or generic, which run the twin")
+	}
 	t.Logf("VNNI: %v", hasVNNI)
 }

@@ -24,3 +24,6 @@ func asmIntegerKernel(gguf.TensorType, kernelVariant) integerKernel { return nil
 
 // asmQuantizer has no assembly to offer on this build.
 func asmQuantizer(kernelVariant) func(q *quantBatch, x []float32, n, cols int) { return nil }
+
+// asmSilu has no assembly to offer on this build.
+func asmSilu(kernelVariant) func(out, gate, up []float32) { return nil }

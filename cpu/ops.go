@@ -65,19 +65,18 @@ func (t *ropeTask) Do(_, lo, hi int) {
 	}
 }
 
-// SwiGLU computes silu(gate) × up, the exponential in float64.
+// SwiGLU computes silu(gate) × up, the exponential in float64 (exp64).
 func (b *Backend) SwiGLU(out, gate, up engine.Tensor, n int) {
 	t := &b.swiglu
-	t.out, t.gate, t.up = out.(*tensor), gate.(*tensor), up.(*tensor)
+	t.out, t.gate, t.up, t.silu = out.(*tensor), gate.(*tensor), up.(*tensor), b.silu
 	b.pool.Run(t, n, grainFor(n, b.pool.Workers()))
 }
 
-type swigluTask struct{ out, gate, up *tensor }
+type swigluTask struct {
+	out, gate, up *tensor
+	silu          func(out, gate, up []float32)
+}
 
 func (t *swigluTask) Do(_, lo, hi int) {
-	o, g, u := t.out.row(lo, hi-lo), t.gate.row(lo, hi-lo), t.up.row(lo, hi-lo)
-	for i := range o {
-		x := float64(g[i])
-		o[i] = float32(x/(1+math.Exp(-x))) * u[i]
-	}
+	t.silu(t.out.row(lo, hi-lo), t.gate.row(lo, hi-lo), t.up.row(lo, hi-lo))
 }
