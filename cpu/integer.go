@@ -1,7 +1,7 @@
 package cpu
 
-// Integer matrix products for the K formats (Q4_K and Q6_K). Each input
-// row is quantized once per product to integers; every weight row's
+// Integer matrix products for the K formats (Q4_K, Q5_K and Q6_K). Each
+// input row is quantized once per product to integers; every weight row's
 // product is then exact integer arithmetic per super-block, scaled in one
 // fixed order:
 //
@@ -10,10 +10,11 @@ package cpu
 //     to even, so |X_i| < 2^29. Its scale is s_b = 2^−e. A super-block of
 //     zeros has s_b = 0; one holding a NaN or an infinity has s_b = NaN.
 //   - Weight i of a super-block is the integer w_i = sc_j·q_i (Q4_K, q a
-//     nibble) or sc_j·(q_i − 32) (Q6_K), for its sub-block j.
+//     nibble; Q5_K, q of five bits) or sc_j·(q_i − 32) (Q6_K), for its
+//     sub-block j.
 //   - Lane l < 8 of a super-block holds the elements i with (i/2) mod 8 =
-//     l: S_l = Σ w_i·X_i over them, and, for Q4_K, M_l = m_l·Σ X_i over
-//     sub-block l. Both are exact integers, whatever order or width adds
+//     l: S_l = Σ w_i·X_i over them, and, for Q4_K and Q5_K, M_l =
+//     m_l·Σ X_i over sub-block l. Both are exact integers, whatever order or width adds
 //     them (they stay below 2^53).
 //   - t_l = d·S_l − u_l with one rounding, where u_l = dmin·M_l (Q6_K:
 //     u_l = 0), and acc_l = t_l·s_b + acc_l with one rounding, over b in
@@ -32,6 +33,7 @@ package cpu
 
 import (
 	"math"
+	"slices"
 
 	"strata/format"
 	"strata/gguf"
@@ -56,9 +58,12 @@ type quantBatch struct {
 	sums32          []float64 // n × blocks × 8: the sums of X over elements 32j..32j+31
 }
 
+// integerTypes are the formats whose products the integer kernels compute.
+var integerTypes = []gguf.TensorType{gguf.Q4_K, gguf.Q5_K, gguf.Q6_K}
+
 // integerType reports whether t's products are computed by the integer
 // kernels.
-func integerType(t gguf.TensorType) bool { return t == gguf.Q4_K || t == gguf.Q6_K }
+func integerType(t gguf.TensorType) bool { return slices.Contains(integerTypes, t) }
 
 // size makes q hold n rows of cols inputs (a multiple of superBlock).
 func (q *quantBatch) size(n, cols int) {
@@ -148,6 +153,23 @@ func q4kWeights(w *[superBlock]int64, mins *[8]int64, blk []byte) (d, dmin float
 	return float64(format.Half(blk[0:])), float64(format.Half(blk[2:]))
 }
 
+// q5kWeights decodes a Q5_K super-block: Q4_K's layout with a fifth bit
+// of each value, bit j of qh[l] for value l of sub-block j.
+func q5kWeights(w *[superBlock]int64, mins *[8]int64, blk []byte) (d, dmin float64) {
+	qh := blk[16:48]
+	for j := range 8 {
+		sc, m := format.ScaleMinK4(j, blk[4:16])
+		mins[j] = int64(m)
+		qs := blk[48+32*(j/2) : 48+32*(j/2)+32]
+		shift := 4 * uint(j%2)
+		for l := range 32 {
+			q := int64(qs[l]>>shift&0xf) | int64(qh[l]>>uint(j)&1)<<4
+			w[32*j+l] = int64(sc) * q
+		}
+	}
+	return float64(format.Half(blk[0:])), float64(format.Half(blk[2:]))
+}
+
 // q6kWeights decodes a Q6_K super-block.
 func q6kWeights(w *[superBlock]int64, mins *[8]int64, blk []byte) (d, dmin float64) {
 	for h := range 2 {
@@ -222,6 +244,7 @@ func integerGo(decode superBlockDecoder, typeSize int) integerKernel {
 // genericIntegerKernels are the pure-Go integer kernels, by type.
 var genericIntegerKernels = map[gguf.TensorType]integerKernel{
 	gguf.Q4_K: integerGo(q4kWeights, 144),
+	gguf.Q5_K: integerGo(q5kWeights, 176),
 	gguf.Q6_K: integerGo(q6kWeights, 210),
 }
 

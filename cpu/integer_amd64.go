@@ -14,7 +14,7 @@ import (
 // products of 16-bit pairs with VPDPWSSD.
 var hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI
 
-// q4kIntegerAVX512 and q6kIntegerAVX512 add to acc[(t·rows + r)·8 + l]
+// q4kIntegerAVX512, q5kIntegerAVX512 and q6kIntegerAVX512 add to acc[(t·rows + r)·8 + l]
 // lane l of the terms of blocks super-blocks of weight row r (stride bytes
 // from the next) against quantized input t < tokens, from the first
 // super-block given; each input row holds cols inputs.
@@ -23,10 +23,16 @@ var hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI
 func q4kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
 
 //go:noescape
+func q5kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+
+//go:noescape
 func q6kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
 
 //go:noescape
 func q4kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+
+//go:noescape
+func q5kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
 
 //go:noescape
 func q6kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
@@ -99,7 +105,7 @@ func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
 		return nil
 	}
 	ts := t.TypeSize()
-	q4k, avx2 := t == gguf.Q4_K, v == variantAVX2
+	avx2 := v == variantAVX2
 	return func(out []float32, stride int, w []byte, rows, rowBytes int, q *quantBatch, scratch *[]float64) {
 		blocks, cols := q.blocks, q.cols
 		if rows == 0 || q.n == 0 || blocks == 0 {
@@ -128,12 +134,16 @@ func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
 					// Called directly, not through a function value, so
 					// that nothing escapes.
 					switch {
-					case avx2 && q4k:
+					case avx2 && t == gguf.Q4_K:
 						q4kIntegerAVX2(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
+					case avx2 && t == gguf.Q5_K:
+						q5kIntegerAVX2(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
 					case avx2:
 						q6kIntegerAVX2(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
-					case q4k:
+					case t == gguf.Q4_K:
 						q4kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
+					case t == gguf.Q5_K:
+						q5kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
 					default:
 						q6kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
 					}

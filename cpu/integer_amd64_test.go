@@ -4,15 +4,13 @@ package cpu
 
 import (
 	"testing"
-
-	"strata/gguf"
 )
 
 // TestIntegerPaths asserts which integer code runs: the AVX-512 assembly
 // where the processor has VNNI, the AVX2 assembly for the AVX2 variant,
 // the pure-Go twins for the generic one.
 func TestIntegerPaths(t *testing.T) {
-	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q6_K} {
+	for _, typ := range integerTypes {
 		if got := asmIntegerKernel(typ, variantAVX512) != nil; got != hasVNNI {
 			t.Errorf("%v: assembly kernel %v on a processor with VNNI %v", typ, got, hasVNNI)
 		}

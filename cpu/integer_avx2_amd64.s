@@ -218,6 +218,107 @@ q4k2token:
 	VZEROUPPER
 	RET
 
+// Q5K2_BITS(op, n, wa, wb): adds to the nibbles of one Q5_K sub-block,
+// values 0-15 in wa and 16-31 in wb, their fifth bits: the qh words in
+// Y8 (values 0-15) and Y9 (16-31) shifted by op $n to bit 4, masked by
+// Y10 = 0x0010 words. Uses Y11.
+#define Q5K2_BITS(op, n, wa, wb) \
+	op $n, Y8, Y11 \
+	VPAND Y10, Y11, Y11 \
+	VPOR Y11, wa, wa \
+	op $n, Y9, Y11 \
+	VPAND Y10, Y11, Y11 \
+	VPOR Y11, wb, wb
+
+// Q5K2_SUBS(qs, w0, w1, s0, s1, op0, n0, op1, n1): Q4K2_SUBS for the
+// Q5_K sub-blocks 2k and 2k+1, their fifth bits added by Q5K2_BITS
+// (op0 $n0 for the first, op1 $n1 for the second).
+#define Q5K2_SUBS(qs, w0, w1, s0, s1, op0, n0, op1, n1) \
+	VPMOVZXBW qs(R10), Y1 \
+	VPMOVZXBW qs+16(R10), Y2 \
+	VPAND Y13, Y1, Y3 \
+	VPAND Y13, Y2, Y4 \
+	VPSRLW $4, Y1, Y5 \
+	VPSRLW $4, Y2, Y6 \
+	Q5K2_BITS(op0, n0, Y3, Y4) \
+	Q5K2_BITS(op1, n1, Y5, Y6) \
+	VPBROADCASTW s0(SP), Y7 \
+	VPMULLW Y7, Y3, Y3 \
+	VPMULLW Y7, Y4, Y4 \
+	VPBROADCASTW s1(SP), Y7 \
+	VPMULLW Y7, Y5, Y5 \
+	VPMULLW Y7, Y6, Y6 \
+	VMOVDQU Y3, w0(SP) \
+	VMOVDQU Y4, w0+32(SP) \
+	VMOVDQU Y5, w1(SP) \
+	VMOVDQU Y6, w1+32(SP)
+
+// func q5kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+TEXT ·q5kIntegerAVX2(SB), NOSPLIT, $656-88
+	STRIDES2
+	TWO15
+
+q5k2row:
+	ROWSTART2
+
+q5k2block:
+	PREFETCHQ4K(1)
+	K4SCALEBYTES
+	VMOVQ CX, X0
+	VPMOVZXBW X0, X0
+	VMOVDQU X0, 48(SP)
+	VMOVQ DX, X0
+	VPMOVZXBD X0, Y0
+	VCVTDQ2PD X0, Y1
+	VEXTRACTI128 $1, Y0, X2
+	VCVTDQ2PD X2, Y2
+	VMOVUPD Y1, 80(SP)
+	VMOVUPD Y2, 112(SP)
+	MOVL (R10), AX
+	VMOVD AX, X0
+	VCVTPH2PS X0, X0
+	VCVTPS2PD X0, X0
+	VMOVUPD X0, 64(SP)
+	MOVL $0x000f000f, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	VPMOVZXBW 16(R10), Y8
+	VPMOVZXBW 32(R10), Y9
+	MOVL $0x00100010, AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	Q5K2_SUBS(48, 144, 208, 48, 50, VPSLLW, 4, VPSLLW, 3)
+	Q5K2_SUBS(80, 272, 336, 52, 54, VPSLLW, 2, VPSLLW, 1)
+	Q5K2_SUBS(112, 400, 464, 56, 58, VPSRLW, 0, VPSRLW, 1)
+	Q5K2_SUBS(144, 528, 592, 60, 62, VPSRLW, 2, VPSRLW, 3)
+	VBROADCASTSD 64(SP), Y14
+	VBROADCASTSD 72(SP), Y13
+	TOKENS2
+
+q5k2token:
+	DOTS2
+	SLANES
+	// u = dmin·(min·ΣX), t = d·S − u.
+	VMOVUPD 80(SP), Y6
+	VMULPD (DX), Y6, Y6
+	VMULPD Y13, Y6, Y6
+	VFMSUB213PD Y6, Y14, Y0
+	VMOVUPD 112(SP), Y7
+	VMULPD 32(DX), Y7, Y7
+	VMULPD Y13, Y7, Y7
+	VFMSUB213PD Y7, Y14, Y1
+	ACCUMULATE
+	NEXTTOKEN2
+	JNZ q5k2token
+
+	NEXTBLOCK2(176)
+	JNZ q5k2block
+	NEXTROW2
+	JNZ q5k2row
+	VZEROUPPER
+	RET
+
+
 // Q6K2_W(e, sc, w): the 16 values q in e to (q − 32)·scale, the scale
 // word at sc(SP), stored at w(SP). Needs Y14 = 32 words.
 #define Q6K2_W(e, sc, w) \

@@ -48,6 +48,17 @@ DATA q6kScaleWords<>+240(SB)/8, $0x0f0e0f0e0f0e0f0e
 DATA q6kScaleWords<>+248(SB)/8, $0x0f0e0f0e0f0e0f0e
 GLOBL q6kScaleWords<>(SB), RODATA|NOPTR, $256
 
+// q5kBit4: 0x0010 in every word.
+DATA q5kBit4<>+0(SB)/8, $0x0010001000100010
+DATA q5kBit4<>+8(SB)/8, $0x0010001000100010
+DATA q5kBit4<>+16(SB)/8, $0x0010001000100010
+DATA q5kBit4<>+24(SB)/8, $0x0010001000100010
+DATA q5kBit4<>+32(SB)/8, $0x0010001000100010
+DATA q5kBit4<>+40(SB)/8, $0x0010001000100010
+DATA q5kBit4<>+48(SB)/8, $0x0010001000100010
+DATA q5kBit4<>+56(SB)/8, $0x0010001000100010
+GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
+
 // Arguments of both kernels:
 // func kernel(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
 // acc is tokens × rows × 8 lanes; w the rows' first super-block, stride
@@ -144,12 +155,11 @@ GLOBL q6kScaleWords<>(SB), RODATA|NOPTR, $256
 	ADDQ stride+16(FP), R9 \
 	DECQ 32(SP)
 
-// Q4K_DECODE(w0, ..., w7, zm, zd, zdmin, sc, rows): prefetches ahead
-// (prefetch_amd64.h), then decodes the Q4_K super-block at R10 into
-// weights scale·nibble of sub-blocks 0-7 (w0-w7), dmin·min as float64
-// lanes (zm), d and dmin broadcast (zd, zdmin); its scale words go
-// through sc(SP). Uses AX, BX, CX, DX, SI, R8 and Z12, X12.
-#define Q4K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zm, xm, ym, zd, xd, yd, zdmin, sc, rows) \
+// K4_HEAD(zm, xm, ym, zd, xd, yd, zdmin, sc, rows): prefetches ahead
+// (prefetch_amd64.h), then takes from the Q4_K or Q5_K super-block at R10
+// its scale words (to sc(SP)), dmin·min as float64 lanes (zm), and d and
+// dmin broadcast (zd, zdmin). Uses AX, BX, CX, DX, SI, R8 and X12.
+#define K4_HEAD(zm, xm, ym, zd, xd, yd, zdmin, sc, rows) \
 	PREFETCHQ4K(rows) \
 	K4SCALEBYTES \
 	VMOVQ CX, X12 \
@@ -163,19 +173,28 @@ GLOBL q6kScaleWords<>(SB), RODATA|NOPTR, $256
 	VCVTPS2PD yd, zd \
 	VUNPCKHPD zd, zd, zdmin \
 	VUNPCKLPD zd, zd, zd \
-	VMULPD zdmin, zm, zm \
-	VPMOVZXBW 16(R10), w0 \
+	VMULPD zdmin, zm, zm
+
+// K4_NIBBLES(qs, w0, ..., w7): the nibbles of the 128 bytes at qs(R10) as
+// words, sub-block 2k's from the low nibbles of bytes 32k-32k+31 (w0, w2,
+// ...), 2k+1's from the high ones (w1, w3, ...). Needs Z31 = 0x000f words.
+#define K4_NIBBLES(qs, w0, w1, w2, w3, w4, w5, w6, w7) \
+	VPMOVZXBW qs(R10), w0 \
 	VPSRLW $4, w0, w1 \
 	VPANDD Z31, w0, w0 \
-	VPMOVZXBW 48(R10), w2 \
+	VPMOVZXBW qs+32(R10), w2 \
 	VPSRLW $4, w2, w3 \
 	VPANDD Z31, w2, w2 \
-	VPMOVZXBW 80(R10), w4 \
+	VPMOVZXBW qs+64(R10), w4 \
 	VPSRLW $4, w4, w5 \
 	VPANDD Z31, w4, w4 \
-	VPMOVZXBW 112(R10), w6 \
+	VPMOVZXBW qs+96(R10), w6 \
 	VPSRLW $4, w6, w7 \
-	VPANDD Z31, w6, w6 \
+	VPANDD Z31, w6, w6
+
+// K4_SCALE(w0, ..., w7, sc): each sub-block's values times its scale word
+// at sc(SP). Uses Z12.
+#define K4_SCALE(w0, w1, w2, w3, w4, w5, w6, w7, sc) \
 	VPBROADCASTW sc(SP), Z12 \
 	VPMULLW Z12, w0, w0 \
 	VPBROADCASTW sc+2(SP), Z12 \
@@ -192,6 +211,44 @@ GLOBL q6kScaleWords<>(SB), RODATA|NOPTR, $256
 	VPMULLW Z12, w6, w6 \
 	VPBROADCASTW sc+14(SP), Z12 \
 	VPMULLW Z12, w7, w7
+
+// Q4K_DECODE(w0, ..., w7, zm, ..., zdmin, sc, rows): the Q4_K super-block
+// at R10 decoded: weights scale·nibble of sub-blocks 0-7 (w0-w7), and
+// K4_HEAD's.
+#define Q4K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zm, xm, ym, zd, xd, yd, zdmin, sc, rows) \
+	K4_HEAD(zm, xm, ym, zd, xd, yd, zdmin, sc, rows) \
+	K4_NIBBLES(16, w0, w1, w2, w3, w4, w5, w6, w7) \
+	K4_SCALE(w0, w1, w2, w3, w4, w5, w6, w7, sc)
+
+// Q5K_HIGH(w0, ..., w7): adds to the nibbles of sub-block j (wj) its
+// fifth bits, bit j of each of the 32 bytes of qh at 16(R10), as 16.
+// VPTERNLOGD $0xf8 is w | (h & 0x10). Uses Z24, Z25.
+#define Q5K_HIGH(w0, w1, w2, w3, w4, w5, w6, w7) \
+	VPMOVZXBW 16(R10), Z24 \
+	VPSLLW $4, Z24, Z25 \
+	VPTERNLOGD $0xf8, q5kBit4<>(SB), Z25, w0 \
+	VPSLLW $3, Z24, Z25 \
+	VPTERNLOGD $0xf8, q5kBit4<>(SB), Z25, w1 \
+	VPSLLW $2, Z24, Z25 \
+	VPTERNLOGD $0xf8, q5kBit4<>(SB), Z25, w2 \
+	VPSLLW $1, Z24, Z25 \
+	VPTERNLOGD $0xf8, q5kBit4<>(SB), Z25, w3 \
+	VPTERNLOGD $0xf8, q5kBit4<>(SB), Z24, w4 \
+	VPSRLW $1, Z24, Z25 \
+	VPTERNLOGD $0xf8, q5kBit4<>(SB), Z25, w5 \
+	VPSRLW $2, Z24, Z25 \
+	VPTERNLOGD $0xf8, q5kBit4<>(SB), Z25, w6 \
+	VPSRLW $3, Z24, Z25 \
+	VPTERNLOGD $0xf8, q5kBit4<>(SB), Z25, w7
+
+// Q5K_DECODE(...): Q4K_DECODE for a Q5_K super-block (176 bytes: d, dmin
+// and scales as Q4_K's, then 32 bytes of fifth bits and the 128 of
+// nibbles): weights scale·(nibble + 16·bit).
+#define Q5K_DECODE(w0, w1, w2, w3, w4, w5, w6, w7, zm, xm, ym, zd, xd, yd, zdmin, sc, rows) \
+	K4_HEAD(zm, xm, ym, zd, xd, yd, zdmin, sc, rows) \
+	K4_NIBBLES(48, w0, w1, w2, w3, w4, w5, w6, w7) \
+	Q5K_HIGH(w0, w1, w2, w3, w4, w5, w6, w7) \
+	K4_SCALE(w0, w1, w2, w3, w4, w5, w6, w7, sc)
 
 // Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc): S = H·2^15 + L from the
 // limbs' int32 lanes h, l (lanes k and k+8 in int32: below 2^30 for
@@ -290,6 +347,76 @@ q4ktoken:
 	JNZ q4krow
 
 q4kdone:
+	VZEROUPPER
+	RET
+
+// The Q5_K kernel: the Q4_K one but for the decode and the block size.
+TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-88
+	STRIDES
+	MOVL $0x000f000f, AX
+	VPBROADCASTD AX, Z31
+
+q5kpair:
+	CMPQ 32(SP), $2
+	JLT q5krow
+	ROWSTART
+
+q5kpairblock:
+	Q5K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Y9, Z15, 48, 2)
+	ADDQ stride+16(FP), R10
+	Q5K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z28, X28, Y28, Z26, X26, Y26, Z27, 64, 2)
+	SUBQ stride+16(FP), R10
+	TOKENS
+
+q5kpairtoken:
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	PAIRDOT(Z0, Z16, 0)
+	PAIRDOT(Z1, Z17, 64)
+	PAIRDOT(Z2, Z18, 128)
+	PAIRDOT(Z3, Z19, 192)
+	PAIRDOT(Z4, Z20, 256)
+	PAIRDOT(Z5, Z21, 320)
+	PAIRDOT(Z6, Z22, 384)
+	PAIRDOT(Z7, Z23, 448)
+	VBROADCASTSD (CX), Z30
+	Q4K_LANES(Z10, Z11, Y10, Y11, Y24, Y25, Z8, Z9, (SI))
+	Q4K_LANES(Z12, Z13, Y12, Y13, Y24, Y25, Z28, Z26, 64(SI))
+	NEXTTOKEN
+	JNZ q5kpairtoken
+
+	NEXTBLOCK(176)
+	JNZ q5kpairblock
+	ADDQ $128, DI
+	ADDQ stride+16(FP), R9
+	ADDQ stride+16(FP), R9
+	SUBQ $2, 32(SP)
+	JMP q5kpair
+
+q5krow:
+	CMPQ 32(SP), $0
+	JEQ q5kdone
+	ROWSTART
+
+q5kblock:
+	Q5K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Y9, Z15, 48, 1)
+	TOKENS
+
+q5ktoken:
+	DOTS
+	VBROADCASTSD (CX), Z30
+	Q4K_LANES(Z10, Z11, Y10, Y11, Y12, Y13, Z8, Z9, (SI))
+	NEXTTOKEN
+	JNZ q5ktoken
+
+	NEXTBLOCK(176)
+	JNZ q5kblock
+	NEXTROW
+	JNZ q5krow
+
+q5kdone:
 	VZEROUPPER
 	RET
 

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-
-	"strata/gguf"
 )
 
 // BenchmarkKernelRoutes compares, on one core, the float route (fused
@@ -13,7 +11,7 @@ import (
 // formats at Mistral-7B's shapes, weights streamed from DRAM.
 func BenchmarkKernelRoutes(b *testing.B) {
 	v := bestVariant()
-	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q6_K} {
+	for _, typ := range integerTypes {
 		for _, s := range mistralShapes {
 			rows, cols := s[0], s[1]
 			data := benchMatrix(typ, rows, cols)

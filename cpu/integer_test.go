@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-
-	"strata/gguf"
 )
 
 // integerInputs are input rows that probe the quantizer: Gaussian ones
@@ -48,7 +46,7 @@ func integerInputs(rng *rand.Rand, cols int) map[string][]float32 {
 // time and all in one batch.
 func TestIntegerVariants(t *testing.T) {
 	rng := newRNG(t)
-	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q6_K} {
+	for _, typ := range integerTypes {
 		for _, cols := range []int{256, 512, 4096, 14336} {
 			t.Run(fmt.Sprintf("%v/%d", typ, cols), func(t *testing.T) {
 				const rows = 37
@@ -100,7 +98,7 @@ func TestIntegerVariants(t *testing.T) {
 // about 1e-15, where the float route of pairDot gives about 5e-14).
 func TestIntegerAccuracy(t *testing.T) {
 	rng := newRNG(t)
-	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q6_K} {
+	for _, typ := range integerTypes {
 		const cols, rows = 4096, 16
 		rowBytes := typ.RowSize(cols)
 		w := make([]byte, 0, rows*rowBytes)
