@@ -59,12 +59,6 @@ func f16AVX2(out *float32, w *byte, rows, blocks int, x *float32)
 func bf16AVX2(out *float32, w *byte, rows, blocks int, x *float32)
 
 //go:noescape
-func q5kAVX512(out *float32, w *byte, rows, blocks int, x *float32)
-
-//go:noescape
-func q5kAVX2(out *float32, w *byte, rows, blocks int, x *float32)
-
-//go:noescape
 func axpyAVX512(y, x *float32, a float32, n int)
 
 //go:noescape
@@ -93,11 +87,11 @@ func axpyAsm(k func(y, x *float32, a float32, n int), width int, y, x []float32,
 // asmKernels are the fused assembly kernels, by variant and type.
 var asmKernels = map[kernelVariant]map[gguf.TensorType]asmRows{
 	variantAVX512: {
-		gguf.Q5_K: q5kAVX512, gguf.Q8_0: q8_0AVX512,
+		gguf.Q8_0: q8_0AVX512,
 		gguf.Q4_0: q4_0AVX512, gguf.F16: f16AVX512, gguf.BF16: bf16AVX512, gguf.F32: f32AVX512,
 	},
 	variantAVX2: {
-		gguf.Q5_K: q5kAVX2, gguf.Q8_0: q8_0AVX2,
+		gguf.Q8_0: q8_0AVX2,
 		gguf.Q4_0: q4_0AVX2, gguf.F16: f16AVX2, gguf.BF16: bf16AVX2, gguf.F32: f32AVX2,
 	},
 }
