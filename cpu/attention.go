@@ -57,12 +57,7 @@ func (t *attentionTask) Do(worker, lo, hi int) {
 			scores[p] = s
 			best = max(best, s)
 		}
-		var sum float64
-		for p, s := range scores {
-			e := exp64(float64(s - best))
-			scores[p] = float32(e)
-			sum += e
-		}
+		sum := t.b.softmaxExp(scores, best)
 		inv := float32(1 / sum)
 		clear(o)
 		for p, e := range scores {

@@ -65,6 +65,28 @@ func siluMul(out, gate, up []float32) {
 	}
 }
 
+// softmaxExp sets scores[p] = float32(e_p) for e_p = exp64(scores[p] −
+// best), the difference in float32, and returns the sum of the e_p in
+// float64, added in order of p.
+func softmaxExp(scores []float32, best float32) float64 {
+	var sum float64
+	for p, s := range scores {
+		e := exp64(float64(s - best))
+		scores[p] = float32(e)
+		sum += e
+	}
+	return sum
+}
+
+// softmaxExps returns the softmax exponential of variant v: its assembly,
+// or the twin.
+func softmaxExps(v kernelVariant) func(scores []float32, best float32) float64 {
+	if f := asmSoftmaxExp(v); f != nil {
+		return f
+	}
+	return softmaxExp
+}
+
 // silus returns the SwiGLU product of variant v: its assembly, or the twin.
 func silus(v kernelVariant) func(out, gate, up []float32) {
 	if f := asmSilu(v); f != nil {

@@ -7,6 +7,33 @@ package cpu
 //go:noescape
 func siluMulAVX512(out, gate, up *float32, n int)
 
+// softmaxExpAVX512 is softmaxExp over n scores, a multiple of 8, adding
+// their exponentials to sum in order.
+//
+//go:noescape
+func softmaxExpAVX512(scores *float32, n int, best float32, sum *float64)
+
+// asmSoftmaxExp returns the assembly softmax exponential of variant v, if
+// any: AVX-512 over whole vectors of 8, the twin for the rest.
+func asmSoftmaxExp(v kernelVariant) func(scores []float32, best float32) float64 {
+	if v != variantAVX512 || !hasAVX512 {
+		return nil
+	}
+	return func(scores []float32, best float32) float64 {
+		n := len(scores) / 8 * 8
+		var sum float64
+		if n > 0 {
+			softmaxExpAVX512(&scores[0], n, best, &sum)
+		}
+		for p, s := range scores[n:] {
+			e := exp64(float64(s - best))
+			scores[n+p] = float32(e)
+			sum += e
+		}
+		return sum
+	}
+}
+
 // asmSilu returns the assembly SwiGLU product of variant v, if any: the
 // AVX-512 kernel over whole vectors of 8, the twin for the rest. AVX2 has
 // none (it lacks VRNDSCALEPD and VSCALEFPD), so it runs the twin.

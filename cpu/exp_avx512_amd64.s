@@ -113,3 +113,48 @@ silumulloop:
 silumuldone:
 	VZEROUPPER
 	RET
+
+// func softmaxExpAVX512(scores *float32, n int, best float32, sum *float64)
+// For n, a multiple of 8, scores: each s to float32(exp64(s − best)), the
+// exponentials added to *sum one at a time in order, as softmaxExp does.
+TEXT ·softmaxExpAVX512(SB), NOSPLIT, $0-32
+	MOVQ scores+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ sum+24(FP), DX
+	VMOVSD (DX), X7
+	TESTQ CX, CX
+	JZ softmaxdone
+	EXPCONSTS
+	VBROADCASTSS best+16(FP), Y6
+
+softmaxloop:
+	VMOVUPS (SI), Y0
+	VSUBPS Y6, Y0, Y0
+	VCVTPS2PD Y0, Z1
+	EXP(Z1, Z2)
+	VCVTPD2PS Z2, Y0
+	VMOVUPS Y0, (SI)
+	// The sum, lane by lane in order.
+	VADDSD X2, X7, X7
+	VPERMILPD $1, X2, X0
+	VADDSD X0, X7, X7
+	VEXTRACTF64X2 $1, Z2, X0
+	VADDSD X0, X7, X7
+	VPERMILPD $1, X0, X0
+	VADDSD X0, X7, X7
+	VEXTRACTF64X2 $2, Z2, X0
+	VADDSD X0, X7, X7
+	VPERMILPD $1, X0, X0
+	VADDSD X0, X7, X7
+	VEXTRACTF64X2 $3, Z2, X0
+	VADDSD X0, X7, X7
+	VPERMILPD $1, X0, X0
+	VADDSD X0, X7, X7
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ softmaxloop
+
+softmaxdone:
+	VMOVSD X7, (DX)
+	VZEROUPPER
+	RET

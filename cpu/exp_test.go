@@ -97,3 +97,36 @@ func TestSiluVariants(t *testing.T) {
 }
 
 func isNaN32(x float32) bool { return x != x }
+
+// TestSoftmaxExpVariants checks every variant's softmax exponential
+// against the twin, bit for bit: the float32 weights and the float64 sum.
+func TestSoftmaxExpVariants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for _, v := range supportedVariants() {
+		f := softmaxExps(v)
+		for n := range 70 {
+			for range 20 {
+				scores := make([]float32, n)
+				scale := []float64{0.01, 1, 30, 1000}[rng.IntN(4)]
+				best := float32(math.Inf(-1))
+				for i := range scores {
+					scores[i] = float32(rng.NormFloat64() * scale)
+					if rng.IntN(16) == 0 {
+						scores[i] = float32(math.Inf(-1))
+					}
+					best = max(best, scores[i])
+				}
+				got, want := append([]float32(nil), scores...), append([]float32(nil), scores...)
+				gs, ws := f(got, best), softmaxExp(want, best)
+				if math.Float64bits(gs) != math.Float64bits(ws) && !(math.IsNaN(gs) && math.IsNaN(ws)) {
+					t.Fatalf("%v: sum of %d exponentials %v, twin %v", v, n, gs, ws)
+				}
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(isNaN32(got[i]) && isNaN32(want[i])) {
+						t.Fatalf("%v: exp(%v − %v) = %v, twin %v", v, scores[i], best, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -33,5 +33,8 @@ func TestIntegerPaths(t *testing.T) {
 	if asmSilu(variantAVX2) != nil || asmSilu(variantGeneric) != nil {
 		t.Errorf("an assembly SwiGLU for AVX2 or generic, which run the twin")
 	}
+	if got := asmSoftmaxExp(variantAVX512) != nil; got != hasAVX512 {
+		t.Errorf("assembly softmax exponential %v with AVX-512 %v", got, hasAVX512)
+	}
 	t.Logf("VNNI: %v", hasVNNI)
 }

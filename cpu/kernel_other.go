@@ -27,3 +27,6 @@ func asmQuantizer(kernelVariant) func(q *quantBatch, x []float32, n, cols int) {
 
 // asmSilu has no assembly to offer on this build.
 func asmSilu(kernelVariant) func(out, gate, up []float32) { return nil }
+
+// asmSoftmaxExp has no assembly to offer on this build.
+func asmSoftmaxExp(kernelVariant) func(scores []float32, best float32) float64 { return nil }
