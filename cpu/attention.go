@@ -51,18 +51,19 @@ func (t *attentionTask) Do(worker, lo, hi int) {
 		o := t.out.row(j, 1)[h*hd : (h+1)*hd]
 		positions := t.pos + j + 1
 		scores := t.b.scratch[worker][:positions]
+		t.b.dotRows(scores, t.k[kvOff:], t.width, q)
 		best := float32(math.Inf(-1))
-		for p := range positions {
-			s := t.b.dot(q, t.k[p*t.width+kvOff:p*t.width+kvOff+hd]) * a.Scale
+		for p, s := range scores {
+			s *= a.Scale
 			scores[p] = s
 			best = max(best, s)
 		}
 		sum := t.b.softmaxExp(scores, best)
 		inv := float32(1 / sum)
-		clear(o)
 		for p, e := range scores {
-			w := e * inv
-			t.b.axpy(o, t.v[p*t.width+kvOff:p*t.width+kvOff+hd], w)
+			scores[p] = e * inv
 		}
+		clear(o)
+		t.b.axpyRows(o, t.v[kvOff:], t.width, scores)
 	}
 }

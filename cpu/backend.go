@@ -45,15 +45,17 @@ type Backend struct {
 	tile       tileProduct                  // the variant's
 	dot        func(w, x []float32) float32 // the variant's pairDot
 	axpy       func(y, x []float32, a float32)
-	silu       func(out, gate, up []float32)                 // the variant's siluMul
-	softmaxExp func(scores []float32, best float32) float64  // the variant's softmaxExp
-	scratch    [][]float32                                   // per worker: a tile of dequantized rows
-	carried    [][]float32                                   // per worker: the tile product's carried lanes
-	quant      quantBatch                                    // the input of an integer product, quantized
-	quantize   func(q *quantBatch, x []float32, n, cols int) // the variant's quantizer
-	lanes      [][]float64                                   // per worker: the integer kernels' lanes
-	err        error                                         // the first operation refused, reported by Read and Write
-	copies     bool                                          // LoadWeight copies into memory of its own (Options.Mmap unset)
+	silu       func(out, gate, up []float32)                   // the variant's siluMul
+	softmaxExp func(scores []float32, best float32) float64    // the variant's softmaxExp
+	dotRows    func(out, k []float32, stride int, q []float32) // the variant's, rows.go
+	axpyRows   func(o, v []float32, stride int, w []float32)   // the variant's, rows.go
+	scratch    [][]float32                                     // per worker: a tile of dequantized rows
+	carried    [][]float32                                     // per worker: the tile product's carried lanes
+	quant      quantBatch                                      // the input of an integer product, quantized
+	quantize   func(q *quantBatch, x []float32, n, cols int)   // the variant's quantizer
+	lanes      [][]float64                                     // per worker: the integer kernels' lanes
+	err        error                                           // the first operation refused, reported by Read and Write
+	copies     bool                                            // LoadWeight copies into memory of its own (Options.Mmap unset)
 
 	matmul    matmulTask
 	attention attentionTask
@@ -75,7 +77,7 @@ func New(o Options) *Backend {
 	if err != nil {
 		v = bestVariant()
 	}
-	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), dot: dots(v), axpy: axpys(v), silu: silus(v), softmaxExp: softmaxExps(v),
+	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), dot: dots(v), axpy: axpys(v), silu: silus(v), softmaxExp: softmaxExps(v), dotRows: dotRowss(v), axpyRows: axpyRowss(v),
 		scratch: make([][]float32, threads), carried: make([][]float32, threads), quantize: quantizer(v), lanes: make([][]float64, threads),
 		copies: ownMemory && !o.Mmap}
 	b.attention.b = b

@@ -30,3 +30,13 @@ func asmSilu(kernelVariant) func(out, gate, up []float32) { return nil }
 
 // asmSoftmaxExp has no assembly to offer on this build.
 func asmSoftmaxExp(kernelVariant) func(scores []float32, best float32) float64 { return nil }
+
+// dotRowss returns the row products of variant v.
+func dotRowss(v kernelVariant) func(out, k []float32, stride int, q []float32) {
+	return dotRowsOf(dots(v))
+}
+
+// axpyRowss returns the row sums of variant v.
+func axpyRowss(v kernelVariant) func(o, vs []float32, stride int, w []float32) {
+	return axpyRowsOf(axpys(v))
+}
