@@ -75,3 +75,33 @@ func BenchmarkPrompt(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(tokens)*b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
+
+// BenchmarkDecodeLong is a decode step at positions 2000 to 2063, after a
+// prompt of 2000, on the CPU: where attention over the cache weighs as
+// much as the weights.
+func BenchmarkDecodeLong(b *testing.B) {
+	frag := benchFragment(b)
+	s, err := frag.NewSession(4096)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	out := make([]float32, frag.OutputSize(1, false))
+	prompt := make([]int32, 2000)
+	for i := range prompt {
+		prompt[i] = int32(100 + i%1000)
+	}
+	if err := frag.Forward(make([]float32, frag.OutputSize(len(prompt), false)), s, engine.Batch{Tokens: prompt}); err != nil {
+		b.Fatal(err)
+	}
+	step := engine.Batch{Tokens: []int32{415}}
+	for b.Loop() {
+		if s.Pos() >= 2064 {
+			s.Truncate(2000)
+		}
+		if err := frag.Forward(out, s, step); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
