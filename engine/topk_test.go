@@ -132,3 +132,32 @@ func TestTopPZero(t *testing.T) {
 		t.Errorf("top-p 1 drew one token over 64 seeds")
 	}
 }
+
+// TestTopKOne: greedy decoding's TopK of 1 against a scan for the first
+// id of the largest rank, on fresh random logits with ties, infinities
+// and NaN, of every length around the scan's blocks of eight.
+func TestTopKOne(t *testing.T) {
+	rng := testseed.New(t)
+	values := []float32{float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1)), 0, float32(math.Copysign(0, -1)), 1, -1}
+	for n := 1; n < 300; n++ {
+		for range 10 {
+			logits := make([]float32, n)
+			for i := range logits {
+				if rng.IntN(3) == 0 {
+					logits[i] = values[rng.IntN(len(values))]
+				} else {
+					logits[i] = float32(rng.IntN(8)) / 4
+				}
+			}
+			want, top := int32(0), float32(math.Inf(-1))
+			for i, v := range logits {
+				if v == v && v > top {
+					want, top = int32(i), v
+				}
+			}
+			if got := engine.TopK(nil, logits, 1); len(got) != 1 || got[0] != want {
+				t.Fatalf("TopK(%v, 1) = %v, want [%d]", logits, got, want)
+			}
+		}
+	}
+}
