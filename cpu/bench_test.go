@@ -91,7 +91,7 @@ func BenchmarkMatVec(b *testing.B) {
 
 // BenchmarkMatMul is prefill: a batch of 64 rows.
 func BenchmarkMatMul(b *testing.B) {
-	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q5_K, gguf.Q6_K} {
+	for _, typ := range integerTypes {
 		b.Run(fmt.Sprintf("%v/4096x4096/batch64", typ), func(b *testing.B) {
 			benchMatMul(b, typ, 4096, 4096, 64)
 		})

@@ -68,8 +68,10 @@ func siluMul(out, gate, up []float32) {
 // softmaxExp sets scores[p] = float32(e_p) for e_p = exp64(scores[p] −
 // best), the difference in float32, and returns the sum of the e_p in
 // float64, added in order of p.
-func softmaxExp(scores []float32, best float32) float64 {
-	var sum float64
+func softmaxExp(scores []float32, best float32) float64 { return softmaxExpTo(0, scores, best) }
+
+// softmaxExpTo is softmaxExp adding the e_p to sum.
+func softmaxExpTo(sum float64, scores []float32, best float32) float64 {
 	for p, s := range scores {
 		e := exp64(float64(s - best))
 		scores[p] = float32(e)

@@ -25,12 +25,7 @@ func asmSoftmaxExp(v kernelVariant) func(scores []float32, best float32) float64
 		if n > 0 {
 			softmaxExpAVX512(&scores[0], n, best, &sum)
 		}
-		for p, s := range scores[n:] {
-			e := exp64(float64(s - best))
-			scores[n+p] = float32(e)
-			sum += e
-		}
-		return sum
+		return softmaxExpTo(sum, scores[n:], best)
 	}
 }
 

@@ -141,30 +141,29 @@ type superBlockDecoder func(w *[superBlock]int64, mins *[8]int64, blk []byte) (d
 
 // q4kWeights decodes a Q4_K super-block.
 func q4kWeights(w *[superBlock]int64, mins *[8]int64, blk []byte) (d, dmin float64) {
-	for j := range 8 {
-		sc, m := format.ScaleMinK4(j, blk[4:16])
-		mins[j] = int64(m)
-		qs := blk[16+32*(j/2) : 16+32*(j/2)+32]
-		shift := 4 * uint(j%2)
-		for l := range 32 {
-			w[32*j+l] = int64(sc) * int64(qs[l]>>shift&0xf)
-		}
-	}
-	return float64(format.Half(blk[0:])), float64(format.Half(blk[2:]))
+	return k4Weights(w, mins, blk, blk[16:144], nil)
 }
 
 // q5kWeights decodes a Q5_K super-block: Q4_K's layout with a fifth bit
 // of each value, bit j of qh[l] for value l of sub-block j.
 func q5kWeights(w *[superBlock]int64, mins *[8]int64, blk []byte) (d, dmin float64) {
-	qh := blk[16:48]
+	return k4Weights(w, mins, blk, blk[48:176], blk[16:48])
+}
+
+// k4Weights decodes the super-block blk of Q4_K (qh nil) or Q5_K, its
+// nibbles in qs and fifth bits in qh.
+func k4Weights(w *[superBlock]int64, mins *[8]int64, blk, qs, qh []byte) (d, dmin float64) {
 	for j := range 8 {
 		sc, m := format.ScaleMinK4(j, blk[4:16])
 		mins[j] = int64(m)
-		qs := blk[48+32*(j/2) : 48+32*(j/2)+32]
+		q := qs[32*(j/2) : 32*(j/2)+32]
 		shift := 4 * uint(j%2)
 		for l := range 32 {
-			q := int64(qs[l]>>shift&0xf) | int64(qh[l]>>uint(j)&1)<<4
-			w[32*j+l] = int64(sc) * q
+			v := int64(q[l] >> shift & 0xf)
+			if qh != nil {
+				v |= int64(qh[l]>>uint(j)&1) << 4
+			}
+			w[32*j+l] = int64(sc) * v
 		}
 	}
 	return float64(format.Half(blk[0:])), float64(format.Half(blk[2:]))

@@ -158,65 +158,71 @@
 	VMOVDQU Y5, w1(SP) \
 	VMOVDQU Y6, w1+32(SP)
 
+// Q4K2_WEIGHTS: a Q4_K super-block's weights to the frame.
+#define Q4K2_WEIGHTS \
+	Q4K2_SUBS(16, 144, 208, 48, 50) \
+	Q4K2_SUBS(48, 272, 336, 52, 54) \
+	Q4K2_SUBS(80, 400, 464, 56, 58) \
+	Q4K2_SUBS(112, 528, 592, 60, 62)
+
+// K4_2_INTEGER(weights, size): the body of the Q4_K and Q5_K kernels,
+// whose super-blocks of size bytes go to the frame's weights by weights
+// (Q4K2_WEIGHTS, Q5K2_WEIGHTS); per input, t = d·S − u with u =
+// dmin·(min·ΣX).
+#define K4_2_INTEGER(weights, size) \
+	STRIDES2 \
+	TWO15 \
+row: \
+	ROWSTART2 \
+block: \
+	PREFETCHQ4K(1) \
+	K4SCALEBYTES \
+	VMOVQ CX, X0 \
+	VPMOVZXBW X0, X0 \
+	VMOVDQU X0, 48(SP) \
+	VMOVQ DX, X0 \
+	VPMOVZXBD X0, Y0 \
+	VCVTDQ2PD X0, Y1 \
+	VEXTRACTI128 $1, Y0, X2 \
+	VCVTDQ2PD X2, Y2 \
+	VMOVUPD Y1, 80(SP) \
+	VMOVUPD Y2, 112(SP) \
+	MOVL (R10), AX \
+	VMOVD AX, X0 \
+	VCVTPH2PS X0, X0 \
+	VCVTPS2PD X0, X0 \
+	VMOVUPD X0, 64(SP) \
+	MOVL $0x000f000f, AX \
+	VMOVD AX, X13 \
+	VPBROADCASTD X13, Y13 \
+	weights \
+	VBROADCASTSD 64(SP), Y14 \
+	VBROADCASTSD 72(SP), Y13 \
+	TOKENS2 \
+token: \
+	DOTS2 \
+	SLANES \
+	VMOVUPD 80(SP), Y6 \
+	VMULPD (DX), Y6, Y6 \
+	VMULPD Y13, Y6, Y6 \
+	VFMSUB213PD Y6, Y14, Y0 \
+	VMOVUPD 112(SP), Y7 \
+	VMULPD 32(DX), Y7, Y7 \
+	VMULPD Y13, Y7, Y7 \
+	VFMSUB213PD Y7, Y14, Y1 \
+	ACCUMULATE \
+	NEXTTOKEN2 \
+	JNZ token \
+	NEXTBLOCK2(size) \
+	JNZ block \
+	NEXTROW2 \
+	JNZ row \
+	VZEROUPPER \
+	RET
+
 // func q4kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
 TEXT ·q4kIntegerAVX2(SB), NOSPLIT, $656-88
-	STRIDES2
-	TWO15
-
-q4k2row:
-	ROWSTART2
-
-q4k2block:
-	PREFETCHQ4K(1)
-	K4SCALEBYTES
-	VMOVQ CX, X0
-	VPMOVZXBW X0, X0
-	VMOVDQU X0, 48(SP)
-	VMOVQ DX, X0
-	VPMOVZXBD X0, Y0
-	VCVTDQ2PD X0, Y1
-	VEXTRACTI128 $1, Y0, X2
-	VCVTDQ2PD X2, Y2
-	VMOVUPD Y1, 80(SP)
-	VMOVUPD Y2, 112(SP)
-	MOVL (R10), AX
-	VMOVD AX, X0
-	VCVTPH2PS X0, X0
-	VCVTPS2PD X0, X0
-	VMOVUPD X0, 64(SP)
-	MOVL $0x000f000f, AX
-	VMOVD AX, X13
-	VPBROADCASTD X13, Y13
-	Q4K2_SUBS(16, 144, 208, 48, 50)
-	Q4K2_SUBS(48, 272, 336, 52, 54)
-	Q4K2_SUBS(80, 400, 464, 56, 58)
-	Q4K2_SUBS(112, 528, 592, 60, 62)
-	VBROADCASTSD 64(SP), Y14
-	VBROADCASTSD 72(SP), Y13
-	TOKENS2
-
-q4k2token:
-	DOTS2
-	SLANES
-	// u = dmin·(min·ΣX), t = d·S − u.
-	VMOVUPD 80(SP), Y6
-	VMULPD (DX), Y6, Y6
-	VMULPD Y13, Y6, Y6
-	VFMSUB213PD Y6, Y14, Y0
-	VMOVUPD 112(SP), Y7
-	VMULPD 32(DX), Y7, Y7
-	VMULPD Y13, Y7, Y7
-	VFMSUB213PD Y7, Y14, Y1
-	ACCUMULATE
-	NEXTTOKEN2
-	JNZ q4k2token
-
-	NEXTBLOCK2(144)
-	JNZ q4k2block
-	NEXTROW2
-	JNZ q4k2row
-	VZEROUPPER
-	RET
+	K4_2_INTEGER(Q4K2_WEIGHTS, 144)
 
 // Q5K2_BITS(op, n, wa, wb): adds to the nibbles of one Q5_K sub-block,
 // values 0-15 in wa and 16-31 in wb, their fifth bits: the qh words in
@@ -253,71 +259,22 @@ q4k2token:
 	VMOVDQU Y5, w1(SP) \
 	VMOVDQU Y6, w1+32(SP)
 
+// Q5K2_WEIGHTS: a Q5_K super-block's weights to the frame, its fifth
+// bits' words in Y8 and Y9.
+#define Q5K2_WEIGHTS \
+	VPMOVZXBW 16(R10), Y8 \
+	VPMOVZXBW 32(R10), Y9 \
+	MOVL $0x00100010, AX \
+	VMOVD AX, X10 \
+	VPBROADCASTD X10, Y10 \
+	Q5K2_SUBS(48, 144, 208, 48, 50, VPSLLW, 4, VPSLLW, 3) \
+	Q5K2_SUBS(80, 272, 336, 52, 54, VPSLLW, 2, VPSLLW, 1) \
+	Q5K2_SUBS(112, 400, 464, 56, 58, VPSRLW, 0, VPSRLW, 1) \
+	Q5K2_SUBS(144, 528, 592, 60, 62, VPSRLW, 2, VPSRLW, 3)
+
 // func q5kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
 TEXT ·q5kIntegerAVX2(SB), NOSPLIT, $656-88
-	STRIDES2
-	TWO15
-
-q5k2row:
-	ROWSTART2
-
-q5k2block:
-	PREFETCHQ4K(1)
-	K4SCALEBYTES
-	VMOVQ CX, X0
-	VPMOVZXBW X0, X0
-	VMOVDQU X0, 48(SP)
-	VMOVQ DX, X0
-	VPMOVZXBD X0, Y0
-	VCVTDQ2PD X0, Y1
-	VEXTRACTI128 $1, Y0, X2
-	VCVTDQ2PD X2, Y2
-	VMOVUPD Y1, 80(SP)
-	VMOVUPD Y2, 112(SP)
-	MOVL (R10), AX
-	VMOVD AX, X0
-	VCVTPH2PS X0, X0
-	VCVTPS2PD X0, X0
-	VMOVUPD X0, 64(SP)
-	MOVL $0x000f000f, AX
-	VMOVD AX, X13
-	VPBROADCASTD X13, Y13
-	VPMOVZXBW 16(R10), Y8
-	VPMOVZXBW 32(R10), Y9
-	MOVL $0x00100010, AX
-	VMOVD AX, X10
-	VPBROADCASTD X10, Y10
-	Q5K2_SUBS(48, 144, 208, 48, 50, VPSLLW, 4, VPSLLW, 3)
-	Q5K2_SUBS(80, 272, 336, 52, 54, VPSLLW, 2, VPSLLW, 1)
-	Q5K2_SUBS(112, 400, 464, 56, 58, VPSRLW, 0, VPSRLW, 1)
-	Q5K2_SUBS(144, 528, 592, 60, 62, VPSRLW, 2, VPSRLW, 3)
-	VBROADCASTSD 64(SP), Y14
-	VBROADCASTSD 72(SP), Y13
-	TOKENS2
-
-q5k2token:
-	DOTS2
-	SLANES
-	// u = dmin·(min·ΣX), t = d·S − u.
-	VMOVUPD 80(SP), Y6
-	VMULPD (DX), Y6, Y6
-	VMULPD Y13, Y6, Y6
-	VFMSUB213PD Y6, Y14, Y0
-	VMOVUPD 112(SP), Y7
-	VMULPD 32(DX), Y7, Y7
-	VMULPD Y13, Y7, Y7
-	VFMSUB213PD Y7, Y14, Y1
-	ACCUMULATE
-	NEXTTOKEN2
-	JNZ q5k2token
-
-	NEXTBLOCK2(176)
-	JNZ q5k2block
-	NEXTROW2
-	JNZ q5k2row
-	VZEROUPPER
-	RET
-
+	K4_2_INTEGER(Q5K2_WEIGHTS, 176)
 
 // Q6K2_W(e, sc, w): the 16 values q in e to (q − 32)·scale, the scale
 // word at sc(SP), stored at w(SP). Needs Y14 = 32 words.

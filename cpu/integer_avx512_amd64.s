@@ -279,146 +279,75 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	VPDPWSSD Z24, wb, Z12 \
 	VPDPWSSD Z25, wb, Z13
 
+// K4_INTEGER(decode, size): the body of the Q4_K and Q5_K kernels, whose
+// super-blocks of size bytes decode by decode (Q4K_DECODE, Q5K_DECODE).
 // Rows go two at a time, their weights in Z0-Z7 and Z16-Z23, so that each
 // input's limbs are loaded once for both; a last odd row goes alone.
+#define K4_INTEGER(decode, size) \
+	STRIDES \
+	MOVL $0x000f000f, AX \
+	VPBROADCASTD AX, Z31 \
+pair: \
+	CMPQ 32(SP), $2 \
+	JLT row \
+	ROWSTART \
+pairblock: \
+	decode(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Y9, Z15, 48, 2) \
+	ADDQ stride+16(FP), R10 \
+	decode(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z28, X28, Y28, Z26, X26, Y26, Z27, 64, 2) \
+	SUBQ stride+16(FP), R10 \
+	TOKENS \
+pairtoken: \
+	VPXORD Z10, Z10, Z10 \
+	VPXORD Z11, Z11, Z11 \
+	VPXORD Z12, Z12, Z12 \
+	VPXORD Z13, Z13, Z13 \
+	PAIRDOT(Z0, Z16, 0) \
+	PAIRDOT(Z1, Z17, 64) \
+	PAIRDOT(Z2, Z18, 128) \
+	PAIRDOT(Z3, Z19, 192) \
+	PAIRDOT(Z4, Z20, 256) \
+	PAIRDOT(Z5, Z21, 320) \
+	PAIRDOT(Z6, Z22, 384) \
+	PAIRDOT(Z7, Z23, 448) \
+	VBROADCASTSD (CX), Z30 \
+	Q4K_LANES(Z10, Z11, Y10, Y11, Y24, Y25, Z8, Z9, (SI)) \
+	Q4K_LANES(Z12, Z13, Y12, Y13, Y24, Y25, Z28, Z26, 64(SI)) \
+	NEXTTOKEN \
+	JNZ pairtoken \
+	NEXTBLOCK(size) \
+	JNZ pairblock \
+	ADDQ $128, DI \
+	ADDQ stride+16(FP), R9 \
+	ADDQ stride+16(FP), R9 \
+	SUBQ $2, 32(SP) \
+	JMP pair \
+row: \
+	CMPQ 32(SP), $0 \
+	JEQ done \
+	ROWSTART \
+block: \
+	decode(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Y9, Z15, 48, 1) \
+	TOKENS \
+token: \
+	DOTS \
+	VBROADCASTSD (CX), Z30 \
+	Q4K_LANES(Z10, Z11, Y10, Y11, Y12, Y13, Z8, Z9, (SI)) \
+	NEXTTOKEN \
+	JNZ token \
+	NEXTBLOCK(size) \
+	JNZ block \
+	NEXTROW \
+	JNZ row \
+done: \
+	VZEROUPPER \
+	RET
+
 TEXT ·q4kIntegerAVX512(SB), NOSPLIT, $80-88
-	STRIDES
-	MOVL $0x000f000f, AX
-	VPBROADCASTD AX, Z31
+	K4_INTEGER(Q4K_DECODE, 144)
 
-q4kpair:
-	CMPQ 32(SP), $2
-	JLT q4krow
-	ROWSTART
-
-q4kpairblock:
-	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Y9, Z15, 48, 2)
-	ADDQ stride+16(FP), R10
-	Q4K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z28, X28, Y28, Z26, X26, Y26, Z27, 64, 2)
-	SUBQ stride+16(FP), R10
-	TOKENS
-
-q4kpairtoken:
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	PAIRDOT(Z0, Z16, 0)
-	PAIRDOT(Z1, Z17, 64)
-	PAIRDOT(Z2, Z18, 128)
-	PAIRDOT(Z3, Z19, 192)
-	PAIRDOT(Z4, Z20, 256)
-	PAIRDOT(Z5, Z21, 320)
-	PAIRDOT(Z6, Z22, 384)
-	PAIRDOT(Z7, Z23, 448)
-	VBROADCASTSD (CX), Z30
-	Q4K_LANES(Z10, Z11, Y10, Y11, Y24, Y25, Z8, Z9, (SI))
-	Q4K_LANES(Z12, Z13, Y12, Y13, Y24, Y25, Z28, Z26, 64(SI))
-	NEXTTOKEN
-	JNZ q4kpairtoken
-
-	NEXTBLOCK(144)
-	JNZ q4kpairblock
-	ADDQ $128, DI
-	ADDQ stride+16(FP), R9
-	ADDQ stride+16(FP), R9
-	SUBQ $2, 32(SP)
-	JMP q4kpair
-
-q4krow:
-	CMPQ 32(SP), $0
-	JEQ q4kdone
-	ROWSTART
-
-q4kblock:
-	Q4K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Y9, Z15, 48, 1)
-	TOKENS
-
-q4ktoken:
-	DOTS
-	VBROADCASTSD (CX), Z30
-	Q4K_LANES(Z10, Z11, Y10, Y11, Y12, Y13, Z8, Z9, (SI))
-	NEXTTOKEN
-	JNZ q4ktoken
-
-	NEXTBLOCK(144)
-	JNZ q4kblock
-	NEXTROW
-	JNZ q4krow
-
-q4kdone:
-	VZEROUPPER
-	RET
-
-// The Q5_K kernel: the Q4_K one but for the decode and the block size.
 TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-88
-	STRIDES
-	MOVL $0x000f000f, AX
-	VPBROADCASTD AX, Z31
-
-q5kpair:
-	CMPQ 32(SP), $2
-	JLT q5krow
-	ROWSTART
-
-q5kpairblock:
-	Q5K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Y9, Z15, 48, 2)
-	ADDQ stride+16(FP), R10
-	Q5K_DECODE(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z28, X28, Y28, Z26, X26, Y26, Z27, 64, 2)
-	SUBQ stride+16(FP), R10
-	TOKENS
-
-q5kpairtoken:
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	PAIRDOT(Z0, Z16, 0)
-	PAIRDOT(Z1, Z17, 64)
-	PAIRDOT(Z2, Z18, 128)
-	PAIRDOT(Z3, Z19, 192)
-	PAIRDOT(Z4, Z20, 256)
-	PAIRDOT(Z5, Z21, 320)
-	PAIRDOT(Z6, Z22, 384)
-	PAIRDOT(Z7, Z23, 448)
-	VBROADCASTSD (CX), Z30
-	Q4K_LANES(Z10, Z11, Y10, Y11, Y24, Y25, Z8, Z9, (SI))
-	Q4K_LANES(Z12, Z13, Y12, Y13, Y24, Y25, Z28, Z26, 64(SI))
-	NEXTTOKEN
-	JNZ q5kpairtoken
-
-	NEXTBLOCK(176)
-	JNZ q5kpairblock
-	ADDQ $128, DI
-	ADDQ stride+16(FP), R9
-	ADDQ stride+16(FP), R9
-	SUBQ $2, 32(SP)
-	JMP q5kpair
-
-q5krow:
-	CMPQ 32(SP), $0
-	JEQ q5kdone
-	ROWSTART
-
-q5kblock:
-	Q5K_DECODE(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, X8, Y8, Z9, X9, Y9, Z15, 48, 1)
-	TOKENS
-
-q5ktoken:
-	DOTS
-	VBROADCASTSD (CX), Z30
-	Q4K_LANES(Z10, Z11, Y10, Y11, Y12, Y13, Z8, Z9, (SI))
-	NEXTTOKEN
-	JNZ q5ktoken
-
-	NEXTBLOCK(176)
-	JNZ q5kblock
-	NEXTROW
-	JNZ q5krow
-
-q5kdone:
-	VZEROUPPER
-	RET
+	K4_INTEGER(Q5K_DECODE, 176)
 
 // Q6K_SCALE(e, m, table): the 32 values in e, each (q − 32)·2^10 (see
 // Q6K_HALF), to weights (q − 32)·scale: VPSHUFB takes their scales, times
