@@ -14,19 +14,20 @@ import (
 // products of 16-bit pairs with VPDPWSSD.
 var hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI
 
-// q4kIntegerAVX512, q5kIntegerAVX512 and q6kIntegerAVX512 add to acc[(t·rows + r)·8 + l]
-// lane l of the terms of blocks super-blocks of weight row r (stride bytes
-// from the next) against quantized input t < tokens, from the first
-// super-block given; each input row holds cols inputs.
+// q4kIntegerAVX512, q5kIntegerAVX512 and q6kIntegerAVX512 add to
+// acc[(t·rows + r)·8 + l] lane l of the terms of blocks super-blocks of
+// weight row r (stride bytes from the next) against quantized input t <
+// tokens, from the first super-block given; each input row holds cols
+// inputs. When fresh, acc is not read: the sums start from +0.
 //
 //go:noescape
-func q4kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+func q4kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int, fresh bool)
 
 //go:noescape
-func q5kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+func q5kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int, fresh bool)
 
 //go:noescape
-func q6kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+func q6kIntegerAVX512(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int, fresh bool)
 
 //go:noescape
 func q4kIntegerAVX2(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
@@ -125,7 +126,9 @@ func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
 			for t0 := 0; t0 < q.n; t0 += integerTokens {
 				nt := min(integerTokens, q.n-t0)
 				acc := (*scratch)[:nr*nt*laneCount]
-				clear(acc)
+				if avx2 {
+					clear(acc) // the AVX-512 kernels take zeros for it at b0 = 0
+				}
 				seg := segmentBlocks(nt)
 				for b0 := 0; b0 < blocks; b0 += seg {
 					nb := min(seg, blocks-b0)
@@ -141,11 +144,11 @@ func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
 					case avx2:
 						q6kIntegerAVX2(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
 					case t == gguf.Q4_K:
-						q4kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
+						q4kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols, b0 == 0)
 					case t == gguf.Q5_K:
-						q5kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
+						q5kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols, b0 == 0)
 					default:
-						q6kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols)
+						q6kIntegerAVX512(&acc[0], wp, rowBytes, nr, nb, nt, &q.hi[x], &q.lo[x], &q.scale[jb], &q.sums32[8*jb], cols, b0 == 0)
 					}
 				}
 				for j := range nt {

@@ -3,6 +3,7 @@
 package cpu
 
 import (
+	"math"
 	"testing"
 )
 
@@ -37,4 +38,43 @@ func TestIntegerPaths(t *testing.T) {
 		t.Errorf("assembly softmax exponential %v with AVX-512 %v", got, hasAVX512)
 	}
 	t.Logf("VNNI: %v", hasVNNI)
+}
+
+// TestReduceLanesAVX512 checks the assembly lane sums against
+// reduceLanes, bit for bit, at every row count to 40 (eight at a time and
+// the rest one by one), on random sums with zeros of both signs,
+// infinities, NaNs and values that cancel.
+func TestReduceLanesAVX512(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rng := newRNG(t)
+	specials := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), 1e300, -1e300, 1e-310}
+	for rows := range 41 {
+		acc := make([]float64, rows*laneCount)
+		for i := range acc {
+			switch rng.IntN(8) {
+			case 0:
+				acc[i] = specials[rng.IntN(len(specials))]
+			case 1:
+				acc[i] = -acc[max(i-4, 0)] // lanes that cancel
+			default:
+				acc[i] = rng.NormFloat64() * math.Ldexp(1, rng.IntN(80)-40)
+			}
+		}
+		got := make([]float32, rows+1)
+		got[rows] = 42 // a guard past the end
+		if rows > 0 {
+			reduceLanesAVX512(&got[0], &acc[0], rows)
+		}
+		for r := range rows {
+			want := reduceLanes((*[laneCount]float64)(acc[r*laneCount:]))
+			if math.Float32bits(got[r]) != math.Float32bits(want) && !(got[r] != got[r] && want != want) {
+				t.Fatalf("rows %d, row %d: %v, want %v (lanes %v)", rows, r, got[r], want, acc[r*laneCount:(r+1)*laneCount])
+			}
+		}
+		if got[rows] != 42 {
+			t.Fatalf("rows %d: wrote past the last row", rows)
+		}
+	}
 }

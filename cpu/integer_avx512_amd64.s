@@ -59,8 +59,8 @@ DATA q5kBit4<>+48(SB)/8, $0x0010001000100010
 DATA q5kBit4<>+56(SB)/8, $0x0010001000100010
 GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 
-// Arguments of both kernels:
-// func kernel(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int)
+// Arguments of the kernels:
+// func kernel(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int, fresh bool)
 // acc is tokens × rows × 8 lanes; w the rows' first super-block, stride
 // bytes apart; hi, lo, scale and sums the first input's, at its first
 // super-block, with cols inputs a row.
@@ -89,7 +89,10 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	VPBROADCASTQ AX, Z29
 
 // ROWSTART points R10 at the row's first super-block, R11-R14 at the
-// inputs', and counts its blocks at 40(SP).
+// inputs', and counts its blocks at 40(SP). K1 is the mask acc is read
+// under: none of it when fresh (acc holds nothing yet: its sums start
+// from +0, as from a cleared acc), all of it after the first block
+// (NEXTBLOCK).
 #define ROWSTART \
 	MOVQ R9, R10 \
 	MOVQ hi+48(FP), R11 \
@@ -97,7 +100,10 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	MOVQ scale+64(FP), R13 \
 	MOVQ sums+72(FP), R14 \
 	MOVQ blocks+32(FP), AX \
-	MOVQ AX, 40(SP)
+	MOVQ AX, 40(SP) \
+	MOVBLZX fresh+88(FP), AX \
+	DECL AX \
+	KMOVB AX, K1
 
 // DOTS: the limbs' lane sums of the input at AX (hi) and BX (lo) against
 // the weights in Z0-Z7, in Z10 (H) and Z11 (L).
@@ -147,6 +153,7 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	ADDQ $512, R12 \
 	ADDQ $8, R13 \
 	ADDQ $64, R14 \
+	KXNORB K1, K1, K1 \
 	DECQ 40(SP)
 
 // NEXTROW moves to the next row; ZF set when none is left.
@@ -254,7 +261,8 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 // limbs' int32 lanes h, l (lanes k and k+8 in int32: below 2^30 for
 // Q4_K), then u = (dmin·min)·ΣX, t = d·S − u, and acc = t·s + acc, s
 // broadcast in Z30. dmin·min is exact (11 bits by 6), so u is the exact
-// product rounded once, as dmin·(min·ΣX) is. Leaves acc's lanes in h.
+// product rounded once, as dmin·(min·ΣX) is. acc is read under mask K1
+// (ROWSTART). Leaves acc's lanes in h.
 #define Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc) \
 	VEXTRACTI64X4 $1, h, th \
 	VPADDD th, yh, yh \
@@ -265,7 +273,8 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	VFMADD213PD l, Z29, h \
 	VMULPD (DX), zm, Z14 \
 	VFMSUB213PD Z14, zd, h \
-	VFMADD213PD acc, Z30, h \
+	VMOVUPD.Z acc, K1, Z14 \
+	VFMADD213PD Z14, Z30, h \
 	VMOVUPD h, acc
 
 // PAIRDOT(wa, wb, o): the sub-block at o of the input at AX (hi), BX (lo)
@@ -343,10 +352,10 @@ done: \
 	VZEROUPPER \
 	RET
 
-TEXT ·q4kIntegerAVX512(SB), NOSPLIT, $80-88
+TEXT ·q4kIntegerAVX512(SB), NOSPLIT, $80-89
 	K4_INTEGER(Q4K_DECODE, 144)
 
-TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-88
+TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-89
 	K4_INTEGER(Q5K_DECODE, 176)
 
 // Q6K_SCALE(e, m, table): the 32 values in e, each (q − 32)·2^10 (see
@@ -412,7 +421,8 @@ TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-88
 
 // Q6K_LANES(h, l, yh, yl, zd, acc): lanes k and k+8 in float64 (each
 // below 2^30, their sum may not fit int32), S = H·2^15 + L, t = d·S, and
-// acc = t·s + acc, s broadcast in Z14.
+// acc = t·s + acc, s broadcast in Z14; acc is read under mask K1
+// (ROWSTART).
 #define Q6K_LANES(h, l, yh, yl, zd, acc) \
 	VEXTRACTI64X4 $1, h, Y24 \
 	VCVTDQ2PD yh, h \
@@ -424,7 +434,8 @@ TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-88
 	VADDPD Z24, l, l \
 	VFMADD213PD l, Z29, h \
 	VMULPD zd, h, h \
-	VFMADD213PD acc, Z14, h \
+	VMOVUPD.Z acc, K1, Z24 \
+	VFMADD213PD Z24, Z14, h \
 	VMOVUPD h, acc
 
 // PAIRDOT6: PAIRDOT with Z24 and Z15 for the limbs.
@@ -436,7 +447,7 @@ TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-88
 	VPDPWSSD Z24, wb, Z12 \
 	VPDPWSSD Z15, wb, Z13
 
-TEXT ·q6kIntegerAVX512(SB), NOSPLIT, $64-88
+TEXT ·q6kIntegerAVX512(SB), NOSPLIT, $64-89
 	STRIDES
 	MOVL $0xc000c000, AX
 	VPBROADCASTD AX, Z31
@@ -651,16 +662,61 @@ qdone:
 	VZEROUPPER
 	RET
 
+// PAIRHALVES(a, b, s, t): s = [a0+a4, a1+a5, a2+a6, a3+a7, b0+b4, ...,
+// b3+b7] for the lanes of rows a and b. Uses t.
+#define PAIRHALVES(a, b, s, t) \
+	VSHUFF64X2 $0x44, b, a, s \
+	VSHUFF64X2 $0xEE, b, a, t \
+	VADDPD t, s, s
+
+// QUADS(p, q, s, t): for PAIRHALVES' p (rows a, b) and q (rows c, d),
+// s = [(a0+a4)+(a2+a6), (a1+a5)+(a3+a7), the same of b, c and d]. Uses t.
+#define QUADS(p, q, s, t) \
+	VSHUFF64X2 $0x88, q, p, s \
+	VSHUFF64X2 $0xDD, q, p, t \
+	VADDPD t, s, s
+
 // func reduceLanesAVX512(out *float32, acc *float64, rows int)
-// out[r] = reduceLanes(acc[8r:8r+8]) for r < rows.
+// out[r] = reduceLanes(acc[8r:8r+8]) for r < rows: eight rows at a time
+// (each row's sums in reduceLanes' order, by shuffles across the eight),
+// then one at a time.
 TEXT ·reduceLanesAVX512(SB), NOSPLIT, $0-24
 	MOVQ out+0(FP), DI
 	MOVQ acc+8(FP), SI
 	MOVQ rows+16(FP), CX
+
+reight:
+	CMPQ CX, $8
+	JLT rone
+	VMOVUPD (SI), Z0
+	VMOVUPD 64(SI), Z1
+	VMOVUPD 128(SI), Z2
+	VMOVUPD 192(SI), Z3
+	VMOVUPD 256(SI), Z4
+	VMOVUPD 320(SI), Z5
+	VMOVUPD 384(SI), Z6
+	VMOVUPD 448(SI), Z7
+	// Rows 0, 2, 4, 6 go to Z12 and 1, 3, 5, 7 to Z13, one a 128-bit
+	// lane, so that interleaving their halves puts the rows in order.
+	PAIRHALVES(Z0, Z2, Z8, Z14)
+	PAIRHALVES(Z4, Z6, Z9, Z15)
+	PAIRHALVES(Z1, Z3, Z10, Z14)
+	PAIRHALVES(Z5, Z7, Z11, Z15)
+	QUADS(Z8, Z9, Z12, Z14)
+	QUADS(Z10, Z11, Z13, Z15)
+	VUNPCKLPD Z13, Z12, Z8
+	VUNPCKHPD Z13, Z12, Z9
+	VADDPD Z9, Z8, Z8
+	VCVTPD2PS Z8, Y8
+	VMOVUPS Y8, (DI)
+	ADDQ $512, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP reight
+
+rone:
 	TESTQ CX, CX
 	JZ rdone
-
-rrow:
 	VMOVUPD (SI), Z0
 	VEXTRACTF64X4 $1, Z0, Y1
 	VADDPD Y1, Y0, Y0
@@ -673,7 +729,7 @@ rrow:
 	ADDQ $64, SI
 	ADDQ $4, DI
 	DECQ CX
-	JNZ rrow
+	JMP rone
 
 rdone:
 	VZEROUPPER
