@@ -26,10 +26,9 @@ import (
 // BenchmarkThroughput serves a model on the CPU with 2 threads and 8
 // slots, and runs, each iteration, 1 stream of 64 greedy tokens alone,
 // then 8 such streams at once, through HTTP as a client sees them:
-// aggregate decode tokens/s of both (tokens after each stream's first,
-// over the time from the first stream's first token to the last stream's
-// last), their ratio, and time to first token and the gap between tokens
-// at p50 and p99. "serial" steps the 8 slots one after another, as
+// aggregate decode tokens/s of both (over the time every stream is
+// decoding: runStats.add), their ratio, and time to first token and the
+// gap between tokens at p50 and p99. "serial" steps the 8 slots one after another, as
 // before batching, for comparison. STRATA_BENCH_MODEL=FILE serves
 // another model (default the tiny one); STRATA_BENCH_BACKEND=vulkan
 // computes on the best Vulkan device instead of the CPU.
@@ -176,28 +175,43 @@ func runStreams(b *testing.B, url string, n, tokens, round int) []streamTimes {
 
 // runStats accumulates the rounds of one stream count.
 type runStats struct {
-	decoded  int           // tokens after each stream's first
-	decoding time.Duration // first token of the round to its last
+	decoded  int           // tokens decoded while every stream was
+	decoding time.Duration // the time every stream was decoding
 	ttft     []float64     // ms
 	itl      []float64     // ms, between a stream's chunks
 }
 
+// add counts a round's decode over the time every stream of it was
+// decoding: from the last stream's first token, when every prompt is in,
+// to the last stream's last token. The server admits requests as they
+// come, so one may start decoding while later prompts are still being
+// read; those steps are prompt work, and the tokens a stream got before
+// the last stream's first one are left out with them (one a chunk: the
+// chunks that came then).
 func (r *runStats) add(streams []streamTimes) {
-	first, last := streams[0].chunks[0], streams[0].chunks[0]
+	start, end := streams[0].chunks[0], streams[0].chunks[0]
 	for _, st := range streams {
-		r.decoded += st.tokens - 1
-		if st.chunks[0].Before(first) {
-			first = st.chunks[0]
+		if st.chunks[0].After(start) {
+			start = st.chunks[0]
 		}
-		if l := st.chunks[len(st.chunks)-1]; l.After(last) {
-			last = l
+		if l := st.chunks[len(st.chunks)-1]; l.After(end) {
+			end = l
 		}
+	}
+	for _, st := range streams {
+		early := 0
+		for _, c := range st.chunks[1:] {
+			if !c.After(start) {
+				early++
+			}
+		}
+		r.decoded += st.tokens - 1 - early
 		r.ttft = append(r.ttft, millis(st.chunks[0].Sub(st.start)))
 		for i := 1; i < len(st.chunks); i++ {
 			r.itl = append(r.itl, millis(st.chunks[i].Sub(st.chunks[i-1])))
 		}
 	}
-	r.decoding += last.Sub(first)
+	r.decoding += end.Sub(start)
 }
 
 func millis(d time.Duration) float64 { return d.Seconds() * 1000 }
