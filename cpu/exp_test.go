@@ -9,7 +9,7 @@ import (
 // TestExp64Accuracy checks exp64 against math.Exp over its domain, and
 // its values outside.
 func TestExp64Accuracy(t *testing.T) {
-	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	rng := newRNG(t)
 	ys := []float64{0, math.Copysign(0, -1), 1, -1, 0.5 * math.Ln2, -0.5 * math.Ln2, math.Ln2, 88.7, -88.7,
 		-103.3, -745, expLow, expHigh, 709, -40, 40}
 	for range 200000 {
@@ -65,7 +65,7 @@ func siluInputs(rng *rand.Rand, n int) []float32 {
 // twin, bit for bit, and the twin against math.Exp's silu (to a unit in
 // the last place of the float32 silu).
 func TestSiluVariants(t *testing.T) {
-	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	rng := newRNG(t)
 	for _, v := range supportedVariants() {
 		f := silus(v)
 		for n := range 70 {
@@ -101,7 +101,7 @@ func isNaN32(x float32) bool { return x != x }
 // TestSoftmaxExpVariants checks every variant's softmax exponential
 // against the twin, bit for bit: the float32 weights and the float64 sum.
 func TestSoftmaxExpVariants(t *testing.T) {
-	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	rng := newRNG(t)
 	for _, v := range supportedVariants() {
 		f := softmaxExps(v)
 		for n := range 70 {

@@ -138,15 +138,21 @@
 	VMOVQ AX, X12 \
 	VPBROADCASTQ X12, Y12
 
-// Q4K2_SUBS(k): sub-blocks 2k (low nibbles) and 2k+1 (high) of the 32
-// bytes at 16+32k(R10) to weights in the frame. Needs Y13 = 0x000f words.
-#define Q4K2_SUBS(qs, w0, w1, s0, s1) \
+// K42_NIBBLES(qs): the nibbles of the 32 bytes at qs(R10) as words:
+// sub-block 2k's (the low ones) in Y3, Y4 and 2k+1's (the high ones) in
+// Y5, Y6. Needs Y13 = 0x000f words.
+#define K42_NIBBLES(qs) \
 	VPMOVZXBW qs(R10), Y1 \
 	VPMOVZXBW qs+16(R10), Y2 \
 	VPAND Y13, Y1, Y3 \
 	VPAND Y13, Y2, Y4 \
 	VPSRLW $4, Y1, Y5 \
-	VPSRLW $4, Y2, Y6 \
+	VPSRLW $4, Y2, Y6
+
+// K42_SCALE(w0, w1, s0, s1): K42_NIBBLES' values times their scale
+// words at s0(SP) (Y3, Y4) and s1(SP) (Y5, Y6), stored at w0(SP) and
+// w1(SP).
+#define K42_SCALE(w0, w1, s0, s1) \
 	VPBROADCASTW s0(SP), Y7 \
 	VPMULLW Y7, Y3, Y3 \
 	VPMULLW Y7, Y4, Y4 \
@@ -157,6 +163,12 @@
 	VMOVDQU Y4, w0+32(SP) \
 	VMOVDQU Y5, w1(SP) \
 	VMOVDQU Y6, w1+32(SP)
+
+// Q4K2_SUBS(qs, w0, w1, s0, s1): sub-blocks 2k (low nibbles) and 2k+1
+// (high) of the 32 bytes at qs(R10) to weights in the frame.
+#define Q4K2_SUBS(qs, w0, w1, s0, s1) \
+	K42_NIBBLES(qs) \
+	K42_SCALE(w0, w1, s0, s1)
 
 // Q4K2_WEIGHTS: a Q4_K super-block's weights to the frame.
 #define Q4K2_WEIGHTS \
@@ -240,24 +252,10 @@ TEXT ·q4kIntegerAVX2(SB), NOSPLIT, $656-88
 // Q5_K sub-blocks 2k and 2k+1, their fifth bits added by Q5K2_BITS
 // (op0 $n0 for the first, op1 $n1 for the second).
 #define Q5K2_SUBS(qs, w0, w1, s0, s1, op0, n0, op1, n1) \
-	VPMOVZXBW qs(R10), Y1 \
-	VPMOVZXBW qs+16(R10), Y2 \
-	VPAND Y13, Y1, Y3 \
-	VPAND Y13, Y2, Y4 \
-	VPSRLW $4, Y1, Y5 \
-	VPSRLW $4, Y2, Y6 \
+	K42_NIBBLES(qs) \
 	Q5K2_BITS(op0, n0, Y3, Y4) \
 	Q5K2_BITS(op1, n1, Y5, Y6) \
-	VPBROADCASTW s0(SP), Y7 \
-	VPMULLW Y7, Y3, Y3 \
-	VPMULLW Y7, Y4, Y4 \
-	VPBROADCASTW s1(SP), Y7 \
-	VPMULLW Y7, Y5, Y5 \
-	VPMULLW Y7, Y6, Y6 \
-	VMOVDQU Y3, w0(SP) \
-	VMOVDQU Y4, w0+32(SP) \
-	VMOVDQU Y5, w1(SP) \
-	VMOVDQU Y6, w1+32(SP)
+	K42_SCALE(w0, w1, s0, s1)
 
 // Q5K2_WEIGHTS: a Q5_K super-block's weights to the frame, its fifth
 // bits' words in Y8 and Y9.

@@ -19,8 +19,10 @@ var (
 // An asmRows kernel computes rows × blocks of one format against x.
 type asmRows func(out *float32, w *byte, rows, blocks int, x *float32)
 
-//go:noescape
-func f32AVX512(out *float32, w *byte, rows, blocks int, x *float32)
+// f32AVX512 is the F32 kernel: dotRowsAVX512 over rows laid end to end.
+func f32AVX512(out *float32, w *byte, rows, blocks int, x *float32) {
+	dotRowsAVX512(out, (*float32)(unsafe.Pointer(w)), 128*blocks, rows, blocks, x)
+}
 
 //go:noescape
 func gemm4x4AVX512(acc *float32, w, x *float32, stride, k int)
@@ -245,7 +247,7 @@ func pairDotAVX512(w, x []float32) float32 {
 	}
 	var out float32
 	_ = x[len(w)-1]
-	f32AVX512(&out, (*byte)(unsafe.Pointer(&w[0])), 1, len(w)/32, &x[0])
+	dotRowsAVX512(&out, &w[0], 0, 1, len(w)/32, &x[0])
 	return out
 }
 

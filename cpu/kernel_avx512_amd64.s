@@ -28,40 +28,6 @@
 	VADDPS w1, w0, w0 \
 	VADDPS w0, acc, acc
 
-// func f32AVX512(out *float32, w *byte, rows, blocks int, x *float32)
-// blocks are of 32 floats.
-TEXT ·f32AVX512(SB), NOSPLIT, $0-40
-	MOVQ out+0(FP), DI
-	MOVQ w+8(FP), R10
-	MOVQ rows+16(FP), R9
-	MOVQ x+32(FP), DX
-	TESTQ R9, R9
-	JZ f32done
-
-f32row:
-	MOVQ DX, R11
-	MOVQ blocks+24(FP), CX
-	VPXORD Z16, Z16, Z16
-
-f32block:
-	VMOVUPS (R10), Z0
-	VMOVUPS 64(R10), Z1
-	PAIRS(Z0, Z1, 0, Z16)
-	ADDQ $128, R10
-	ADDQ $128, R11
-	DECQ CX
-	JNZ f32block
-
-	REDUCE16(Z16, Y16, X0, Y0, X1, Y1)
-	VMOVSS X0, (DI)
-	ADDQ $4, DI
-	DECQ R9
-	JNZ f32row
-
-f32done:
-	VZEROUPPER
-	RET
-
 // GEMM_PAIRS(w0, w1, acc): acc += w0·Z8 + w1·Z9, through Z10, Z11.
 #define GEMM_PAIRS(w0, w1, acc) \
 	VMULPS Z8, w0, Z10 \
@@ -213,8 +179,8 @@ axpydone:
 	RET
 
 // func dotRowsAVX512(out, k *float32, stride, rows, blocks int, q *float32)
-// Each row as f32AVX512 computes it (rows.go: pairDot over rows stride
-// bytes apart).
+// pairDot of q with each row, the rows stride bytes apart (rows.go); the
+// F32 kernel, f32AVX512, is its rows laid end to end.
 TEXT ·dotRowsAVX512(SB), NOSPLIT, $0-48
 	MOVQ out+0(FP), DI
 	MOVQ k+8(FP), R9

@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 )
 
@@ -10,7 +9,7 @@ import (
 // against the pure-Go ones, bit for bit, over head sizes that the
 // assembly takes and some it leaves to the generic loop.
 func TestRowsVariants(t *testing.T) {
-	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	rng := newRNG(t)
 	random := func(n int) []float32 {
 		x := make([]float32, n)
 		for i := range x {
