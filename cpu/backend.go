@@ -42,9 +42,7 @@ func (o Options) Validate() error {
 type Backend struct {
 	pool       *Pool
 	variant    kernelVariant
-	tile       tileProduct                  // the variant's
-	dot        func(w, x []float32) float32 // the variant's pairDot
-	axpy       func(y, x []float32, a float32)
+	tile       tileProduct                                     // the variant's
 	silu       func(out, gate, up []float32)                   // the variant's siluMul
 	softmaxExp func(scores []float32, best float32) float64    // the variant's softmaxExp
 	dotRows    func(out, k []float32, stride int, q []float32) // the variant's, rows.go
@@ -77,7 +75,7 @@ func New(o Options) *Backend {
 	if err != nil {
 		v = bestVariant()
 	}
-	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), dot: dots(v), axpy: axpys(v), silu: silus(v), softmaxExp: softmaxExps(v), dotRows: dotRowss(v), axpyRows: axpyRowss(v),
+	b := &Backend{pool: NewPool(threads), variant: v, tile: tileProducts(v), silu: silus(v), softmaxExp: softmaxExps(v), dotRows: dotRowss(v), axpyRows: axpyRowss(v),
 		scratch: make([][]float32, threads), carried: make([][]float32, threads), quantize: quantizer(v), lanes: make([][]float64, threads),
 		copies: ownMemory && !o.Mmap}
 	b.attention.b = b

@@ -104,6 +104,7 @@ var _ engine.Backend = (*Backend)(nil)
 func BenchmarkDot(b *testing.B) {
 	be := New(Options{Kernels: os.Getenv("STRATA_CPU")})
 	defer be.Close()
+	dot := dots(be.variant)
 	for _, n := range []int{128, 4096, 14336} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -114,7 +115,7 @@ func BenchmarkDot(b *testing.B) {
 			b.SetBytes(int64(8 * n))
 			var s float32
 			for b.Loop() {
-				s += be.dot(x, y)
+				s += dot(x, y)
 			}
 			_ = s
 		})
