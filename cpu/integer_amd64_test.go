@@ -5,6 +5,8 @@ package cpu
 import (
 	"math"
 	"testing"
+
+	"strata/gguf"
 )
 
 // TestIntegerPaths asserts which integer code runs: the AVX-512 assembly
@@ -75,6 +77,53 @@ func TestReduceLanesAVX512(t *testing.T) {
 		}
 		if got[rows] != 42 {
 			t.Fatalf("rows %d: wrote past the last row", rows)
+		}
+	}
+}
+
+// TestIntegerSegmentsAVX512 checks that the AVX-512 kernels give the same
+// lanes, bit for bit, over a row's super-blocks in one call (fresh) as in
+// two, the second adding to the first's lanes: for one input, which takes
+// its own path (rows in pairs, the sums in registers), and for three. Five
+// rows take the pairs and the odd row.
+func TestIntegerSegmentsAVX512(t *testing.T) {
+	if !hasVNNI {
+		t.Skip("no AVX-512 VNNI")
+	}
+	rng := newRNG(t)
+	const rows, blocks, split = 5, 6, 2
+	cols := blocks * superBlock
+	kernels := map[gguf.TensorType]func(acc *float64, w *byte, stride, rows, blocks, tokens int, hi, lo *int16, scale, sums *float64, cols int, fresh bool){
+		gguf.Q4_K: q4kIntegerAVX512, gguf.Q5_K: q5kIntegerAVX512, gguf.Q6_K: q6kIntegerAVX512,
+	}
+	for _, typ := range integerTypes {
+		k, ts := kernels[typ], typ.TypeSize()
+		rowBytes := typ.RowSize(cols)
+		var w []byte
+		for range rows {
+			w = append(w, randomRow(rng, typ, cols)...)
+		}
+		for _, tokens := range []int{1, 3} {
+			x := make([]float32, tokens*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			var q quantBatch
+			quantize(&q, x, tokens, cols)
+			whole := make([]float64, tokens*rows*laneCount)
+			parts := make([]float64, len(whole))
+			for i := range parts {
+				parts[i] = math.NaN() // read only if the first call is taken as not fresh
+			}
+			k(&whole[0], &w[0], rowBytes, rows, blocks, tokens, &q.hi[0], &q.lo[0], &q.scale[0], &q.sums32[0], cols, true)
+			k(&parts[0], &w[0], rowBytes, rows, split, tokens, &q.hi[0], &q.lo[0], &q.scale[0], &q.sums32[0], cols, true)
+			b := split * superBlock
+			k(&parts[0], &w[split*ts], rowBytes, rows, blocks-split, tokens, &q.hi[b], &q.lo[b], &q.scale[split], &q.sums32[8*split], cols, false)
+			for i := range whole {
+				if math.Float64bits(whole[i]) != math.Float64bits(parts[i]) {
+					t.Fatalf("%v, %d input(s): lane %d is %v in one call, %v in two", typ, tokens, i, whole[i], parts[i])
+				}
+			}
 		}
 	}
 }

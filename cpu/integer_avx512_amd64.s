@@ -291,11 +291,15 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 // K4_INTEGER(decode, size): the body of the Q4_K and Q5_K kernels, whose
 // super-blocks of size bytes decode by decode (Q4K_DECODE, Q5K_DECODE).
 // Rows go two at a time, their weights in Z0-Z7 and Z16-Z23, so that each
-// input's limbs are loaded once for both; a last odd row goes alone.
-#define K4_INTEGER(decode, size) \
+// input's limbs are loaded once for both; a last odd row goes alone. One
+// input (tokens = 1) goes to label one: Q4K_ONE for Q4_K, pair (the next
+// instruction) for Q5_K.
+#define K4_INTEGER(decode, size, one) \
 	STRIDES \
 	MOVL $0x000f000f, AX \
 	VPBROADCASTD AX, Z31 \
+	CMPQ tokens+40(FP), $1 \
+	JEQ one \
 pair: \
 	CMPQ 32(SP), $2 \
 	JLT row \
@@ -352,11 +356,130 @@ done: \
 	VZEROUPPER \
 	RET
 
-TEXT ·q4kIntegerAVX512(SB), NOSPLIT, $80-89
-	K4_INTEGER(Q4K_DECODE, 144)
+// A decode's one input (tokens = 1) takes the Q4_K rows in pairs by
+// Q4K_ONE: each sub-block's weights go to the products as they are
+// decoded, the lanes' sums stay in registers for the whole row, and the
+// scales are broadcast from memory by the instructions that use them.
+// The terms and their order are K4_INTEGER's.
+
+// K4_HEAD1(zm, xm, ym, sc, dd, rows): prefetches ahead, then takes from
+// the Q4_K super-block at R10 its scale words (to sc(SP)), d and dmin as
+// float64 (to dd(SP) and dd+8(SP)) and dmin·min as float64 lanes (zm).
+// Uses AX, BX, CX, DX, SI, R8 and X12.
+#define K4_HEAD1(zm, xm, ym, sc, dd, rows) \
+	PREFETCHQ4K(rows) \
+	K4SCALEBYTES \
+	VMOVQ CX, X12 \
+	VPMOVZXBW X12, X12 \
+	VMOVDQU X12, sc(SP) \
+	VMOVQ DX, xm \
+	VPMOVZXBD xm, ym \
+	VCVTDQ2PD ym, zm \
+	VMOVD (R10), X12 \
+	VCVTPH2PS X12, X12 \
+	VCVTPS2PD X12, X12 \
+	VMOVUPD X12, dd(SP) \
+	VMULPD.BCST dd+8(SP), zm, zm
+
+// ONE_SUBS(op, q, o, sa, sb): sub-blocks 2k and 2k+1 (nibbles at q(R10),
+// limbs at o(R11), o(R12) and o+64) of rows A (R10) and B (R10+AX),
+// their scale words at sa(SP) and sb(SP): the limbs' lane sums of row A
+// in Z10 (H) and Z11 (L), of row B in Z18 and Z19, sub-block 2k's by op
+// (VPMADDWD, which starts them, for k = 0; VPDPWSSD after).
+#define ONE_SUBS(op, q, o, sa, sb) \
+	VPMOVZXBW q(R10), Z0 \
+	VPSRLW $4, Z0, Z1 \
+	VPANDD Z31, Z0, Z0 \
+	VPMOVZXBW q(R10)(AX*1), Z2 \
+	VPSRLW $4, Z2, Z3 \
+	VPANDD Z31, Z2, Z2 \
+	VPBROADCASTW sa(SP), Z4 \
+	VPMULLW Z4, Z0, Z0 \
+	VPBROADCASTW sa+2(SP), Z5 \
+	VPMULLW Z5, Z1, Z1 \
+	VPBROADCASTW sb(SP), Z6 \
+	VPMULLW Z6, Z2, Z2 \
+	VPBROADCASTW sb+2(SP), Z7 \
+	VPMULLW Z7, Z3, Z3 \
+	VMOVDQU64 o(R11), Z24 \
+	VMOVDQU64 o(R12), Z25 \
+	VMOVDQU64 o+64(R11), Z26 \
+	VMOVDQU64 o+64(R12), Z27 \
+	op Z24, Z0, Z10 \
+	op Z25, Z0, Z11 \
+	op Z24, Z2, Z18 \
+	op Z25, Z2, Z19 \
+	VPDPWSSD Z26, Z1, Z10 \
+	VPDPWSSD Z27, Z1, Z11 \
+	VPDPWSSD Z26, Z3, Z18 \
+	VPDPWSSD Z27, Z3, Z19
+
+// ONE_LANES(h, l, yh, yl, zm, dd, acc): Q4K_LANES with d broadcast from
+// dd(SP), s from (R13), the sums of X from (R14), and acc a register.
+#define ONE_LANES(h, l, yh, yl, zm, dd, acc) \
+	VEXTRACTI64X4 $1, h, Y24 \
+	VPADDD Y24, yh, yh \
+	VEXTRACTI64X4 $1, l, Y25 \
+	VPADDD Y25, yl, yl \
+	VCVTDQ2PD yh, h \
+	VCVTDQ2PD yl, l \
+	VFMADD213PD l, Z29, h \
+	VMULPD (R14), zm, Z14 \
+	VFMSUB231PD.BCST dd(SP), h, Z14 \
+	VFMADD231PD.BCST (R13), Z14, acc
+
+// Q4K_ONE: K4_INTEGER's pairs of rows for one input, their lanes' sums
+// in Z16 (row A) and Z17 (row B); a last odd row goes to K4_INTEGER's.
+#define Q4K_ONE \
+one: \
+	CMPQ 32(SP), $2 \
+	JLT row \
+	MOVQ R9, R10 \
+	MOVQ hi+48(FP), R11 \
+	MOVQ lo+56(FP), R12 \
+	MOVQ scale+64(FP), R13 \
+	MOVQ sums+72(FP), R14 \
+	MOVQ blocks+32(FP), AX \
+	MOVQ AX, 40(SP) \
+	VPXORD Z16, Z16, Z16 \
+	VPXORD Z17, Z17, Z17 \
+	CMPB fresh+88(FP), $0 \
+	JNE oneblock \
+	VMOVUPD (DI), Z16 \
+	VMOVUPD 64(DI), Z17 \
+oneblock: \
+	K4_HEAD1(Z8, X8, Y8, 48, 80, 2) \
+	ADDQ stride+16(FP), R10 \
+	K4_HEAD1(Z9, X9, Y9, 64, 96, 2) \
+	SUBQ stride+16(FP), R10 \
+	MOVQ stride+16(FP), AX \
+	ONE_SUBS(VPMADDWD, 16, 0, 48, 64) \
+	ONE_SUBS(VPDPWSSD, 48, 128, 52, 68) \
+	ONE_SUBS(VPDPWSSD, 80, 256, 56, 72) \
+	ONE_SUBS(VPDPWSSD, 112, 384, 60, 76) \
+	ONE_LANES(Z10, Z11, Y10, Y11, Z8, 80, Z16) \
+	ONE_LANES(Z18, Z19, Y18, Y19, Z9, 96, Z17) \
+	ADDQ $144, R10 \
+	ADDQ $512, R11 \
+	ADDQ $512, R12 \
+	ADDQ $8, R13 \
+	ADDQ $64, R14 \
+	DECQ 40(SP) \
+	JNZ oneblock \
+	VMOVUPD Z16, (DI) \
+	VMOVUPD Z17, 64(DI) \
+	ADDQ $128, DI \
+	ADDQ stride+16(FP), R9 \
+	ADDQ stride+16(FP), R9 \
+	SUBQ $2, 32(SP) \
+	JMP one
+
+TEXT ·q4kIntegerAVX512(SB), NOSPLIT, $112-89
+	K4_INTEGER(Q4K_DECODE, 144, one)
+	Q4K_ONE
 
 TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-89
-	K4_INTEGER(Q5K_DECODE, 176)
+	K4_INTEGER(Q5K_DECODE, 176, pair)
 
 // Q6K_SCALE(e, m, table): the 32 values in e, each (q − 32)·2^10 (see
 // Q6K_HALF), to weights (q − 32)·scale: VPSHUFB takes their scales, times
@@ -447,12 +570,82 @@ TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-89
 	VPDPWSSD Z24, wb, Z12 \
 	VPDPWSSD Z15, wb, Z13
 
-TEXT ·q6kIntegerAVX512(SB), NOSPLIT, $64-89
+// Q6K_HEAD1(t0, t1, dd, rows): Q6K_DECODE's head for Q6K_ONE: prefetches
+// ahead, puts the scales of the Q6_K super-block at R10, times 2^6, in t0
+// (sub-blocks 0-7) and t1 (8-15), eight words in every 128-bit lane, and
+// d as float64 at dd(SP). Uses AX, BX and Z12.
+#define Q6K_HEAD1(t0, t1, dd, rows) \
+	PREFETCHQ6K(rows) \
+	VPMOVSXBW 192(R10), Y12 \
+	VPSLLW $6, Y12, Y12 \
+	VSHUFI64X2 $0x00, Z12, Z12, t0 \
+	VSHUFI64X2 $0x55, Z12, Z12, t1 \
+	MOVWLZX 208(R10), BX \
+	VMOVD BX, X12 \
+	VCVTPH2PS X12, X12 \
+	VCVTSS2SD X12, X12, X12 \
+	VMOVSD X12, dd(SP)
+
+// ONE6_DOTS(op, o, wa, wb): the sub-blocks at o of the input's limbs
+// (R11, R12) against rows A (wa) and B (wb), into Z16, Z17 (A's H, L)
+// and Z18, Z19 (B's) by op: VPMADDWD, which starts them, for o = 0,
+// VPDPWSSD after.
+#define ONE6_DOTS(op, o, wa, wb) \
+	VMOVDQU64 o(R11), Z24 \
+	VMOVDQU64 o(R12), Z25 \
+	op Z24, wa, Z16 \
+	op Z25, wa, Z17 \
+	op Z24, wb, Z18 \
+	op Z25, wb, Z19
+
+// ONE6_HALF(ql, qh, ta, tb, o): half of the super-blocks of rows A (R10)
+// and B (R10+AX), its values' bits at ql and qh as Q6K_HALF takes them,
+// their scale tables in ta and tb, against the limbs from o; the first
+// half starts the sums (op0 VPMADDWD).
+#define ONE6_HALF(ql, qh, ta, tb, o, op0) \
+	Q6K_HALF(ql, qh, Z0, Z1, Z2, Z3) \
+	ADDQ AX, R10 \
+	Q6K_HALF(ql, qh, Z4, Z5, Z6, Z7) \
+	SUBQ AX, R10 \
+	Q6K_SCALE(Z0, 0, ta) \
+	Q6K_SCALE(Z1, 64, ta) \
+	Q6K_SCALE(Z2, 128, ta) \
+	Q6K_SCALE(Z3, 192, ta) \
+	Q6K_SCALE(Z4, 0, tb) \
+	Q6K_SCALE(Z5, 64, tb) \
+	Q6K_SCALE(Z6, 128, tb) \
+	Q6K_SCALE(Z7, 192, tb) \
+	ONE6_DOTS(op0, o, Z0, Z4) \
+	ONE6_DOTS(VPDPWSSD, o+64, Z1, Z5) \
+	ONE6_DOTS(VPDPWSSD, o+128, Z2, Z6) \
+	ONE6_DOTS(VPDPWSSD, o+192, Z3, Z7)
+
+// ONE6_LANES(h, l, yh, yl, dd, acc): Q6K_LANES with d broadcast from
+// dd(SP), s from (R13), and acc a register. Uses Z28.
+#define ONE6_LANES(h, l, yh, yl, dd, acc) \
+	VEXTRACTI64X4 $1, h, Y28 \
+	VCVTDQ2PD yh, h \
+	VCVTDQ2PD Y28, Z28 \
+	VADDPD Z28, h, h \
+	VEXTRACTI64X4 $1, l, Y28 \
+	VCVTDQ2PD yl, l \
+	VCVTDQ2PD Y28, Z28 \
+	VADDPD Z28, l, l \
+	VFMADD213PD l, Z29, h \
+	VMULPD.BCST dd(SP), h, h \
+	VFMADD231PD.BCST (R13), h, acc
+
+// A decode's one input (tokens = 1) takes the Q6_K rows in pairs at
+// q6kone, as Q4K_ONE does the Q4_K ones: a half super-block's weights at
+// a time, the lanes' sums of rows A and B in Z26 and Z27.
+TEXT ·q6kIntegerAVX512(SB), NOSPLIT, $96-89
 	STRIDES
 	MOVL $0xc000c000, AX
 	VPBROADCASTD AX, Z31
 	MOVL $0x00aa00aa, AX
 	VPBROADCASTD AX, Z30
+	CMPQ tokens+40(FP), $1
+	JEQ q6kone
 
 q6kpair:
 	CMPQ 32(SP), $2
@@ -517,6 +710,48 @@ q6ktoken:
 q6kdone:
 	VZEROUPPER
 	RET
+
+q6kone:
+	CMPQ 32(SP), $2
+	JLT q6krow
+	MOVQ R9, R10
+	MOVQ hi+48(FP), R11
+	MOVQ lo+56(FP), R12
+	MOVQ scale+64(FP), R13
+	MOVQ sums+72(FP), R14
+	MOVQ blocks+32(FP), AX
+	MOVQ AX, 40(SP)
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	CMPB fresh+88(FP), $0
+	JNE q6koneblock
+	VMOVUPD (DI), Z26
+	VMOVUPD 64(DI), Z27
+
+q6koneblock:
+	Q6K_HEAD1(Z20, Z21, 64, 2)
+	ADDQ stride+16(FP), R10
+	Q6K_HEAD1(Z22, Z23, 72, 2)
+	SUBQ stride+16(FP), R10
+	MOVQ stride+16(FP), AX
+	ONE6_HALF(0, 128, Z20, Z22, 0, VPMADDWD)
+	ONE6_HALF(64, 160, Z21, Z23, 256, VPDPWSSD)
+	ONE6_LANES(Z16, Z17, Y16, Y17, 64, Z26)
+	ONE6_LANES(Z18, Z19, Y18, Y19, 72, Z27)
+	ADDQ $210, R10
+	ADDQ $512, R11
+	ADDQ $512, R12
+	ADDQ $8, R13
+	ADDQ $64, R14
+	DECQ 40(SP)
+	JNZ q6koneblock
+	VMOVUPD Z26, (DI)
+	VMOVUPD Z27, 64(DI)
+	ADDQ $128, DI
+	ADDQ stride+16(FP), R9
+	ADDQ stride+16(FP), R9
+	SUBQ $2, 32(SP)
+	JMP q6kone
 
 // HSUM(z, y, x, ty, tx): x's low dword = the sum of z's 16 int32 lanes.
 #define HSUM(z, y, x, ty, tx) \
