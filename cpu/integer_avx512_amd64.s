@@ -414,16 +414,19 @@ done: \
 	VPDPWSSD Z26, Z3, Z18 \
 	VPDPWSSD Z27, Z3, Z19
 
-// ONE_LANES(h, l, yh, yl, zm, dd, acc): Q4K_LANES with d broadcast from
+// ONE_LANES(h, l, yh, yl, zm, dd, acc): Q4K_LANES with S = H·2^15 + L
+// in int64 lanes, converted once (as ONE6_LANES), d broadcast from
 // dd(SP), s from (R13), the sums of X from (R14), and acc a register.
 #define ONE_LANES(h, l, yh, yl, zm, dd, acc) \
 	VEXTRACTI64X4 $1, h, Y24 \
 	VPADDD Y24, yh, yh \
 	VEXTRACTI64X4 $1, l, Y25 \
 	VPADDD Y25, yl, yl \
-	VCVTDQ2PD yh, h \
-	VCVTDQ2PD yl, l \
-	VFMADD213PD l, Z29, h \
+	VPMOVSXDQ yh, h \
+	VPMOVSXDQ yl, l \
+	VPSLLQ $15, h, h \
+	VPADDQ l, h, h \
+	VCVTQQ2PD h, h \
 	VMULPD (R14), zm, Z14 \
 	VFMSUB231PD.BCST dd(SP), h, Z14 \
 	VFMADD231PD.BCST (R13), Z14, acc
@@ -620,18 +623,23 @@ TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-89
 	ONE6_DOTS(VPDPWSSD, o+128, Z2, Z6) \
 	ONE6_DOTS(VPDPWSSD, o+192, Z3, Z7)
 
-// ONE6_LANES(h, l, yh, yl, dd, acc): Q6K_LANES with d broadcast from
-// dd(SP), s from (R13), and acc a register. Uses Z28.
+// ONE6_LANES(h, l, yh, yl, dd, acc): Q6K_LANES with S = H·2^15 + L
+// summed in int64 lanes (exact, as the float64 sums are: below 2^46) and
+// converted once, d broadcast from dd(SP), s from (R13), and acc a
+// register: one conversion for four, which take the shuffle pipes. Uses
+// Z28.
 #define ONE6_LANES(h, l, yh, yl, dd, acc) \
 	VEXTRACTI64X4 $1, h, Y28 \
-	VCVTDQ2PD yh, h \
-	VCVTDQ2PD Y28, Z28 \
-	VADDPD Z28, h, h \
+	VPMOVSXDQ yh, h \
+	VPMOVSXDQ Y28, Z28 \
+	VPADDQ Z28, h, h \
 	VEXTRACTI64X4 $1, l, Y28 \
-	VCVTDQ2PD yl, l \
-	VCVTDQ2PD Y28, Z28 \
-	VADDPD Z28, l, l \
-	VFMADD213PD l, Z29, h \
+	VPMOVSXDQ yl, l \
+	VPMOVSXDQ Y28, Z28 \
+	VPADDQ Z28, l, l \
+	VPSLLQ $15, h, h \
+	VPADDQ l, h, h \
+	VCVTQQ2PD h, h \
 	VMULPD.BCST dd(SP), h, h \
 	VFMADD231PD.BCST (R13), h, acc
 
