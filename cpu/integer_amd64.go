@@ -121,8 +121,12 @@ func asmIntegerKernel(t gguf.TensorType, v kernelVariant) integerKernel {
 		if need := integerRows * integerTokens * laneCount; len(*scratch) < need {
 			*scratch = make([]float64, need)
 		}
-		for r0 := 0; r0 < rows; r0 += integerRows {
-			nr := min(integerRows, rows-r0)
+		// A tile of fewer inputs takes more rows in the same scratch: a
+		// decode's tile is 256 rows, so that the calls and lane sums of
+		// rows one super-block long (the tiny model's head) cost less.
+		tileRows := integerRows * integerTokens / min(q.n, integerTokens)
+		for r0 := 0; r0 < rows; r0 += tileRows {
+			nr := min(tileRows, rows-r0)
 			for t0 := 0; t0 < q.n; t0 += integerTokens {
 				nt := min(integerTokens, q.n-t0)
 				acc := (*scratch)[:nr*nt*laneCount]
