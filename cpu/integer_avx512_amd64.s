@@ -259,7 +259,7 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 
 // Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc): S = H·2^15 + L from the
 // limbs' int32 lanes h, l (lanes k and k+8 in int32: below 2^30 for
-// Q4_K), then u = (dmin·min)·ΣX, t = d·S − u, and acc = t·s + acc, s
+// Q4_K; S in int64, exact, converted once), then u = (dmin·min)·ΣX, t = d·S − u, and acc = t·s + acc, s
 // broadcast in Z30. dmin·min is exact (11 bits by 6), so u is the exact
 // product rounded once, as dmin·(min·ΣX) is. acc is read under mask K1
 // (ROWSTART). Leaves acc's lanes in h.
@@ -268,9 +268,11 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	VPADDD th, yh, yh \
 	VEXTRACTI64X4 $1, l, tl \
 	VPADDD tl, yl, yl \
-	VCVTDQ2PD yh, h \
-	VCVTDQ2PD yl, l \
-	VFMADD213PD l, Z29, h \
+	VPMOVSXDQ yh, h \
+	VPMOVSXDQ yl, l \
+	VPSLLQ $15, h, h \
+	VPADDQ l, h, h \
+	VCVTQQ2PD h, h \
 	VMULPD (DX), zm, Z14 \
 	VFMSUB213PD Z14, zd, h \
 	VMOVUPD.Z acc, K1, Z14 \
@@ -545,20 +547,23 @@ TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-89
 	Q6K_SCALE(w6, 128, Z14) \
 	Q6K_SCALE(w7, 192, Z14)
 
-// Q6K_LANES(h, l, yh, yl, zd, acc): lanes k and k+8 in float64 (each
-// below 2^30, their sum may not fit int32), S = H·2^15 + L, t = d·S, and
+// Q6K_LANES(h, l, yh, yl, zd, acc): lanes k and k+8 in int64 (each
+// below 2^30, their sum may not fit int32), S = H·2^15 + L in int64
+// (exact) converted once, t = d·S, and
 // acc = t·s + acc, s broadcast in Z14; acc is read under mask K1
 // (ROWSTART).
 #define Q6K_LANES(h, l, yh, yl, zd, acc) \
 	VEXTRACTI64X4 $1, h, Y24 \
-	VCVTDQ2PD yh, h \
-	VCVTDQ2PD Y24, Z24 \
-	VADDPD Z24, h, h \
+	VPMOVSXDQ yh, h \
+	VPMOVSXDQ Y24, Z24 \
+	VPADDQ Z24, h, h \
 	VEXTRACTI64X4 $1, l, Y24 \
-	VCVTDQ2PD yl, l \
-	VCVTDQ2PD Y24, Z24 \
-	VADDPD Z24, l, l \
-	VFMADD213PD l, Z29, h \
+	VPMOVSXDQ yl, l \
+	VPMOVSXDQ Y24, Z24 \
+	VPADDQ Z24, l, l \
+	VPSLLQ $15, h, h \
+	VPADDQ l, h, h \
+	VCVTQQ2PD h, h \
 	VMULPD zd, h, h \
 	VMOVUPD.Z acc, K1, Z24 \
 	VFMADD213PD Z24, Z14, h \
