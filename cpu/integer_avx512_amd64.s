@@ -162,6 +162,13 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	ADDQ stride+16(FP), R9 \
 	DECQ 32(SP)
 
+// NEXTPAIR moves past a pair of rows.
+#define NEXTPAIR \
+	ADDQ $128, DI \
+	ADDQ stride+16(FP), R9 \
+	ADDQ stride+16(FP), R9 \
+	SUBQ $2, 32(SP)
+
 // K4_HEAD(zm, xm, ym, zd, xd, yd, zdmin, sc, rows): prefetches ahead
 // (prefetch_amd64.h), then takes from the Q4_K or Q5_K super-block at R10
 // its scale words (to sc(SP)), dmin·min as float64 lanes (zm), and d and
@@ -257,13 +264,11 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	Q5K_HIGH(w0, w1, w2, w3, w4, w5, w6, w7) \
 	K4_SCALE(w0, w1, w2, w3, w4, w5, w6, w7, sc)
 
-// Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc): S = H·2^15 + L from the
-// limbs' int32 lanes h, l (lanes k and k+8 in int32: below 2^30 for
-// Q4_K; S in int64, exact, converted once), then u = (dmin·min)·ΣX, t = d·S − u, and acc = t·s + acc, s
-// broadcast in Z30. dmin·min is exact (11 bits by 6), so u is the exact
-// product rounded once, as dmin·(min·ΣX) is. acc is read under mask K1
-// (ROWSTART). Leaves acc's lanes in h.
-#define Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc) \
+// K4_S(h, l, yh, yl, th, tl): S = H·2^15 + L as float64 lanes in h, from
+// the limbs' int32 lanes h, l: lanes k and k+8 added in int32 (below 2^30
+// for Q4_K and Q5_K), S in int64 (exact, below 2^46) and converted once.
+// Uses th, tl.
+#define K4_S(h, l, yh, yl, th, tl) \
 	VEXTRACTI64X4 $1, h, th \
 	VPADDD th, yh, yh \
 	VEXTRACTI64X4 $1, l, tl \
@@ -272,7 +277,14 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	VPMOVSXDQ yl, l \
 	VPSLLQ $15, h, h \
 	VPADDQ l, h, h \
-	VCVTQQ2PD h, h \
+	VCVTQQ2PD h, h
+
+// Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc): S (K4_S), then u =
+// (dmin·min)·ΣX, t = d·S − u, and acc = t·s + acc, s broadcast in Z30. dmin·min is exact (11 bits by 6), so u is the exact
+// product rounded once, as dmin·(min·ΣX) is. acc is read under mask K1
+// (ROWSTART). Leaves acc's lanes in h.
+#define Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc) \
+	K4_S(h, l, yh, yl, th, tl) \
 	VMULPD (DX), zm, Z14 \
 	VFMSUB213PD Z14, zd, h \
 	VMOVUPD.Z acc, K1, Z14 \
@@ -332,10 +344,7 @@ pairtoken: \
 	JNZ pairtoken \
 	NEXTBLOCK(size) \
 	JNZ pairblock \
-	ADDQ $128, DI \
-	ADDQ stride+16(FP), R9 \
-	ADDQ stride+16(FP), R9 \
-	SUBQ $2, 32(SP) \
+	NEXTPAIR \
 	JMP pair \
 row: \
 	CMPQ 32(SP), $0 \
@@ -416,36 +425,23 @@ done: \
 	VPDPWSSD Z26, Z3, Z18 \
 	VPDPWSSD Z27, Z3, Z19
 
-// ONE_LANES(h, l, yh, yl, zm, dd, acc): Q4K_LANES with S = H·2^15 + L
-// in int64 lanes, converted once (as ONE6_LANES), d broadcast from
+// ONE_LANES(h, l, yh, yl, zm, dd, acc): Q4K_LANES with d broadcast from
 // dd(SP), s from (R13), the sums of X from (R14), and acc a register.
 #define ONE_LANES(h, l, yh, yl, zm, dd, acc) \
-	VEXTRACTI64X4 $1, h, Y24 \
-	VPADDD Y24, yh, yh \
-	VEXTRACTI64X4 $1, l, Y25 \
-	VPADDD Y25, yl, yl \
-	VPMOVSXDQ yh, h \
-	VPMOVSXDQ yl, l \
-	VPSLLQ $15, h, h \
-	VPADDQ l, h, h \
-	VCVTQQ2PD h, h \
+	K4_S(h, l, yh, yl, Y24, Y25) \
 	VMULPD (R14), zm, Z14 \
 	VFMSUB231PD.BCST dd(SP), h, Z14 \
 	VFMADD231PD.BCST (R13), Z14, acc
 
 // Q4K_ONE: K4_INTEGER's pairs of rows for one input, their lanes' sums
-// in Z16 (row A) and Z17 (row B); a last odd row goes to K4_INTEGER's.
+// in Z16 (row A) and Z17 (row B), read from acc unless fresh (ROWSTART's
+// and NEXTBLOCK's mask K1 goes unused); a last odd row goes to
+// K4_INTEGER's.
 #define Q4K_ONE \
 one: \
 	CMPQ 32(SP), $2 \
 	JLT row \
-	MOVQ R9, R10 \
-	MOVQ hi+48(FP), R11 \
-	MOVQ lo+56(FP), R12 \
-	MOVQ scale+64(FP), R13 \
-	MOVQ sums+72(FP), R14 \
-	MOVQ blocks+32(FP), AX \
-	MOVQ AX, 40(SP) \
+	ROWSTART \
 	VPXORD Z16, Z16, Z16 \
 	VPXORD Z17, Z17, Z17 \
 	CMPB fresh+88(FP), $0 \
@@ -464,19 +460,11 @@ oneblock: \
 	ONE_SUBS(VPDPWSSD, 112, 384, 60, 76) \
 	ONE_LANES(Z10, Z11, Y10, Y11, Z8, 80, Z16) \
 	ONE_LANES(Z18, Z19, Y18, Y19, Z9, 96, Z17) \
-	ADDQ $144, R10 \
-	ADDQ $512, R11 \
-	ADDQ $512, R12 \
-	ADDQ $8, R13 \
-	ADDQ $64, R14 \
-	DECQ 40(SP) \
+	NEXTBLOCK(144) \
 	JNZ oneblock \
 	VMOVUPD Z16, (DI) \
 	VMOVUPD Z17, 64(DI) \
-	ADDQ $128, DI \
-	ADDQ stride+16(FP), R9 \
-	ADDQ stride+16(FP), R9 \
-	SUBQ $2, 32(SP) \
+	NEXTPAIR \
 	JMP one
 
 TEXT ·q4kIntegerAVX512(SB), NOSPLIT, $112-89
@@ -547,23 +535,27 @@ TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-89
 	Q6K_SCALE(w6, 128, Z14) \
 	Q6K_SCALE(w7, 192, Z14)
 
-// Q6K_LANES(h, l, yh, yl, zd, acc): lanes k and k+8 in int64 (each
-// below 2^30, their sum may not fit int32), S = H·2^15 + L in int64
-// (exact) converted once, t = d·S, and
-// acc = t·s + acc, s broadcast in Z14; acc is read under mask K1
-// (ROWSTART).
-#define Q6K_LANES(h, l, yh, yl, zd, acc) \
-	VEXTRACTI64X4 $1, h, Y24 \
+// Q6_S(h, l, yh, yl, yt, zt): S = H·2^15 + L as float64 lanes in h, from
+// the limbs' int32 lanes h, l: lanes k and k+8 added in int64 (each below
+// 2^30, their sum may not fit int32), S in int64 (exact) and converted
+// once. Uses zt (yt its low half).
+#define Q6_S(h, l, yh, yl, yt, zt) \
+	VEXTRACTI64X4 $1, h, yt \
 	VPMOVSXDQ yh, h \
-	VPMOVSXDQ Y24, Z24 \
-	VPADDQ Z24, h, h \
-	VEXTRACTI64X4 $1, l, Y24 \
+	VPMOVSXDQ yt, zt \
+	VPADDQ zt, h, h \
+	VEXTRACTI64X4 $1, l, yt \
 	VPMOVSXDQ yl, l \
-	VPMOVSXDQ Y24, Z24 \
-	VPADDQ Z24, l, l \
+	VPMOVSXDQ yt, zt \
+	VPADDQ zt, l, l \
 	VPSLLQ $15, h, h \
 	VPADDQ l, h, h \
-	VCVTQQ2PD h, h \
+	VCVTQQ2PD h, h
+
+// Q6K_LANES(h, l, yh, yl, zd, acc): S (Q6_S), t = d·S, and acc = t·s +
+// acc, s broadcast in Z14; acc is read under mask K1 (ROWSTART).
+#define Q6K_LANES(h, l, yh, yl, zd, acc) \
+	Q6_S(h, l, yh, yl, Y24, Z24) \
 	VMULPD zd, h, h \
 	VMOVUPD.Z acc, K1, Z24 \
 	VFMADD213PD Z24, Z14, h \
@@ -628,23 +620,10 @@ TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-89
 	ONE6_DOTS(VPDPWSSD, o+128, Z2, Z6) \
 	ONE6_DOTS(VPDPWSSD, o+192, Z3, Z7)
 
-// ONE6_LANES(h, l, yh, yl, dd, acc): Q6K_LANES with S = H·2^15 + L
-// summed in int64 lanes (exact, as the float64 sums are: below 2^46) and
-// converted once, d broadcast from dd(SP), s from (R13), and acc a
-// register: one conversion for four, which take the shuffle pipes. Uses
-// Z28.
+// ONE6_LANES(h, l, yh, yl, dd, acc): Q6K_LANES with d broadcast from
+// dd(SP), s from (R13), and acc a register. Uses Z28.
 #define ONE6_LANES(h, l, yh, yl, dd, acc) \
-	VEXTRACTI64X4 $1, h, Y28 \
-	VPMOVSXDQ yh, h \
-	VPMOVSXDQ Y28, Z28 \
-	VPADDQ Z28, h, h \
-	VEXTRACTI64X4 $1, l, Y28 \
-	VPMOVSXDQ yl, l \
-	VPMOVSXDQ Y28, Z28 \
-	VPADDQ Z28, l, l \
-	VPSLLQ $15, h, h \
-	VPADDQ l, h, h \
-	VCVTQQ2PD h, h \
+	Q6_S(h, l, yh, yl, Y28, Z28) \
 	VMULPD.BCST dd(SP), h, h \
 	VFMADD231PD.BCST (R13), h, acc
 
@@ -693,10 +672,7 @@ q6kpairtoken:
 
 	NEXTBLOCK(210)
 	JNZ q6kpairblock
-	ADDQ $128, DI
-	ADDQ stride+16(FP), R9
-	ADDQ stride+16(FP), R9
-	SUBQ $2, 32(SP)
+	NEXTPAIR
 	JMP q6kpair
 
 q6krow:
@@ -727,13 +703,7 @@ q6kdone:
 q6kone:
 	CMPQ 32(SP), $2
 	JLT q6krow
-	MOVQ R9, R10
-	MOVQ hi+48(FP), R11
-	MOVQ lo+56(FP), R12
-	MOVQ scale+64(FP), R13
-	MOVQ sums+72(FP), R14
-	MOVQ blocks+32(FP), AX
-	MOVQ AX, 40(SP)
+	ROWSTART
 	VPXORD Z26, Z26, Z26
 	VPXORD Z27, Z27, Z27
 	CMPB fresh+88(FP), $0
@@ -751,19 +721,11 @@ q6koneblock:
 	ONE6_HALF(64, 160, Z21, Z23, 256, VPDPWSSD)
 	ONE6_LANES(Z16, Z17, Y16, Y17, 64, Z26)
 	ONE6_LANES(Z18, Z19, Y18, Y19, 72, Z27)
-	ADDQ $210, R10
-	ADDQ $512, R11
-	ADDQ $512, R12
-	ADDQ $8, R13
-	ADDQ $64, R14
-	DECQ 40(SP)
+	NEXTBLOCK(210)
 	JNZ q6koneblock
 	VMOVUPD Z26, (DI)
 	VMOVUPD Z27, 64(DI)
-	ADDQ $128, DI
-	ADDQ stride+16(FP), R9
-	ADDQ stride+16(FP), R9
-	SUBQ $2, 32(SP)
+	NEXTPAIR
 	JMP q6kone
 
 // HSUM(z, y, x, ty, tx): x's low dword = the sum of z's 16 int32 lanes.
