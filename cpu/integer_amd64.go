@@ -79,7 +79,8 @@ func asmQuantizer(v kernelVariant) func(q *quantBatch, x []float32, n, cols int)
 }
 
 // The assembly runs on tiles of integerRows weight rows by integerTokens
-// inputs, a segment of super-blocks at a time (segmentBlocks): each
+// inputs (a tile of fewer inputs takes more rows, in the same scratch), a
+// segment of super-blocks at a time (segmentBlocks): each
 // super-block's weights are decoded once for the tile's inputs, whose
 // segment stays in L2 for the tile's rows. Every lane's terms are still
 // added in order.
