@@ -102,7 +102,8 @@ const (
 // memory in order, which the kernels' prefetch, a fixed distance ahead,
 // relies on.
 func segmentBlocks(tokens int) int {
-	return max(1, integerInput/(1024*tokens))
+	const limbBytes = 2 * 2 * superBlock // H and L, 16 bits each
+	return max(1, integerInput/(limbBytes*tokens))
 }
 
 // asmIntegerKernel returns the integer assembly kernel of type t in

@@ -42,6 +42,17 @@ func TestIntegerPaths(t *testing.T) {
 	t.Logf("VNNI: %v", hasVNNI)
 }
 
+// TestIntegerTiles checks that TestIntegerVariants' rows cross the
+// assembly's tiles: a prompt's (integerRows rows) and a decode's.
+func TestIntegerTiles(t *testing.T) {
+	if r := variantRows(512); r <= integerRows {
+		t.Errorf("%d rows at 512 inputs fit one prompt tile of %d", r, integerRows)
+	}
+	if r, decode := variantRows(256), integerRows*integerTokens; r <= decode {
+		t.Errorf("%d rows at 256 inputs fit one decode tile of %d", r, decode)
+	}
+}
+
 // TestReduceLanesAVX512 checks the assembly lane sums against
 // reduceLanes, bit for bit, at every row count to 40 (eight at a time and
 // the rest one by one), on random sums with zeros of both signs,

@@ -44,17 +44,26 @@ func integerInputs(rng *rand.Rand, cols int) map[string][]float32 {
 // TestIntegerVariants runs every variant's integer kernels on fresh random
 // rows and inputs against the pure-Go twin, bit for bit, one input at a
 // time and all in one batch.
+// variantRows is TestIntegerVariants' weight rows for rows of cols
+// inputs: for 512, more than the amd64 kernels' tile of a prompt's rows
+// (integerRows); for 256, more than a decode's (integerRows·integerTokens).
+// TestIntegerTiles checks that they still are.
+func variantRows(cols int) int {
+	switch cols {
+	case 256:
+		return 2057
+	case 512:
+		return 137
+	}
+	return 37
+}
+
 func TestIntegerVariants(t *testing.T) {
 	rng := newRNG(t)
 	for _, typ := range integerTypes {
 		for _, cols := range []int{256, 512, 4096, 14336} {
 			t.Run(fmt.Sprintf("%v/%d", typ, cols), func(t *testing.T) {
-				// More rows than a tile holds (integerRows on amd64),
-				// and for 256 inputs a row more than a decode's tile.
-				rows := map[int]int{256: 2057, 512: 137}[cols]
-				if rows == 0 {
-					rows = 37
-				}
+				rows := variantRows(cols)
 				rowBytes := typ.RowSize(cols)
 				w := make([]byte, 0, rows*rowBytes)
 				for range rows {
