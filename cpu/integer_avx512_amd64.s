@@ -84,9 +84,7 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	MOVQ rows+24(FP), AX \
 	MOVQ AX, 32(SP) \
 	MOVQ acc+0(FP), DI \
-	MOVQ w+8(FP), R9 \
-	MOVQ $0x40E0000000000000, AX \
-	VPBROADCASTQ AX, Z29
+	MOVQ w+8(FP), R9
 
 // ROWSTART points R10 at the row's first super-block, R11-R14 at the
 // inputs', and counts its blocks at 40(SP). K1 is the mask acc is read
@@ -280,8 +278,9 @@ GLOBL q5kBit4<>(SB), RODATA|NOPTR, $64
 	VCVTQQ2PD h, h
 
 // Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc): S (K4_S), then u =
-// (dmin·min)·ΣX, t = d·S − u, and acc = t·s + acc, s broadcast in Z30. dmin·min is exact (11 bits by 6), so u is the exact
-// product rounded once, as dmin·(min·ΣX) is. acc is read under mask K1
+// (dmin·min)·ΣX, t = d·S − u, and acc = t·s + acc, s broadcast in Z30.
+// dmin·min is exact (11 bits by 6), so u is the exact product rounded
+// once, as dmin·(min·ΣX) is. acc is read under mask K1
 // (ROWSTART). Leaves acc's lanes in h.
 #define Q4K_LANES(h, l, yh, yl, th, tl, zm, zd, acc) \
 	K4_S(h, l, yh, yl, th, tl) \
@@ -425,18 +424,55 @@ done: \
 	VPDPWSSD Z26, Z3, Z18 \
 	VPDPWSSD Z27, Z3, Z19
 
-// ONE_LANES(h, l, yh, yl, zm, dd, acc): Q4K_LANES with d broadcast from
-// dd(SP), s from (R13), the sums of X from (R14), and acc a register.
-#define ONE_LANES(h, l, yh, yl, zm, dd, acc) \
+// ONE_LANES(h, l, yh, yl, zm, zd, acc): Q4K_LANES for the super-block
+// before the one R13 and R14 point at: d broadcast in zd, s from
+// -8(R13), the sums of X from -64(R14), and acc a register.
+#define ONE_LANES(h, l, yh, yl, zm, zd, acc) \
 	K4_S(h, l, yh, yl, Y24, Y25) \
-	VMULPD (R14), zm, Z14 \
-	VFMSUB231PD.BCST dd(SP), h, Z14 \
-	VFMADD231PD.BCST (R13), Z14, acc
+	VMULPD -64(R14), zm, Z14 \
+	VFMSUB231PD zd, h, Z14 \
+	VFMADD231PD.BCST -8(R13), Z14, acc
+
+// ONE_HEADS: K4_HEAD1 of the super-block at R10 of rows A and B: their
+// scale words at 48(SP) and 64(SP), d at 80(SP) and 96(SP), dmin·min in
+// Z8 and Z9; leaves the stride in AX.
+#define ONE_HEADS \
+	K4_HEAD1(Z8, X8, Y8, 48, 80, 2) \
+	ADDQ stride+16(FP), R10 \
+	K4_HEAD1(Z9, X9, Y9, 64, 96, 2) \
+	SUBQ stride+16(FP), R10 \
+	MOVQ stride+16(FP), AX
+
+// ONE_DOTS: the limbs' lane sums of the super-block at R10 of rows A and
+// B (ONE_SUBS), in Z10, Z11 (A) and Z18, Z19 (B).
+#define ONE_DOTS \
+	ONE_SUBS(VPMADDWD, 16, 0, 48, 64) \
+	ONE_SUBS(VPDPWSSD, 48, 128, 52, 68) \
+	ONE_SUBS(VPDPWSSD, 80, 256, 56, 72) \
+	ONE_SUBS(VPDPWSSD, 112, 384, 60, 76)
+
+// ONE_KEEP keeps a super-block's sums and terms for ONE_LANES while the
+// next one's are computed: the limbs' sums in Z20-Z23, dmin·min in Z13
+// (A) and Z15 (B), d broadcast in Z28 (A) and Z30 (B).
+#define ONE_KEEP \
+	VMOVDQA64 Z10, Z20 \
+	VMOVDQA64 Z11, Z21 \
+	VMOVDQA64 Z18, Z22 \
+	VMOVDQA64 Z19, Z23 \
+	VMOVAPD Z8, Z13 \
+	VMOVAPD Z9, Z15 \
+	VBROADCASTSD 80(SP), Z28 \
+	VBROADCASTSD 96(SP), Z30
 
 // Q4K_ONE: K4_INTEGER's pairs of rows for one input, their lanes' sums
 // in Z16 (row A) and Z17 (row B), read from acc unless fresh (ROWSTART's
 // and NEXTBLOCK's mask K1 goes unused); a last odd row goes to
-// K4_INTEGER's.
+// K4_INTEGER's. The loop is software-pipelined: super-block i's products
+// (ONE_DOTS) are computed while block i−1's lanes (ONE_LANES, from
+// ONE_KEEP's copies) are scaled, so that neither waits on the other's
+// chain of dependent instructions; the first block is peeled off
+// (onefirst) and the last one's lanes scaled after the loop (onelast).
+// Every term and its order of addition are as before, so the bits are.
 #define Q4K_ONE \
 one: \
 	CMPQ 32(SP), $2 \
@@ -445,23 +481,26 @@ one: \
 	VPXORD Z16, Z16, Z16 \
 	VPXORD Z17, Z17, Z17 \
 	CMPB fresh+88(FP), $0 \
-	JNE oneblock \
+	JNE onefirst \
 	VMOVUPD (DI), Z16 \
 	VMOVUPD 64(DI), Z17 \
+onefirst: \
+	ONE_HEADS \
+	ONE_DOTS \
+	ONE_KEEP \
+	NEXTBLOCK(144) \
+	JZ onelast \
 oneblock: \
-	K4_HEAD1(Z8, X8, Y8, 48, 80, 2) \
-	ADDQ stride+16(FP), R10 \
-	K4_HEAD1(Z9, X9, Y9, 64, 96, 2) \
-	SUBQ stride+16(FP), R10 \
-	MOVQ stride+16(FP), AX \
-	ONE_SUBS(VPMADDWD, 16, 0, 48, 64) \
-	ONE_SUBS(VPDPWSSD, 48, 128, 52, 68) \
-	ONE_SUBS(VPDPWSSD, 80, 256, 56, 72) \
-	ONE_SUBS(VPDPWSSD, 112, 384, 60, 76) \
-	ONE_LANES(Z10, Z11, Y10, Y11, Z8, 80, Z16) \
-	ONE_LANES(Z18, Z19, Y18, Y19, Z9, 96, Z17) \
+	ONE_HEADS \
+	ONE_DOTS \
+	ONE_LANES(Z20, Z21, Y20, Y21, Z13, Z28, Z16) \
+	ONE_LANES(Z22, Z23, Y22, Y23, Z15, Z30, Z17) \
+	ONE_KEEP \
 	NEXTBLOCK(144) \
 	JNZ oneblock \
+onelast: \
+	ONE_LANES(Z20, Z21, Y20, Y21, Z13, Z28, Z16) \
+	ONE_LANES(Z22, Z23, Y22, Y23, Z15, Z30, Z17) \
 	VMOVUPD Z16, (DI) \
 	VMOVUPD Z17, 64(DI) \
 	NEXTPAIR \
@@ -620,12 +659,36 @@ TEXT ·q5kIntegerAVX512(SB), NOSPLIT, $80-89
 	ONE6_DOTS(VPDPWSSD, o+128, Z2, Z6) \
 	ONE6_DOTS(VPDPWSSD, o+192, Z3, Z7)
 
-// ONE6_LANES(h, l, yh, yl, dd, acc): Q6K_LANES with d broadcast from
-// dd(SP), s from (R13), and acc a register. Uses Z28.
+// ONE6_LANES(h, l, yh, yl, dd, acc): Q6K_LANES for the super-block
+// before the one R13 points at: d broadcast from dd(SP), s from -8(R13),
+// and acc a register. Uses Z28.
 #define ONE6_LANES(h, l, yh, yl, dd, acc) \
 	Q6_S(h, l, yh, yl, Y28, Z28) \
 	VMULPD.BCST dd(SP), h, h \
-	VFMADD231PD.BCST (R13), h, acc
+	VFMADD231PD.BCST -8(R13), h, acc
+
+// ONE6_HEADS: Q6K_HEAD1 of the super-block at R10 of rows A and B: their
+// scale tables in Z20, Z21 (A) and Z22, Z23 (B), d at 64(SP) and 72(SP);
+// leaves the stride in AX.
+#define ONE6_HEADS \
+	Q6K_HEAD1(Z20, Z21, 64, 2) \
+	ADDQ stride+16(FP), R10 \
+	Q6K_HEAD1(Z22, Z23, 72, 2) \
+	SUBQ stride+16(FP), R10 \
+	MOVQ stride+16(FP), AX
+
+// ONE6_KEEP keeps a super-block's sums and d for ONE6_LANES while the
+// next one's are computed: the limbs' sums in Z8, Z9 (A) and Z14, Z29
+// (B), d at 48(SP) (A) and 56(SP) (B). Uses BX.
+#define ONE6_KEEP \
+	VMOVDQA64 Z16, Z8 \
+	VMOVDQA64 Z17, Z9 \
+	VMOVDQA64 Z18, Z14 \
+	VMOVDQA64 Z19, Z29 \
+	MOVQ 64(SP), BX \
+	MOVQ BX, 48(SP) \
+	MOVQ 72(SP), BX \
+	MOVQ BX, 56(SP)
 
 // A decode's one input (tokens = 1) takes the Q6_K rows in pairs at
 // q6kone, as Q4K_ONE does the Q4_K ones: a half super-block's weights at
@@ -707,22 +770,31 @@ q6kone:
 	VPXORD Z26, Z26, Z26
 	VPXORD Z27, Z27, Z27
 	CMPB fresh+88(FP), $0
-	JNE q6koneblock
+	JNE q6konefirst
 	VMOVUPD (DI), Z26
 	VMOVUPD 64(DI), Z27
 
-q6koneblock:
-	Q6K_HEAD1(Z20, Z21, 64, 2)
-	ADDQ stride+16(FP), R10
-	Q6K_HEAD1(Z22, Z23, 72, 2)
-	SUBQ stride+16(FP), R10
-	MOVQ stride+16(FP), AX
+q6konefirst:
+	ONE6_HEADS
 	ONE6_HALF(0, 128, Z20, Z22, 0, VPMADDWD)
 	ONE6_HALF(64, 160, Z21, Z23, 256, VPDPWSSD)
-	ONE6_LANES(Z16, Z17, Y16, Y17, 64, Z26)
-	ONE6_LANES(Z18, Z19, Y18, Y19, 72, Z27)
+	ONE6_KEEP
+	NEXTBLOCK(210)
+	JZ q6konelast
+
+q6koneblock:
+	ONE6_HEADS
+	ONE6_HALF(0, 128, Z20, Z22, 0, VPMADDWD)
+	ONE6_LANES(Z8, Z9, Y8, Y9, 48, Z26)
+	ONE6_LANES(Z14, Z29, Y14, Y29, 56, Z27)
+	ONE6_HALF(64, 160, Z21, Z23, 256, VPDPWSSD)
+	ONE6_KEEP
 	NEXTBLOCK(210)
 	JNZ q6koneblock
+
+q6konelast:
+	ONE6_LANES(Z8, Z9, Y8, Y9, 48, Z26)
+	ONE6_LANES(Z14, Z29, Y14, Y29, 56, Z27)
 	VMOVUPD Z26, (DI)
 	VMOVUPD Z27, 64(DI)
 	NEXTPAIR
