@@ -21,6 +21,7 @@ type Backend struct {
 	queue    vk.Queue
 	memProps vk.PhysicalDeviceMemoryProperties
 	maxRange uint64
+	vkc      calls // the commands strata builds the structures of
 
 	pipelines     map[pipelineKey]*pipeline
 	pipelineCache vk.PipelineCache
@@ -85,6 +86,9 @@ func (g *Backend) init(o Options) error {
 		return err
 	}
 	g.info, g.pd = infos[idx], pds[idx]
+	if g.vkc, err = loadCalls(g.inst); err != nil {
+		return err
+	}
 	if o.GPUOnly && o.Device < 0 && g.info.Type == "cpu" {
 		return fmt.Errorf("%w: the only Vulkan device is %s, a CPU implementation, slower than strata's CPU backend",
 			ErrUnavailable, g.info.Name)
@@ -103,21 +107,11 @@ func (g *Backend) init(o Options) error {
 	for i := range g.memProps.MemoryTypeCount {
 		g.memProps.MemoryTypes[i].Deref()
 	}
-	family, timestamps, err := computeQueue(g.pd)
+	family, timestamps, err := computeQueue(&g.vkc, g.pd)
 	if err != nil {
 		return err
 	}
-	var dev vk.Device
-	r := vk.CreateDevice(g.pd, &vk.DeviceCreateInfo{
-		SType:                vk.StructureTypeDeviceCreateInfo,
-		QueueCreateInfoCount: 1,
-		PQueueCreateInfos: []vk.DeviceQueueCreateInfo{{
-			SType:            vk.StructureTypeDeviceQueueCreateInfo,
-			QueueFamilyIndex: family,
-			QueueCount:       1,
-			PQueuePriorities: []float32{1},
-		}},
-	}, nil, &dev)
+	dev, r := g.vkc.newDevice(g.pd, family)
 	if err := vkErr("vkCreateDevice", r); err != nil {
 		return err
 	}

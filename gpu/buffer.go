@@ -47,13 +47,7 @@ func (g *Backend) newBuffer(size uint64, host bool) (*buffer, error) {
 			size>>20, g.maxRange>>20)
 	}
 	b := &buffer{size: size}
-	var vb vk.Buffer
-	r := vk.CreateBuffer(g.dev, &vk.BufferCreateInfo{
-		SType:       vk.StructureTypeBufferCreateInfo,
-		Size:        vk.DeviceSize(size),
-		Usage:       vk.BufferUsageFlags(vk.BufferUsageStorageBufferBit | vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit),
-		SharingMode: vk.SharingModeExclusive,
-	}, nil, &vb)
+	vb, r := g.vkc.newBuffer(g.dev, size)
 	if err := vkErr("vkCreateBuffer", r); err != nil {
 		return nil, err
 	}
@@ -77,12 +71,7 @@ func (g *Backend) newBuffer(size uint64, host bool) (*buffer, error) {
 		vk.DestroyBuffer(g.dev, b.buf, nil)
 		return nil, fmt.Errorf("gpu: no memory type for a buffer (host visible: %v)", host)
 	}
-	var mem vk.DeviceMemory
-	r = vk.AllocateMemory(g.dev, &vk.MemoryAllocateInfo{
-		SType:           vk.StructureTypeMemoryAllocateInfo,
-		AllocationSize:  req.Size,
-		MemoryTypeIndex: uint32(typ),
-	}, nil, &mem)
+	mem, r := g.vkc.allocate(g.dev, uint64(req.Size), uint32(typ))
 	if err := vkErr(fmt.Sprintf("vkAllocateMemory of %d MiB", size>>20), r); err != nil {
 		vk.DestroyBuffer(g.dev, b.buf, nil)
 		return nil, err
@@ -136,8 +125,7 @@ func (g *Backend) upload(b *buffer, offset uint64, data []byte) error {
 		part := data[done:min(done+step, len(data))]
 		copy(staging.bytes(), part)
 		if err := g.oneOff(func(cmd vk.CommandBuffer) {
-			vk.CmdCopyBuffer(cmd, staging.buf, b.buf, 1, []vk.BufferCopy{{
-				SrcOffset: 0, DstOffset: vk.DeviceSize(offset + uint64(done)), Size: vk.DeviceSize(len(part))}})
+			g.vkc.copyBuffer(cmd, staging.buf, b.buf, 0, offset+uint64(done), uint64(len(part)))
 		}); err != nil {
 			return err
 		}

@@ -171,15 +171,10 @@ func choose(infos []DeviceInfo, want int) (int, error) {
 }
 
 // computeQueue returns a queue family that runs compute and timestamps.
-func computeQueue(pd vk.PhysicalDevice) (family uint32, timestamps bool, err error) {
-	var n uint32
-	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &n, nil)
-	fams := make([]vk.QueueFamilyProperties, n)
-	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &n, fams)
-	for i := range fams {
-		fams[i].Deref()
-		if fams[i].QueueFlags&vk.QueueFlags(vk.QueueComputeBit) != 0 {
-			return uint32(i), fams[i].TimestampValidBits > 0, nil
+func computeQueue(c *calls, pd vk.PhysicalDevice) (family uint32, timestamps bool, err error) {
+	for i, f := range c.queueFamilyList(pd) {
+		if f.flags&vk.QueueFlags(vk.QueueComputeBit) != 0 {
+			return uint32(i), f.timestamps, nil
 		}
 	}
 	return 0, false, errors.New("gpu: the device has no compute queue")

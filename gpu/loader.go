@@ -54,11 +54,6 @@ import (
 	vk "github.com/vulkan-go/vulkan"
 )
 
-// cBytes copies b into C memory, for Vulkan structures that point to
-// data (specialization constants); cFree frees it.
-func cBytes(b []byte) unsafe.Pointer { return C.CBytes(b) }
-func cFree(p unsafe.Pointer)         { C.free(p) }
-
 // The loader is opened once per process: libvulkan.so.1 (the runtime
 // name), then libvulkan.so (the development name vulkan-go asks for).
 var loader struct {

@@ -52,74 +52,23 @@ func (g *Backend) pipeline(name string, bindings int, local uint32) (*pipeline, 
 		words[i] = binary.LittleEndian.Uint32(code[4*i:])
 	}
 	p := &pipeline{name: name, bindings: bindings}
-	var module vk.ShaderModule
-	r := vk.CreateShaderModule(g.dev, &vk.ShaderModuleCreateInfo{
-		SType:    vk.StructureTypeShaderModuleCreateInfo,
-		CodeSize: uint(len(code)),
-		PCode:    words,
-	}, nil, &module)
+	module, r := g.vkc.newShaderModule(g.dev, words)
 	if err := vkErr("vkCreateShaderModule "+name, r); err != nil {
 		return nil, err
 	}
 	p.module = module
-	layoutBindings := make([]vk.DescriptorSetLayoutBinding, bindings)
-	for i := range layoutBindings {
-		layoutBindings[i] = vk.DescriptorSetLayoutBinding{
-			Binding:         uint32(i),
-			DescriptorType:  vk.DescriptorTypeStorageBuffer,
-			DescriptorCount: 1,
-			StageFlags:      vk.ShaderStageFlags(vk.ShaderStageComputeBit),
-		}
+	if p.setLayout, r = g.vkc.newSetLayout(g.dev, bindings); r != vk.Success {
+		g.destroyPipeline(p)
+		return nil, vkErr("vkCreateDescriptorSetLayout", r)
 	}
-	var setLayout vk.DescriptorSetLayout
-	r = vk.CreateDescriptorSetLayout(g.dev, &vk.DescriptorSetLayoutCreateInfo{
-		SType:        vk.StructureTypeDescriptorSetLayoutCreateInfo,
-		BindingCount: uint32(bindings),
-		PBindings:    layoutBindings,
-	}, nil, &setLayout)
-	if err := vkErr("vkCreateDescriptorSetLayout", r); err != nil {
-		return nil, err
+	if p.layout, r = g.vkc.newPipelineLayout(g.dev, p.setLayout, pushBytes); r != vk.Success {
+		g.destroyPipeline(p)
+		return nil, vkErr("vkCreatePipelineLayout", r)
 	}
-	p.setLayout = setLayout
-	var layout vk.PipelineLayout
-	r = vk.CreatePipelineLayout(g.dev, &vk.PipelineLayoutCreateInfo{
-		SType:                  vk.StructureTypePipelineLayoutCreateInfo,
-		SetLayoutCount:         1,
-		PSetLayouts:            []vk.DescriptorSetLayout{p.setLayout},
-		PushConstantRangeCount: 1,
-		PPushConstantRanges: []vk.PushConstantRange{{
-			StageFlags: vk.ShaderStageFlags(vk.ShaderStageComputeBit), Offset: 0, Size: pushBytes}},
-	}, nil, &layout)
-	if err := vkErr("vkCreatePipelineLayout", r); err != nil {
-		return nil, err
+	if p.pipe, r = g.vkc.newPipeline(g.dev, g.pipelineCache, p.module, p.layout, local); r != vk.Success {
+		g.destroyPipeline(p)
+		return nil, vkErr("vkCreateComputePipelines "+name, r)
 	}
-	p.layout = layout
-	stage := vk.PipelineShaderStageCreateInfo{
-		SType:  vk.StructureTypePipelineShaderStageCreateInfo,
-		Stage:  vk.ShaderStageComputeBit,
-		Module: p.module,
-		PName:  "main\x00",
-	}
-	if local != 0 {
-		data := cBytes(binary.LittleEndian.AppendUint32(nil, local)) // C memory: Vulkan keeps the pointer
-		defer cFree(data)
-		stage.PSpecializationInfo = []vk.SpecializationInfo{{
-			MapEntryCount: 1,
-			PMapEntries:   []vk.SpecializationMapEntry{{ConstantID: 0, Offset: 0, Size: 4}},
-			DataSize:      4,
-			PData:         data,
-		}}
-	}
-	pipes := make([]vk.Pipeline, 1)
-	r = vk.CreateComputePipelines(g.dev, g.pipelineCache, 1, []vk.ComputePipelineCreateInfo{{
-		SType:  vk.StructureTypeComputePipelineCreateInfo,
-		Stage:  stage,
-		Layout: p.layout,
-	}}, nil, pipes)
-	if err := vkErr("vkCreateComputePipelines "+name, r); err != nil {
-		return nil, err
-	}
-	p.pipe = pipes[0]
 	g.pipelines[key] = p
 	return p, nil
 }
@@ -154,16 +103,9 @@ func (g *Backend) openPipelineCache() error {
 	if g.cachePath != "" {
 		data, _ = os.ReadFile(g.cachePath)
 	}
-	info := vk.PipelineCacheCreateInfo{SType: vk.StructureTypePipelineCacheCreateInfo}
-	if len(data) > 0 {
-		info.InitialDataSize = uint(len(data))
-		info.PInitialData = unsafe.Pointer(&data[0])
-	}
-	var cache vk.PipelineCache
-	r := vk.CreatePipelineCache(g.dev, &info, nil, &cache)
+	cache, r := g.vkc.newPipelineCache(g.dev, data)
 	if r != vk.Success && len(data) > 0 {
-		info.InitialDataSize, info.PInitialData = 0, nil
-		r = vk.CreatePipelineCache(g.dev, &info, nil, &cache)
+		cache, r = g.vkc.newPipelineCache(g.dev, nil)
 	}
 	g.pipelineCache = cache
 	g.cacheLoaded = len(data)

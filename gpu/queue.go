@@ -259,9 +259,7 @@ func (g *Backend) record() error {
 	if err := vkErr("vkResetCommandBuffer", vk.ResetCommandBuffer(cmd, 0)); err != nil {
 		return err
 	}
-	if err := vkErr("vkBeginCommandBuffer", vk.BeginCommandBuffer(cmd, &vk.CommandBufferBeginInfo{
-		SType: vk.StructureTypeCommandBufferBeginInfo,
-	})); err != nil {
+	if err := vkErr("vkBeginCommandBuffer", g.vkc.beginCommands(cmd, 0)); err != nil {
 		return err
 	}
 	if g.timed && g.queries != nil {
@@ -274,12 +272,10 @@ func (g *Backend) record() error {
 	for i := range q.ops {
 		o := &q.ops[i]
 		if o.barrier {
-			vk.CmdPipelineBarrier(cmd, all, all, 0, 1, []vk.MemoryBarrier{{
-				SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: access, DstAccessMask: access}}, 0, nil, 0, nil)
+			g.vkc.memoryBarrier(cmd, all, all, access, access)
 		}
 		if o.pipe == nil {
-			vk.CmdCopyBuffer(cmd, o.src.buf, o.dst.buf, 1, []vk.BufferCopy{{
-				SrcOffset: vk.DeviceSize(o.srcOff), DstOffset: vk.DeviceSize(o.dstOff), Size: vk.DeviceSize(o.size)}})
+			g.vkc.copyBuffer(cmd, o.src.buf, o.dst.buf, uint64(o.srcOff), uint64(o.dstOff), uint64(o.size))
 			continue
 		}
 		if bound != o.pipe {
@@ -297,8 +293,7 @@ func (g *Backend) record() error {
 		vk.CmdDispatch(cmd, o.groups[0], o.groups[1], o.groups[2])
 	}
 	// Make the results visible to the host, which reads them after the fence.
-	vk.CmdPipelineBarrier(cmd, all, vk.PipelineStageFlags(vk.PipelineStageHostBit), 0, 1, []vk.MemoryBarrier{{
-		SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: access, DstAccessMask: vk.AccessFlags(vk.AccessHostReadBit)}}, 0, nil, 0, nil)
+	g.vkc.memoryBarrier(cmd, all, vk.PipelineStageFlags(vk.PipelineStageHostBit), access, vk.AccessFlags(vk.AccessHostReadBit))
 	if g.timed && g.queries != nil {
 		vk.CmdWriteTimestamp(cmd, vk.PipelineStageBottomOfPipeBit, g.queries, 1)
 	}
@@ -313,9 +308,7 @@ func (g *Backend) record() error {
 
 // submit runs a command buffer and waits for it.
 func (g *Backend) submit(cmd vk.CommandBuffer) error {
-	r := vk.QueueSubmit(g.queue, 1, []vk.SubmitInfo{{
-		SType: vk.StructureTypeSubmitInfo, CommandBufferCount: 1, PCommandBuffers: []vk.CommandBuffer{cmd}}}, g.fence)
-	if err := vkErr("vkQueueSubmit", r); err != nil {
+	if err := vkErr("vkQueueSubmit", g.vkc.submitCommands(g.queue, cmd, g.fence)); err != nil {
 		return err
 	}
 	fences := []vk.Fence{g.fence}
@@ -328,10 +321,7 @@ func (g *Backend) submit(cmd vk.CommandBuffer) error {
 // oneOff records and runs a command buffer outside the queue (uploads).
 func (g *Backend) oneOff(rec func(vk.CommandBuffer)) error {
 	cmd := g.oneCmd
-	if err := vkErr("vkBeginCommandBuffer", vk.BeginCommandBuffer(cmd, &vk.CommandBufferBeginInfo{
-		SType: vk.StructureTypeCommandBufferBeginInfo,
-		Flags: vk.CommandBufferUsageFlags(vk.CommandBufferUsageOneTimeSubmitBit),
-	})); err != nil {
+	if err := vkErr("vkBeginCommandBuffer", g.vkc.beginCommands(cmd, vk.CommandBufferUsageOneTimeSubmitBit)); err != nil {
 		return err
 	}
 	rec(cmd)
@@ -355,39 +345,21 @@ func (g *Backend) descriptorSet(p *pipeline, bufs [maxBindings]*buffer) (vk.Desc
 	}
 	if g.descLeft == 0 {
 		const sets = 1024
-		var pool vk.DescriptorPool
-		r := vk.CreateDescriptorPool(g.dev, &vk.DescriptorPoolCreateInfo{
-			SType:         vk.StructureTypeDescriptorPoolCreateInfo,
-			MaxSets:       sets,
-			PoolSizeCount: 1,
-			PPoolSizes:    []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: sets * maxBindings}},
-		}, nil, &pool)
+		pool, r := g.vkc.newDescriptorPool(g.dev, sets, sets*maxBindings)
 		if err := vkErr("vkCreateDescriptorPool", r); err != nil {
 			return nil, err
 		}
 		g.descPools = append(g.descPools, pool)
 		g.descLeft = sets
 	}
-	var set vk.DescriptorSet
-	r := vk.AllocateDescriptorSets(g.dev, &vk.DescriptorSetAllocateInfo{
-		SType:              vk.StructureTypeDescriptorSetAllocateInfo,
-		DescriptorPool:     g.descPools[len(g.descPools)-1],
-		DescriptorSetCount: 1,
-		PSetLayouts:        []vk.DescriptorSetLayout{p.setLayout},
-	}, &set)
+	set, r := g.vkc.newSet(g.dev, g.descPools[len(g.descPools)-1], p.setLayout)
 	if err := vkErr("vkAllocateDescriptorSets", r); err != nil {
 		return nil, err
 	}
 	g.descLeft--
-	writes := make([]vk.WriteDescriptorSet, p.bindings)
-	for i := range writes {
-		writes[i] = vk.WriteDescriptorSet{
-			SType: vk.StructureTypeWriteDescriptorSet, DstSet: set, DstBinding: uint32(i),
-			DescriptorCount: 1, DescriptorType: vk.DescriptorTypeStorageBuffer,
-			PBufferInfo: []vk.DescriptorBufferInfo{{Buffer: bufs[i].buf, Offset: 0, Range: vk.DeviceSize(bufs[i].size)}},
-		}
+	if err := g.vkc.writeSetBuffers(g.dev, set, bufs[:p.bindings]); err != nil {
+		return nil, err
 	}
-	vk.UpdateDescriptorSets(g.dev, uint32(len(writes)), writes, 0, nil)
 	g.sets[k] = set
 	return set, nil
 }
