@@ -14,6 +14,18 @@ package gpu
 // vkCreateComputePipelines under GC pressure), and it keeps Go pointers in
 // C memory where the collector cannot see them.
 
+// STRATA_HANDLE returns the result of a command that makes a handle, and
+// clears the handle when the command failed (it is undefined then).
+#define STRATA_HANDLE(call, out) \
+	do { \
+		VkResult r_ = (call); \
+		if (r_ != VK_SUCCESS) *(out) = VK_NULL_HANDLE; \
+		return r_; \
+	} while (0)
+
+// STRATA_MAX_BINDINGS is the most storage buffers a set of strata's has.
+#define STRATA_MAX_BINDINGS 8
+
 static void *strata_proc(void *gipa, VkInstance inst, const char *name) {
 	return (void *)((PFN_vkGetInstanceProcAddr)gipa)(inst, name);
 }
@@ -35,7 +47,7 @@ static VkResult strata_create_device(void *f, VkPhysicalDevice pd, uint32_t fami
 	info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
 	info.queueCreateInfoCount = 1;
 	info.pQueueCreateInfos = &q;
-	return ((PFN_vkCreateDevice)f)(pd, &info, NULL, out);
+	STRATA_HANDLE(((PFN_vkCreateDevice)f)(pd, &info, NULL, out), out);
 }
 
 static VkResult strata_create_shader_module(void *f, VkDevice dev, const uint32_t *code, size_t size,
@@ -45,13 +57,13 @@ static VkResult strata_create_shader_module(void *f, VkDevice dev, const uint32_
 	info.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
 	info.codeSize = size;
 	info.pCode = code;
-	return ((PFN_vkCreateShaderModule)f)(dev, &info, NULL, out);
+	STRATA_HANDLE(((PFN_vkCreateShaderModule)f)(dev, &info, NULL, out), out);
 }
 
-// strata_create_set_layout makes a layout of n storage buffers, bindings 0 to n-1.
+// strata_create_set_layout makes a layout of n storage buffers, bindings 0
+// to n-1; n is at most STRATA_MAX_BINDINGS.
 static VkResult strata_create_set_layout(void *f, VkDevice dev, uint32_t n, VkDescriptorSetLayout *out) {
-	VkDescriptorSetLayoutBinding b[16];
-	if (n > 16) return VK_ERROR_INITIALIZATION_FAILED;
+	VkDescriptorSetLayoutBinding b[STRATA_MAX_BINDINGS];
 	memset(b, 0, sizeof b);
 	for (uint32_t i = 0; i < n; i++) {
 		b[i].binding = i;
@@ -64,7 +76,7 @@ static VkResult strata_create_set_layout(void *f, VkDevice dev, uint32_t n, VkDe
 	info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
 	info.bindingCount = n;
 	info.pBindings = b;
-	return ((PFN_vkCreateDescriptorSetLayout)f)(dev, &info, NULL, out);
+	STRATA_HANDLE(((PFN_vkCreateDescriptorSetLayout)f)(dev, &info, NULL, out), out);
 }
 
 static VkResult strata_create_pipeline_layout(void *f, VkDevice dev, VkDescriptorSetLayout set, uint32_t push,
@@ -80,7 +92,7 @@ static VkResult strata_create_pipeline_layout(void *f, VkDevice dev, VkDescripto
 	info.pSetLayouts = &set;
 	info.pushConstantRangeCount = 1;
 	info.pPushConstantRanges = &r;
-	return ((PFN_vkCreatePipelineLayout)f)(dev, &info, NULL, out);
+	STRATA_HANDLE(((PFN_vkCreatePipelineLayout)f)(dev, &info, NULL, out), out);
 }
 
 // strata_create_pipeline compiles module's main; local, where special is
@@ -107,7 +119,7 @@ static VkResult strata_create_pipeline(void *f, VkDevice dev, VkPipelineCache ca
 	info.stage.pName = "main";
 	info.stage.pSpecializationInfo = special ? &spec : NULL;
 	info.layout = layout;
-	return ((PFN_vkCreateComputePipelines)f)(dev, cache, 1, &info, NULL, out);
+	STRATA_HANDLE(((PFN_vkCreateComputePipelines)f)(dev, cache, 1, &info, NULL, out), out);
 }
 
 static VkResult strata_create_descriptor_pool(void *f, VkDevice dev, uint32_t sets, uint32_t buffers,
@@ -122,7 +134,7 @@ static VkResult strata_create_descriptor_pool(void *f, VkDevice dev, uint32_t se
 	info.maxSets = sets;
 	info.poolSizeCount = 1;
 	info.pPoolSizes = &size;
-	return ((PFN_vkCreateDescriptorPool)f)(dev, &info, NULL, out);
+	STRATA_HANDLE(((PFN_vkCreateDescriptorPool)f)(dev, &info, NULL, out), out);
 }
 
 static VkResult strata_allocate_set(void *f, VkDevice dev, VkDescriptorPool pool, VkDescriptorSetLayout layout,
@@ -133,16 +145,15 @@ static VkResult strata_allocate_set(void *f, VkDevice dev, VkDescriptorPool pool
 	info.descriptorPool = pool;
 	info.descriptorSetCount = 1;
 	info.pSetLayouts = &layout;
-	return ((PFN_vkAllocateDescriptorSets)f)(dev, &info, out);
+	STRATA_HANDLE(((PFN_vkAllocateDescriptorSets)f)(dev, &info, out), out);
 }
 
 // strata_write_set points bindings 0 to n-1 of set at the whole of bufs[i]
-// (sizes[i] bytes).
-static int strata_write_set(void *f, VkDevice dev, VkDescriptorSet set, uint32_t n, const VkBuffer *bufs,
+// (sizes[i] bytes); n is at most STRATA_MAX_BINDINGS.
+static void strata_write_set(void *f, VkDevice dev, VkDescriptorSet set, uint32_t n, const VkBuffer *bufs,
                             const uint64_t *sizes) {
-	VkDescriptorBufferInfo b[16];
-	VkWriteDescriptorSet w[16];
-	if (n > 16) return -1;
+	VkDescriptorBufferInfo b[STRATA_MAX_BINDINGS];
+	VkWriteDescriptorSet w[STRATA_MAX_BINDINGS];
 	memset(b, 0, sizeof b);
 	memset(w, 0, sizeof w);
 	for (uint32_t i = 0; i < n; i++) {
@@ -156,7 +167,6 @@ static int strata_write_set(void *f, VkDevice dev, VkDescriptorSet set, uint32_t
 		w[i].pBufferInfo = &b[i];
 	}
 	((PFN_vkUpdateDescriptorSets)f)(dev, n, w, 0, NULL);
-	return 0;
 }
 
 static VkResult strata_begin(void *f, VkCommandBuffer cmd, VkCommandBufferUsageFlags flags) {
@@ -201,7 +211,7 @@ static VkResult strata_create_cache(void *f, VkDevice dev, const void *data, siz
 	info.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO;
 	info.initialDataSize = size;
 	info.pInitialData = data;
-	return ((PFN_vkCreatePipelineCache)f)(dev, &info, NULL, out);
+	STRATA_HANDLE(((PFN_vkCreatePipelineCache)f)(dev, &info, NULL, out), out);
 }
 
 // strata_create_buffer makes a storage buffer that copies read and write.
@@ -212,7 +222,7 @@ static VkResult strata_create_buffer(void *f, VkDevice dev, uint64_t size, VkBuf
 	info.size = size;
 	info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
 	info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-	return ((PFN_vkCreateBuffer)f)(dev, &info, NULL, out);
+	STRATA_HANDLE(((PFN_vkCreateBuffer)f)(dev, &info, NULL, out), out);
 }
 
 static VkResult strata_allocate_memory(void *f, VkDevice dev, uint64_t size, uint32_t type, VkDeviceMemory *out) {
@@ -221,7 +231,7 @@ static VkResult strata_allocate_memory(void *f, VkDevice dev, uint64_t size, uin
 	info.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
 	info.allocationSize = size;
 	info.memoryTypeIndex = type;
-	return ((PFN_vkAllocateMemory)f)(dev, &info, NULL, out);
+	STRATA_HANDLE(((PFN_vkAllocateMemory)f)(dev, &info, NULL, out), out);
 }
 */
 import "C"
@@ -232,6 +242,10 @@ import (
 
 	vk "github.com/vulkan-go/vulkan"
 )
+
+// A set's bindings are built in C arrays of STRATA_MAX_BINDINGS; this fails
+// to compile if maxBindings outgrows them.
+var _ [C.STRATA_MAX_BINDINGS - maxBindings]struct{}
 
 // calls holds the Vulkan commands whose structures strata builds itself,
 // in C (see the comment above), looked up through the instance.
@@ -290,28 +304,22 @@ func (c *calls) queueFamilyProperties(pd vk.PhysicalDevice) []C.VkQueueFamilyPro
 func (c *calls) newDevice(pd vk.PhysicalDevice, family uint32) (vk.Device, vk.Result) {
 	var d C.VkDevice
 	r := C.strata_create_device(c.createDevice, C.VkPhysicalDevice(unsafe.Pointer(pd)), C.uint32_t(family), &d)
-	if r != C.VK_SUCCESS {
-		d = nil // the call leaves it undefined
-	}
 	return vk.Device(unsafe.Pointer(d)), vk.Result(r)
 }
 
 func (c *calls) newShaderModule(dev vk.Device, code []uint32) (vk.ShaderModule, vk.Result) {
+	if len(code) == 0 {
+		return nil, vk.ErrorInitializationFailed
+	}
 	var m C.VkShaderModule
 	r := C.strata_create_shader_module(c.createShaderModule, C.VkDevice(unsafe.Pointer(dev)),
 		(*C.uint32_t)(unsafe.Pointer(&code[0])), C.size_t(4*len(code)), &m)
-	if r != C.VK_SUCCESS {
-		m = nil // the call leaves it undefined
-	}
 	return vk.ShaderModule(unsafe.Pointer(m)), vk.Result(r)
 }
 
 func (c *calls) newSetLayout(dev vk.Device, bindings int) (vk.DescriptorSetLayout, vk.Result) {
 	var l C.VkDescriptorSetLayout
 	r := C.strata_create_set_layout(c.createSetLayout, C.VkDevice(unsafe.Pointer(dev)), C.uint32_t(bindings), &l)
-	if r != C.VK_SUCCESS {
-		l = nil // the call leaves it undefined
-	}
 	return vk.DescriptorSetLayout(unsafe.Pointer(l)), vk.Result(r)
 }
 
@@ -319,9 +327,6 @@ func (c *calls) newPipelineLayout(dev vk.Device, set vk.DescriptorSetLayout, pus
 	var l C.VkPipelineLayout
 	r := C.strata_create_pipeline_layout(c.createPipelineLayout, C.VkDevice(unsafe.Pointer(dev)),
 		C.VkDescriptorSetLayout(unsafe.Pointer(set)), C.uint32_t(push), &l)
-	if r != C.VK_SUCCESS {
-		l = nil // the call leaves it undefined
-	}
 	return vk.PipelineLayout(unsafe.Pointer(l)), vk.Result(r)
 }
 
@@ -337,9 +342,6 @@ func (c *calls) newPipeline(dev vk.Device, cache vk.PipelineCache, module vk.Sha
 	r := C.strata_create_pipeline(c.createPipeline, C.VkDevice(unsafe.Pointer(dev)),
 		C.VkPipelineCache(unsafe.Pointer(cache)), C.VkShaderModule(unsafe.Pointer(module)),
 		C.VkPipelineLayout(unsafe.Pointer(layout)), special, C.uint32_t(local), &p)
-	if r != C.VK_SUCCESS {
-		p = nil // the call leaves it undefined
-	}
 	return vk.Pipeline(unsafe.Pointer(p)), vk.Result(r)
 }
 
@@ -351,9 +353,6 @@ func (c *calls) newPipelineCache(dev vk.Device, data []byte) (vk.PipelineCache, 
 	}
 	var cache C.VkPipelineCache
 	r := C.strata_create_cache(c.createCache, C.VkDevice(unsafe.Pointer(dev)), p, C.size_t(len(data)), &cache)
-	if r != C.VK_SUCCESS {
-		cache = nil // the call leaves it undefined
-	}
 	return vk.PipelineCache(unsafe.Pointer(cache)), vk.Result(r)
 }
 
@@ -361,9 +360,6 @@ func (c *calls) newPipelineCache(dev vk.Device, data []byte) (vk.PipelineCache, 
 func (c *calls) newBuffer(dev vk.Device, size uint64) (vk.Buffer, vk.Result) {
 	var b C.VkBuffer
 	r := C.strata_create_buffer(c.createBuffer, C.VkDevice(unsafe.Pointer(dev)), C.uint64_t(size), &b)
-	if r != C.VK_SUCCESS {
-		b = nil // the call leaves it undefined
-	}
 	return vk.Buffer(unsafe.Pointer(b)), vk.Result(r)
 }
 
@@ -371,9 +367,6 @@ func (c *calls) allocate(dev vk.Device, size uint64, memoryType uint32) (vk.Devi
 	var m C.VkDeviceMemory
 	r := C.strata_allocate_memory(c.allocateMemory, C.VkDevice(unsafe.Pointer(dev)), C.uint64_t(size),
 		C.uint32_t(memoryType), &m)
-	if r != C.VK_SUCCESS {
-		m = nil // the call leaves it undefined
-	}
 	return vk.DeviceMemory(unsafe.Pointer(m)), vk.Result(r)
 }
 
@@ -381,9 +374,6 @@ func (c *calls) newDescriptorPool(dev vk.Device, sets, buffers uint32) (vk.Descr
 	var p C.VkDescriptorPool
 	r := C.strata_create_descriptor_pool(c.createDescriptorPool, C.VkDevice(unsafe.Pointer(dev)),
 		C.uint32_t(sets), C.uint32_t(buffers), &p)
-	if r != C.VK_SUCCESS {
-		p = nil // the call leaves it undefined
-	}
 	return vk.DescriptorPool(unsafe.Pointer(p)), vk.Result(r)
 }
 
@@ -391,28 +381,20 @@ func (c *calls) newSet(dev vk.Device, pool vk.DescriptorPool, layout vk.Descript
 	var s C.VkDescriptorSet
 	r := C.strata_allocate_set(c.allocateSet, C.VkDevice(unsafe.Pointer(dev)), C.VkDescriptorPool(unsafe.Pointer(pool)),
 		C.VkDescriptorSetLayout(unsafe.Pointer(layout)), &s)
-	if r != C.VK_SUCCESS {
-		s = nil // the call leaves it undefined
-	}
 	return vk.DescriptorSet(unsafe.Pointer(s)), vk.Result(r)
 }
 
-// writeSetBuffers points binding i of set at the whole of bufs[i].
-func (c *calls) writeSetBuffers(dev vk.Device, set vk.DescriptorSet, bufs []*buffer) error {
+// writeSetBuffers points binding i of set at the whole of bufs[i]; there
+// are at most maxBindings, which pipeline checks.
+func (c *calls) writeSetBuffers(dev vk.Device, set vk.DescriptorSet, bufs []*buffer) {
 	var handles [maxBindings]C.VkBuffer
 	var sizes [maxBindings]C.uint64_t
-	if len(bufs) > maxBindings {
-		return fmt.Errorf("gpu: %d bindings, at most %d", len(bufs), maxBindings)
-	}
 	for i, b := range bufs {
 		handles[i] = C.VkBuffer(unsafe.Pointer(b.buf))
 		sizes[i] = C.uint64_t(b.size)
 	}
-	if C.strata_write_set(c.writeSet, C.VkDevice(unsafe.Pointer(dev)), C.VkDescriptorSet(unsafe.Pointer(set)),
-		C.uint32_t(len(bufs)), &handles[0], &sizes[0]) != 0 {
-		return fmt.Errorf("gpu: %d bindings, more than a set holds", len(bufs))
-	}
-	return nil
+	C.strata_write_set(c.writeSet, C.VkDevice(unsafe.Pointer(dev)), C.VkDescriptorSet(unsafe.Pointer(set)),
+		C.uint32_t(len(bufs)), &handles[0], &sizes[0])
 }
 
 func (c *calls) beginCommands(cmd vk.CommandBuffer, flags vk.CommandBufferUsageFlagBits) vk.Result {

@@ -43,9 +43,15 @@ func (g *Backend) pipeline(name string, bindings int, local uint32) (*pipeline, 
 	if p, ok := g.pipelines[key]; ok {
 		return p, nil
 	}
+	if bindings < 1 || bindings > maxBindings {
+		return nil, fmt.Errorf("gpu: shader %s has %d bindings, want 1 to %d", name, bindings, maxBindings)
+	}
 	code, err := shaders.SPIRV(name)
 	if err != nil {
 		return nil, err
+	}
+	if len(code) == 0 || len(code)%4 != 0 {
+		return nil, fmt.Errorf("gpu: shader %s: %d bytes is not SPIR-V", name, len(code))
 	}
 	words := make([]uint32, len(code)/4)
 	for i := range words {
@@ -105,6 +111,7 @@ func (g *Backend) openPipelineCache() error {
 	}
 	cache, r := g.vkc.newPipelineCache(g.dev, data)
 	if r != vk.Success && len(data) > 0 {
+		data = nil // the driver refused it: start an empty cache
 		cache, r = g.vkc.newPipelineCache(g.dev, nil)
 	}
 	g.pipelineCache = cache

@@ -357,9 +357,7 @@ func (g *Backend) descriptorSet(p *pipeline, bufs [maxBindings]*buffer) (vk.Desc
 		return nil, err
 	}
 	g.descLeft--
-	if err := g.vkc.writeSetBuffers(g.dev, set, bufs[:p.bindings]); err != nil {
-		return nil, err
-	}
+	g.vkc.writeSetBuffers(g.dev, set, bufs[:p.bindings])
 	g.sets[k] = set
 	return set, nil
 }
