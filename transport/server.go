@@ -188,6 +188,25 @@ type serverSession struct {
 	conn   uint64 // the connection that last used it; the session ends with it
 	active bool   // a request is running on it
 	orphan bool   // its connection closed while a request ran: end it after
+	// step holds a decode step's output between requests (the logits of
+	// the last fragment, 4·vocab bytes), so that decoding allocates no
+	// output and makes no garbage to collect; it is the session's, next to
+	// a KV cache many times its size.
+	step []float32
+}
+
+// output returns a buffer for n output values of frag: the session's own
+// for one position's worth or fewer (the server runs one request of a
+// session at a time), a new one for a longer batch.
+func (ss *serverSession) output(frag *engine.Fragment, n int) []float32 {
+	one := frag.OutputSize(1, true)
+	if n > one {
+		return make([]float32, n)
+	}
+	if len(ss.step) != one {
+		ss.step = make([]float32, one)
+	}
+	return ss.step[:n]
 }
 
 // NewServer serves frag. It fails only on options Validate refuses.
@@ -407,7 +426,7 @@ func (s *Server) forward(ctx context.Context, owner string, conn uint64, payload
 	if err := checkResultSize(frag, req, fields.wire()); err != nil {
 		return nil, err
 	}
-	res := make([]float32, frag.OutputSize(req.N, req.AllLogits))
+	res := ss.output(frag, frag.OutputSize(req.N, req.AllLogits))
 	took, err := s.run(ctx, res, ss.s, req)
 	if err != nil {
 		return nil, err

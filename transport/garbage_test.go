@@ -1,0 +1,57 @@
+//go:build !race
+
+// The race detector makes sync.Pool drop items at random (quic-go's
+// packet buffers and zstd's encoders live in pools), so what a step
+// allocates is only measured without it.
+
+package transport
+
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"strata/engine"
+)
+
+// TestDecodeGarbage checks that a decode step through two peers makes
+// less garbage than one copy of the logits: the last peer keeps a
+// session's output between steps instead of allocating 4·vocab bytes
+// for each (which made 161 KB a step on the tiny model, and a collection
+// every few dozen tokens that stopped the peers' compute).
+func TestDecodeGarbage(t *testing.T) {
+	dir, m := splitModel(t, tinyModel, [][2]int{{0, 2}, {2, 4}})
+	swarm := testSwarm(t)
+	var addrs []string
+	for i := range m.Fragments {
+		addrs = append(addrs, startPeer(t, dir, m, i, swarm).addr)
+	}
+	r, err := NewRoute(context.Background(), addrs, RouteOptions{DialOptions: dialOptions(t, swarm), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	logits := make([]float32, r.VocabSize())
+	if err := r.Eval(logits, []int32{1, 9038, 2501}); err != nil {
+		t.Fatal(err)
+	}
+	step := func() {
+		r.NeedLogits(engine.LogitsNeeds{TopK: 1})
+		if err := r.Eval(logits, []int32{263}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	const steps = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range steps {
+		step()
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / steps
+	t.Logf("%d bytes a decode step (client and both peers)", per)
+	if limit := uint64(4 * r.VocabSize()); per >= limit {
+		t.Errorf("%d bytes allocated a decode step, want fewer than one copy of the logits (%d)", per, limit)
+	}
+}
