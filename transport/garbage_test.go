@@ -55,3 +55,48 @@ func TestDecodeGarbage(t *testing.T) {
 		t.Errorf("%d bytes allocated a decode step, want fewer than one copy of the logits (%d)", per, limit)
 	}
 }
+
+// TestDecodeGarbageMany: the same for three sessions stepping together
+// through multi-session requests, which made three copies of the logits a
+// step.
+func TestDecodeGarbageMany(t *testing.T) {
+	dir, m := splitModel(t, tinyModel, [][2]int{{0, 2}, {2, 4}})
+	swarm := testSwarm(t)
+	var addrs []string
+	for i := range m.Fragments {
+		addrs = append(addrs, startPeer(t, dir, m, i, swarm).addr)
+	}
+	g, err := NewGroup(context.Background(), addrs, 3, RouteOptions{DialOptions: dialOptions(t, swarm), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	vocab := g.Routes()[0].VocabSize()
+	steps := make([]Step, len(g.Routes()))
+	for i, r := range g.Routes() {
+		steps[i] = Step{Route: r, Tokens: []int32{1, 9038, int32(2501 + i)}, Logits: make([]float32, vocab)}
+	}
+	step := func() {
+		g.EvalMany(steps)
+		for i := range steps {
+			if steps[i].Err != nil {
+				t.Fatal(steps[i].Err)
+			}
+			steps[i].Tokens, steps[i].Needs = []int32{263}, engine.LogitsNeeds{TopK: 1}
+		}
+	}
+	step()
+	step()
+	const n = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		step()
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / n
+	t.Logf("%d bytes a step of %d sessions", per, len(steps))
+	if limit := uint64(4 * vocab); per >= limit {
+		t.Errorf("%d bytes allocated a step of %d sessions, want fewer than one copy of the logits (%d)", per, len(steps), limit)
+	}
+}

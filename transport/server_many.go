@@ -23,6 +23,7 @@ func (s *Server) forwardMany(ctx context.Context, owner string, conn uint64, pay
 		return nil, err
 	}
 	sessions := make([]*engine.Session, len(reqs))
+	held := make([]*serverSession, len(reqs))
 	for i, req := range reqs {
 		k := sessionKey{owner, req.Session}
 		ss, err := s.openSession(k, conn, req)
@@ -30,7 +31,7 @@ func (s *Server) forwardMany(ctx context.Context, owner string, conn uint64, pay
 			return nil, fmt.Errorf("transport: part %d: %w", i, err)
 		}
 		defer s.finishSession(k, ss)
-		sessions[i] = ss.s
+		sessions[i], held[i] = ss.s, ss
 		if req.Pos+req.N > ss.s.Context() {
 			return nil, fmt.Errorf("transport: part %d: %w: %d positions after %d do not fit the context of %d",
 				i, engine.ErrContextFull, req.N, req.Pos, ss.s.Context())
@@ -49,7 +50,8 @@ func (s *Server) forwardMany(ctx context.Context, owner string, conn uint64, pay
 	}
 	outs := make([][]float32, len(reqs))
 	for i, req := range reqs {
-		outs[i] = make([]float32, sessions[i].Fragment().OutputSize(req.N, req.AllLogits))
+		frag := sessions[i].Fragment()
+		outs[i] = held[i].output(frag, frag.OutputSize(req.N, req.AllLogits))
 	}
 	// Sessions opened before a Reassign compute on the fragment they
 	// opened on: each fragment's parts are a batch of their own.
