@@ -93,10 +93,7 @@ func benchDecode(b *testing.B, path string, prompt []int32, two, three [][2]int)
 			b.Run(fmt.Sprintf("%s/%v", split.name, wire), func(b *testing.B) {
 				dir, m := splitModel(b, path, split.ranges)
 				swarm := testSwarm(b)
-				var addrs []string
-				for i := range m.Fragments {
-					addrs = append(addrs, startPeer(b, dir, m, i, swarm).addr)
-				}
+				addrs := startPeers(b, dir, m, swarm)
 				r, err := NewRoute(context.Background(), addrs, RouteOptions{DialOptions: dialOptions(b, swarm), Wire: wire, Logger: quiet})
 				if err != nil {
 					b.Fatal(err)

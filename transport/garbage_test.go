@@ -22,10 +22,7 @@ import (
 func TestDecodeGarbage(t *testing.T) {
 	dir, m := splitModel(t, tinyModel, [][2]int{{0, 2}, {2, 4}})
 	swarm := testSwarm(t)
-	var addrs []string
-	for i := range m.Fragments {
-		addrs = append(addrs, startPeer(t, dir, m, i, swarm).addr)
-	}
+	addrs := startPeers(t, dir, m, swarm)
 	r, err := NewRoute(context.Background(), addrs, RouteOptions{DialOptions: dialOptions(t, swarm), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -42,14 +39,7 @@ func TestDecodeGarbage(t *testing.T) {
 		}
 	}
 	step()
-	const steps = 50
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range steps {
-		step()
-	}
-	runtime.ReadMemStats(&after)
-	per := (after.TotalAlloc - before.TotalAlloc) / steps
+	per := bytesPerStep(step)
 	t.Logf("%d bytes a decode step (client and both peers)", per)
 	if limit := uint64(4 * r.VocabSize()); per >= limit {
 		t.Errorf("%d bytes allocated a decode step, want fewer than one copy of the logits (%d)", per, limit)
@@ -62,10 +52,7 @@ func TestDecodeGarbage(t *testing.T) {
 func TestDecodeGarbageMany(t *testing.T) {
 	dir, m := splitModel(t, tinyModel, [][2]int{{0, 2}, {2, 4}})
 	swarm := testSwarm(t)
-	var addrs []string
-	for i := range m.Fragments {
-		addrs = append(addrs, startPeer(t, dir, m, i, swarm).addr)
-	}
+	addrs := startPeers(t, dir, m, swarm)
 	g, err := NewGroup(context.Background(), addrs, 3, RouteOptions{DialOptions: dialOptions(t, swarm), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +74,16 @@ func TestDecodeGarbageMany(t *testing.T) {
 	}
 	step()
 	step()
+	per := bytesPerStep(step)
+	t.Logf("%d bytes a step of %d sessions", per, len(steps))
+	if limit := uint64(4 * vocab); per >= limit {
+		t.Errorf("%d bytes allocated a step of %d sessions, want fewer than one copy of the logits (%d)", per, len(steps), limit)
+	}
+}
+
+// bytesPerStep runs step 50 times and returns the bytes the process
+// allocated a step.
+func bytesPerStep(step func()) uint64 {
 	const n = 50
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -94,9 +91,5 @@ func TestDecodeGarbageMany(t *testing.T) {
 		step()
 	}
 	runtime.ReadMemStats(&after)
-	per := (after.TotalAlloc - before.TotalAlloc) / n
-	t.Logf("%d bytes a step of %d sessions", per, len(steps))
-	if limit := uint64(4 * vocab); per >= limit {
-		t.Errorf("%d bytes allocated a step of %d sessions, want fewer than one copy of the logits (%d)", per, len(steps), limit)
-	}
+	return (after.TotalAlloc - before.TotalAlloc) / n
 }

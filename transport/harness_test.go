@@ -53,6 +53,16 @@ func startPeer(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swarm)
 	return startPeerAt(t, dir, m, i, swarm, "127.0.0.1:0", ServerOptions{MaxContext: 512})
 }
 
+// startPeers serves every fragment of m, a peer each, and returns their
+// addresses in the manifest's order.
+func startPeers(t testing.TB, dir string, m *engine.Manifest, swarm Swarm) []string {
+	var addrs []string
+	for i := range m.Fragments {
+		addrs = append(addrs, startPeer(t, dir, m, i, swarm).addr)
+	}
+	return addrs
+}
+
 // startPeerAt serves fragment i on addr with the given limits.
 func startPeerAt(t testing.TB, dir string, m *engine.Manifest, i int, swarm Swarm, addr string, o ServerOptions) *testPeer {
 	return startPeerOn(t, dir, m, i, swarm, addr, o, cpu.New(cpu.Options{Threads: 1}))

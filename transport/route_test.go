@@ -49,10 +49,7 @@ func localLogits(t testing.TB, tokens []int32) []float32 {
 func TestThreePeers(t *testing.T) {
 	dir, m := splitTiny(t, [][2]int{{0, 1}, {1, 3}, {3, 4}})
 	swarm := testSwarm(t)
-	var addrs []string
-	for i := range m.Fragments {
-		addrs = append(addrs, startPeer(t, dir, m, i, swarm).addr)
-	}
+	addrs := startPeers(t, dir, m, swarm)
 	for ci, c := range loadCases(t) {
 		r, err := NewRoute(context.Background(), addrs, RouteOptions{DialOptions: dialOptions(t, swarm), Manifest: m, Chunk: 5})
 		if err != nil {

@@ -195,11 +195,11 @@ type serverSession struct {
 	step []float32
 }
 
-// output returns a buffer for n output values of frag: the session's own
-// for one position's worth or fewer (the server runs one request of a
+// output returns a buffer for req's output on frag: the session's own
+// for one position's worth or less (the server runs one request of a
 // session at a time), a new one for a longer batch.
-func (ss *serverSession) output(frag *engine.Fragment, n int) []float32 {
-	one := frag.OutputSize(1, true)
+func (ss *serverSession) output(frag *engine.Fragment, req *ForwardRequest) []float32 {
+	n, one := frag.OutputSize(req.N, req.AllLogits), frag.OutputSize(1, true)
 	if n > one {
 		return make([]float32, n)
 	}
@@ -426,7 +426,7 @@ func (s *Server) forward(ctx context.Context, owner string, conn uint64, payload
 	if err := checkResultSize(frag, req, fields.wire()); err != nil {
 		return nil, err
 	}
-	res := ss.output(frag, frag.OutputSize(req.N, req.AllLogits))
+	res := ss.output(frag, req)
 	took, err := s.run(ctx, res, ss.s, req)
 	if err != nil {
 		return nil, err

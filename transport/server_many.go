@@ -50,8 +50,7 @@ func (s *Server) forwardMany(ctx context.Context, owner string, conn uint64, pay
 	}
 	outs := make([][]float32, len(reqs))
 	for i, req := range reqs {
-		frag := sessions[i].Fragment()
-		outs[i] = held[i].output(frag, frag.OutputSize(req.N, req.AllLogits))
+		outs[i] = held[i].output(sessions[i].Fragment(), req)
 	}
 	// Sessions opened before a Reassign compute on the fragment they
 	// opened on: each fragment's parts are a batch of their own.

@@ -212,10 +212,7 @@ func TestWitnessCatchUp(t *testing.T) {
 func TestWitnessGroup(t *testing.T) {
 	dir, m := splitTiny(t, [][2]int{{0, 1}, {1, 3}, {3, 4}})
 	swarm := testSwarm(t)
-	var addrs []string
-	for i := range m.Fragments {
-		addrs = append(addrs, startPeer(t, dir, m, i, swarm).addr)
-	}
+	addrs := startPeers(t, dir, m, swarm)
 	o := RouteOptions{DialOptions: dialOptions(t, swarm), Manifest: m, Logger: quiet, VerifyRate: 0.125, Witness: localFragments(t, dir, m)}
 	g, err := NewGroup(context.Background(), addrs, 4, o)
 	if err != nil {
